@@ -1,0 +1,11 @@
+"""ntk-attack: numerical checks of "Adversarial Robustness is at Odds with Lazy Training".
+
+Importing this package loads neither neural_tangents nor TensorFlow; only
+``ntk_attack.kernels`` imports neural_tangents, inside the functions that need it.
+Float64: the toolkit's entry points (CLI, ``verification``) turn on ``jax_enable_x64``;
+library functions keep the dtype of their inputs.
+"""
+from ntk_attack.models import (SIGNS, TwoLayer, apply, from_bubeck, init_two_layer, input_grad,
+                               to_bubeck)
+
+__version__ = "0.1.0"

