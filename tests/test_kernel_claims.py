@@ -1,0 +1,72 @@
+"""The kernel claims at tiny sizes: they pass, and a deliberately wrong prediction fails."""
+import json
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from verification import kernel_claims as kc
+from verification import protocol, report, sweep
+
+LEVEL = 0.99  # one claim alone; the suite's Bonferroni level only widens the CIs
+
+
+def verdicts(checks):
+    return [c.verdict for c in checks]
+
+
+def test_analytic_claim_passes_and_a_wrong_kernel_fails():
+    x = kc.analytic_inputs(kc.AnalyticPoint("sphere", 16, 5, seed=0))
+    assert verdicts(kc.judge_analytic({"sphere": kc.analytic_differences(x)})) == ["pass"] * 2
+    # Comparing Theta_W with neural-tangents' full ntk (forgetting "- nngp") must fail.
+    wrong = kc.analytic_differences(x, pairs=(("ntk_first_layer", "ntk"),))
+    assert verdicts(kc.judge_analytic({"sphere": wrong})) == ["fail"] * 2
+
+
+def test_empirical_claim_passes_and_neural_tangents_own_readout_fails():
+    point = kc.EmpiricalPoint(n=8, d=4, m=32, signs="balanced", seed=0)
+    assert verdicts(kc.judge_empirical({"balanced": kc.empirical_point(point)})) == ["pass"]
+    # neural-tangents' N(0, 1) readout weighs neurons by a_s^2 != 1: the issue's pitfall.
+    wrong = kc.empirical_point(kc.EmpiricalPoint(8, 4, 32, "balanced", 0, nt_readout="nt_init"))
+    assert verdicts(kc.judge_empirical({"balanced": wrong})) == ["fail"]
+
+
+@pytest.fixture(scope="module")
+def tiny_convergence(tmp_path_factory):
+    # 400 networks x 2 widths: CI half-widths ~0.015 (ratio) and ~0.011 (slope) at level 0.99
+    # (per-network sd of the normalised squared error ~0.25), so even the sqrt(2)-inflated CI
+    # of a wrong antisymmetric prediction (~0.021) stays under the allowed 0.025 and can fail.
+    points = [kc.ConvergencePoint(m, signs, 400, 4, 28, 8, points_seed=1,
+                                  seed=protocol.derive_seed(0, signs, m))
+              for signs in kc.SD_FACTORS for m in (64, 1024)]
+    return sweep.SweepRunner(tmp_path_factory.mktemp("cache")), points
+
+
+def test_convergence_claim_passes(tiny_convergence):
+    runner, points = tiny_convergence
+    outcome = kc.run_convergence(runner, points, level=LEVEL, seed=0)
+    assert verdicts(outcome.checks) == ["pass"] * 3, [(c.name, c.estimate, c.ci) for c in outcome.checks]
+
+
+@pytest.mark.parametrize("wrong, failing", [
+    ({"slope": -0.25}, 2),
+    ({"sd_factors": {"balanced": 1.0, "antisymmetric": 1.0}}, 1),  # forgets the duplicated rows
+], ids=("slope", "antisymmetric-sd"))
+def test_convergence_claim_fails_a_wrong_prediction(tiny_convergence, wrong, failing):
+    runner, points = tiny_convergence
+    checks = kc.run_convergence(runner, points, level=LEVEL, seed=0, **wrong).checks
+    assert verdicts(checks)[failing] == "fail", [(c.name, c.estimate, c.ci) for c in checks]
+
+
+def test_convergence_figures_draw_from_report_json(tiny_convergence):
+    runner, points = tiny_convergence
+    data = json.loads(report.dumps(kc.run_convergence(runner, points, level=LEVEL, seed=0).data))
+    figures = kc.convergence_figures(data)
+    assert set(figures) == {"kernel_error_vs_width", "kernel_vs_angle"}
+    for fig in figures.values():
+        ax = fig.axes[0]
+        assert isinstance(fig, Figure) and ax.get_xlabel() and ax.get_ylabel()
+        assert any(len(line.get_xdata()) > 1 for line in ax.get_lines())  # the predicted line
+    assert figures["kernel_error_vs_width"].axes[0].get_xscale() == "log"
+    slope = np.polyfit(np.log(data["widths"]), np.log(data["predicted_rms"]["balanced"]), 1)[0]
+    assert abs(slope + 0.5) < 1e-12  # the drawn prediction is exactly m^(-1/2)
