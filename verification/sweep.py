@@ -1,28 +1,149 @@
 """Sweeps over grid points, each cached on disk by a hash of its full configuration.
 
-A grid point is a frozen dataclass; a point function is a module-level function
-``fn(point) -> dict[str, array-like]`` (module-level so it pickles into worker processes).
-Each result is written atomically (temporary file, then ``os.replace``) the moment it is
-computed, so an interrupted sweep resumes with the points it already has.
+A grid point is a frozen dataclass (a dict or NamedTuple also works); a point function is a
+module-level function ``fn(point) -> dict[str, array-like]`` (module-level so it pickles into
+worker processes). :meth:`SweepRunner.map` runs the points that are not cached through a
+``concurrent.futures.Executor``: in-process by default, ``workers`` spawned processes
+otherwise, or any executor passed in. Each result is written atomically (temporary file,
+``fsync``, ``os.replace``) the moment it arrives, so an interrupted sweep resumes with the
+points it already has. A cache file that cannot be read or whose digest does not match its
+arrays is reported on stderr, listed in ``runner.corrupt`` and recomputed; it is never trusted.
+
+The cache key covers the function's qualified name, the point's fields and a digest of the
+source of ``ntk_attack`` and ``verification``: any change to the code invalidates the cache, so
+a stale result is never reused.
+
+Environment:
+    ``NTK_ATTACK_ABORT_AFTER=N``: a testing hook. The process kills itself with ``SIGKILL``
+    right after the ``N``-th newly computed point of the process is written to the cache, so
+    tests interrupt a sweep at a deterministic point, not with a timer.
 """
+import concurrent.futures
 import dataclasses
+import functools
 import hashlib
 import json
+import multiprocessing
 import os
+import signal
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
+import jax
 import numpy as np
+from tqdm.auto import tqdm
 
 import ntk_attack
+import verification
+
+ABORT_ENV = "NTK_ATTACK_ABORT_AFTER"
+# JAX settings copied from the parent into every worker, so a point gives the same bits in
+# any process. XLA_FLAGS (which holds XLA's CPU thread settings) is copied too; it is read
+# when a process first computes, and the worker initializer runs before that.
+_JAX_OPTIONS = ("jax_enable_x64", "jax_default_matmul_precision", "jax_numpy_dtype_promotion",
+                "jax_threefry_partitionable", "jax_default_prng_impl")
+_RESERVED = ("__point__", "__digest__")
+_written = 0  # points newly written to a cache by this process (for the abort hook)
+
+
+def point_fields(point) -> dict:
+    """The fields of a grid point as a dict: a dataclass, a NamedTuple or a dict."""
+    if dataclasses.is_dataclass(point) and not isinstance(point, type):
+        return dataclasses.asdict(point)
+    if hasattr(point, "_asdict"):
+        return dict(point._asdict())
+    if isinstance(point, dict):
+        return dict(point)
+    raise TypeError(f"a grid point must be a dataclass, a NamedTuple or a dict. Got {type(point)}.")
 
 
 def point_key(fn, point) -> str:
-    """Content hash of the function's qualified name, the point's fields and the toolkit version."""
-    text = json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}",
-                       "point": dataclasses.asdict(point), "version": ntk_attack.__version__},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    """Content hash of the function's qualified name, the point's fields and the code digest."""
+    return hashlib.sha256(_identity(fn, point).encode()).hexdigest()[:20]
+
+
+def _identity(fn, point) -> str:
+    return json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "point": point_fields(point),
+                       "code": code_digest()}, sort_keys=True, default=str)
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 of every ``.py`` file of ``ntk_attack`` and ``verification`` (paths and bytes)."""
+    sha = hashlib.sha256()
+    for package in (ntk_attack, verification):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            sha.update(str(path.relative_to(root.parent)).encode())
+            sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def jax_settings() -> dict:
+    """This process's ``XLA_FLAGS`` and numerics-relevant JAX options, for the workers."""
+    options = {name: getattr(jax.config, name) for name in _JAX_OPTIONS
+               if hasattr(jax.config, name)}
+    return {"XLA_FLAGS": os.environ.get("XLA_FLAGS"), "options": options, "parent": os.getpid()}
+
+
+def _init_worker(settings: dict):
+    """Initializer of a spawned worker: the parent's XLA flags and JAX options, before any work."""
+    if settings["XLA_FLAGS"] is None:
+        os.environ.pop("XLA_FLAGS", None)
+    else:
+        os.environ["XLA_FLAGS"] = settings["XLA_FLAGS"]
+    for name, value in settings["options"].items():
+        jax.config.update(name, value)
+    threading.Thread(target=_exit_with_parent, args=(settings["parent"],), daemon=True).start()
+
+
+def _exit_with_parent(parent: int):
+    """A worker's watchdog: exit once the parent is gone (e.g. killed), never outlive it."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _evaluate(fn, point) -> dict:
+    """``fn(point)`` as a dict of numpy arrays (runs in the worker)."""
+    result = fn(point)
+    if not isinstance(result, dict):
+        raise TypeError(f"point function {fn.__qualname__} must return a dict of arrays. "
+                        f"Got {type(result)}.")
+    arrays = {}
+    for name, value in result.items():
+        if name in _RESERVED:
+            raise ValueError(f"result name {name!r} is reserved by the sweep cache.")
+        array = np.asarray(value)
+        if array.dtype == object:
+            raise TypeError(f"result {name!r} of {fn.__qualname__} is not a numeric or string "
+                            "array (object dtype cannot be cached without pickle).")
+        arrays[name] = array
+    return arrays
+
+
+def _digest(arrays: dict) -> str:
+    sha = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        sha.update(json.dumps([name, array.dtype.str, array.shape]).encode())
+        sha.update(array.tobytes())
+    return sha.hexdigest()
+
+
+class InlineExecutor(concurrent.futures.Executor):
+    """Runs each submitted call at once in the calling process (the default executor)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:  # noqa: BLE001  (re-raised by future.result())
+            future.set_exception(error)
+        return future
 
 
 class SweepRunner:
@@ -30,39 +151,181 @@ class SweepRunner:
 
     Args:
         cache_dir: folder of cached results, or None for no cache.
+        workers: 1 runs points in this process; ``> 1`` runs them in that many processes,
+            started with ``spawn`` and given this process's XLA flags and JAX options, so
+            results are bitwise the same for every worker count.
+        executor: any ``concurrent.futures.Executor`` to use instead (overrides ``workers``;
+            point functions and points must pickle if it crosses processes).
+        fresh: ignore cached results (recompute and overwrite them).
+        quiet: no progress bars.
+
+    Attributes:
+        computed: points computed (not read from the cache) by this runner.
+        cached: points read from the cache.
+        corrupt: paths of cache files found corrupt and recomputed.
     """
 
-    def __init__(self, cache_dir=None):
+    def __init__(self, cache_dir=None, *, workers: int = 1, executor=None, fresh: bool = False,
+                 quiet: bool = False):
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1. Got {workers!r}.")
+        _abort_after()  # validate the hook's value before any work
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
-        self.computed = 0  # points computed (not read from the cache) by this runner
+        self.workers = workers
+        self.fresh = fresh
+        self.quiet = quiet
+        self.computed = 0
+        self.cached = 0
+        self.corrupt: list = []
+        self._executor = executor
+        self._owns_executor = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Shut down the worker processes this runner started (if any)."""
+        if self._owns_executor and self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+            self._owns_executor = False
 
     def map(self, fn, points, *, desc: str = "") -> list:
-        """``[fn(p) for p in points]`` as dicts of numpy arrays, reading and filling the cache."""
-        return [self._one(fn, point) for point in points]
+        """``[fn(p) for p in points]`` as dicts of numpy arrays, reading and filling the cache.
 
-    def _one(self, fn, point) -> dict:
-        path = self._path(fn, point)
-        if path is not None and path.exists():
-            with np.load(path) as cached:
-                return dict(cached)
-        result = {name: np.asarray(value) for name, value in fn(point).items()}
-        self.computed += 1
-        if path is not None:
-            _write_atomically(path, result)
-        return result
+        Results come back in the order of ``points`` whatever order the workers finish in.
+        """
+        points = list(points)
+        results = [None] * len(points)
+        todo = []
+        with tqdm(total=len(points), desc=desc or fn.__name__, unit="pt", leave=False,
+                  disable=self.quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+            for i, point in enumerate(points):
+                cached = self._load(fn, point)
+                if cached is None:
+                    todo.append(i)
+                else:
+                    results[i] = cached
+                    self.cached += 1
+                    bar.update()
+            if todo:
+                executor = self._get_executor()
+                in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * self.workers
+                pending = {}
+                for i in todo:
+                    pending[executor.submit(_evaluate, fn, points[i])] = i
+                    while len(pending) >= in_flight:
+                        self._collect(fn, points, results, pending, bar)
+                while pending:
+                    self._collect(fn, points, results, pending, bar)
+        return results
+
+    def _collect(self, fn, points, results, pending, bar):
+        done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+            i = pending.pop(future)
+            results[i] = future.result()
+            self.computed += 1
+            self._store(fn, points[i], results[i])
+            bar.update()
+
+    def _get_executor(self):
+        if self._executor is None:
+            if self.workers == 1:
+                self._executor = InlineExecutor()
+            else:
+                self._executor = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker, initargs=(jax_settings(),))
+            self._owns_executor = True
+        return self._executor
 
     def _path(self, fn, point):
         if self.cache_dir is None:
             return None
         return self.cache_dir / fn.__name__ / f"{point_key(fn, point)}.npz"
 
+    def _load(self, fn, point):
+        path = self._path(fn, point)
+        if path is None or self.fresh or not path.exists():
+            return None
+        try:
+            return read_cached(path, _identity(fn, point))
+        except CorruptCacheError as error:
+            self.corrupt.append(str(path))
+            tqdm.write(f"ntk-attack: {error}; recomputing it.", file=sys.stderr)
+            return None
+
+    def _store(self, fn, point, arrays: dict):
+        path = self._path(fn, point)
+        if path is None:
+            return
+        identity = _identity(fn, point)
+        _write_atomically(path, {**arrays, "__point__": np.array(identity),
+                                 "__digest__": np.array(_digest(arrays))})
+        global _written
+        _written += 1
+        if _written == _abort_after():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+class CorruptCacheError(Exception):
+    """A cache file that cannot be read, or whose contents do not match its digest or key."""
+
+
+def read_cached(path, identity: str | None = None) -> dict:
+    """Read and verify one cache file; raise :class:`CorruptCacheError` if it is not intact.
+
+    Args:
+        path: a ``.npz`` file written by :class:`SweepRunner`.
+        identity: the expected point identity (function, point, code digest); not checked if None.
+
+    Returns:
+        The result arrays, without the reserved entries.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as file:
+            arrays = {name: file[name] for name in file.files}
+    except Exception as error:  # noqa: BLE001  (any unreadable file is corrupt)
+        raise CorruptCacheError(f"cache file {path} is unreadable ({type(error).__name__}: "
+                                f"{error})") from error
+    missing = [name for name in _RESERVED if name not in arrays]
+    if missing:
+        raise CorruptCacheError(f"cache file {path} lacks {', '.join(missing)}")
+    stored_identity, stored_digest = str(arrays.pop("__point__")), str(arrays.pop("__digest__"))
+    if identity is not None and stored_identity != identity:
+        raise CorruptCacheError(f"cache file {path} holds another point ({stored_identity})")
+    if _digest(arrays) != stored_digest:
+        raise CorruptCacheError(f"cache file {path} does not match its digest")
+    return arrays
+
+
+def _abort_after():
+    value = os.environ.get(ABORT_ENV, "")
+    if not value:
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError(f"{ABORT_ENV} must be an integer >= 1. Got {value!r}.")
+    return count
+
 
 def _write_atomically(path: Path, arrays: dict):
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -1,0 +1,208 @@
+"""The ``ntk-attack`` command line, end to end through the console script.
+
+``verify`` runs the cheap dummy claim of ``dummy_claims.py`` (12 grid points), registered in
+the subprocess with ``NTK_ATTACK_EXTRA_CLAIMS``. Interruption uses the deterministic hook
+``NTK_ATTACK_ABORT_AFTER`` (SIGKILL after the N-th written grid point), never a timer.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import dummy_claims
+from ntk_attack import cli
+from verification import report, sweep
+
+TESTS = Path(__file__).parent
+SCRIPT = Path(sys.executable).with_name("ntk-attack")
+N_POINTS = 12  # grid points of dummy.active in the quick profile
+VOLATILE = ("wall_time_s", "sweep", "figures", "figure_error")
+
+
+def run_cli(*args, abort_after=None, timeout=300):
+    env = {**os.environ, report.EXTRA_CLAIMS_ENV: "dummy_claims",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    env.pop(sweep.ABORT_ENV, None)
+    if abort_after is not None:
+        env[sweep.ABORT_ENV] = str(abort_after)
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "ntk_attack.cli"]
+    return subprocess.run(command + [str(a) for a in args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def verify(out, *extra, **kwargs):
+    return run_cli("verify", "--profile", "quick", "--only", dummy_claims.ACTIVE, "--out", out,
+                   "-q", *extra, **kwargs)
+
+
+def measurements(out) -> list:
+    """The claims of a report without timings, cache counts and figure paths."""
+    result = report.load_report(Path(out) / "report.json")
+    return [{k: v for k, v in entry.items() if k not in VOLATILE} for entry in result["claims"]]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    done = verify(out)
+    assert done.returncode == 0, done.stderr
+    return out, done
+
+
+def test_verify_end_to_end(reference):
+    out, done = reference
+    assert done.stdout.startswith("pass: 1 pass")
+    assert "Traceback" not in done.stderr
+    result = json.loads((out / "report.json").read_text())  # strict JSON
+    assert result["schema"] == report.SCHEMA
+    assert set(result["run"]) >= {"command", "profile", "seed", "dtype", "versions",
+                                  "total_time_s", "workers"}
+    assert result["summary"] == {"verdict": "pass", "exit_code": 0,
+                                 "counts": {"fail": 0, "error": 0, "inconclusive": 0, "pass": 1,
+                                            "skipped": 0}}
+    (entry,) = result["claims"]
+    assert entry["id"] == dummy_claims.ACTIVE and entry["verdict"] == "pass"
+    assert entry["sweep"]["computed"] == N_POINTS
+    for check in entry["checks"]:
+        assert set(check["band"]) == {"lo", "hi", "max_half_width", "why"}
+        assert len(check["ci"]) == 2 and check["verdict"] == "pass"
+    assert (out / "report.md").exists() and (out / entry["figures"][0]).exists()
+
+
+def test_killed_run_resumes_with_missing_points_only(reference, tmp_path):
+    killed = verify(tmp_path, abort_after=5)
+    assert killed.returncode == -9, killed.stderr
+    files = sorted((tmp_path / "cache").rglob("*.npz"))
+    assert len(files) == 5
+    for path in files:  # no cache file is corrupt
+        sweep.read_cached(path)
+    assert not (tmp_path / "report.json").exists()
+    resumed = verify(tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    entry = report.load_report(tmp_path / "report.json")["claims"][0]
+    assert entry["sweep"] == {"computed": N_POINTS - 5, "cached": 5, "corrupt_recomputed": []}
+    assert measurements(tmp_path) == measurements(reference[0])
+
+
+def test_same_seed_gives_identical_measurements(reference, tmp_path):
+    again = verify(tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert measurements(tmp_path) == measurements(reference[0])
+
+
+def test_workers_do_not_change_a_bit(reference, tmp_path):
+    parallel = verify(tmp_path, "--workers", 2)
+    assert parallel.returncode == 0, parallel.stderr
+    assert report.load_report(tmp_path / "report.json")["run"]["workers"] == 2
+    assert measurements(tmp_path) == measurements(reference[0])  # floats compared exactly
+
+
+def test_corrupt_cache_file_is_recomputed(reference, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(reference[0], out)
+    victim = sorted((out / "cache").rglob("*.npz"))[3]
+    victim.write_bytes(victim.read_bytes()[:100])
+    again = verify(out)
+    assert again.returncode == 0, again.stderr
+    assert "recomputing" in again.stderr and "Traceback" not in again.stderr
+    entry = report.load_report(out / "report.json")["claims"][0]
+    assert entry["sweep"] == {"computed": 1, "cached": N_POINTS - 1,
+                              "corrupt_recomputed": [str(victim)]}
+    sweep.read_cached(victim)
+    assert measurements(out) == measurements(reference[0])
+
+
+@pytest.mark.parametrize("case", ["unknown claim", "out is under a file", "missing mnist"])
+def test_usage_errors_exit_2_in_one_line(tmp_path, case):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    args = {"unknown claim": ("verify", "--only", "no.such.claim", "--out", tmp_path / "r"),
+            "out is under a file": ("verify", "--only", dummy_claims.ACTIVE,
+                                    "--out", blocker / "r"),
+            "missing mnist": ("verify", "--mnist", tmp_path / "mnist.npz", "--out", tmp_path / "r"),
+            }[case]
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ntk-attack verify: error: "), done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing written
+
+
+@pytest.mark.parametrize("args", [
+    ["verify", "--workers", "0"], ["verify", "--seed", "-1"], ["verify", "--profile", "huge"],
+    ["kernel", "--d", "0"], ["attack", "--C0", "-1"], ["attack", "--C0", "nan"],
+    ["attack", "--signs", "odd"], ["attack", "--data", "cifar"], ["nosuchcommand"], [],
+], ids=lambda a: " ".join(a) or "no command")
+def test_bad_options_exit_2(capsys, args):
+    try:
+        code = cli.main(args)
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_validation_errors_exit_2(capsys):
+    assert cli.main(["attack", "--data", "digits", "--d", "50"]) == 2
+    assert "--d must be a square" in capsys.readouterr().err
+    assert cli.main(["kernel", "--signs", "balanced", "--m", "5"]) == 2
+    assert "m must be even" in capsys.readouterr().err
+
+
+def test_help_is_light():
+    code = (
+        "import sys\n"
+        "from ntk_attack import cli\n"
+        "for command in ([], ['verify'], ['kernel'], ['attack'], ['figures']):\n"
+        "    try:\n"
+        "        cli.main(command + ['--help'])\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, command\n"
+        "heavy = [m for m in ('neural_tangents', 'tensorflow', 'verification') if m in sys.modules]\n"
+        "assert not heavy, heavy\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.strip().startswith("ntk-attack 0.")
+
+
+def test_figures_rerenders_from_a_results_folder(reference, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(reference[0], out)
+    shutil.rmtree(out / "figures")
+    (out / "report.md").unlink()
+    with dummy_claims.registered():
+        assert cli.main(["figures", "--out", str(out), "-q"]) == 0
+    assert (out / "figures" / dummy_claims.ACTIVE / "active_vs_d.png").exists()
+    assert (out / "report.md").read_text() == (reference[0] / "report.md").read_text()
+    assert cli.main(["figures", "--out", str(tmp_path / "none")]) == 2
+    assert "no report.json" in capsys.readouterr().err
+
+
+def test_kernel_command(tmp_path, capsys):
+    target = tmp_path / "kernel.json"
+    assert cli.main(["kernel", "--d", "8", "--m", "256", "--n", "3", "--json", str(target)]) == 0
+    assert "first-layer NTK" in capsys.readouterr().out
+    result = json.loads(target.read_text())
+    assert len(result["pairs"]) == 3 and result["m"] == 256
+    # Differences are Monte Carlo noise of m = 256 neurons: |z| < 5 for 3 pairs, with margin.
+    assert all(abs(p["diff"]) < 5 * p["predicted_sd"] for p in result["pairs"])
+
+
+@pytest.mark.parametrize("C0", ["0", "1"], ids=["init", "lazy"])
+def test_attack_command(tmp_path, capsys, C0):
+    target = tmp_path / "attack.json"
+    args = ["attack", "--d", "16", "--m", "64", "--n", "20", "--n-train", "20", "--steps", "20",
+            "--C0", C0, "--json", str(target)]
+    assert cli.main(args) == 0
+    assert "min flip" in capsys.readouterr().out
+    result = json.loads(target.read_text())
+    assert result["n"] == 20 and sum(result["status_counts"].values()) == 20
+    assert result["median_eta"] > 0
+    if C0 == "1":
+        assert result["C0_hat"] <= 1 + 1e-9

@@ -1,0 +1,447 @@
+"""Run claims and write the report: ``report.json``, ``report.md`` and the figures (issue 7).
+
+:func:`run_claims` runs the selected claims of :mod:`verification.registry` in registration
+order, each with a :class:`~verification.registry.Context` sharing one
+:class:`~verification.sweep.SweepRunner` (claims that share a sweep share its cached points),
+and records per claim its checks, verdict (THEORY.md section 8; ``skipped`` with the reason
+when a claim raises :class:`~verification.registry.Skip`, ``error`` with the traceback when it
+raises anything else), config, seed and wall time, plus the run's versions, dtype and the
+command that reruns it. :func:`render` redraws the figures and ``report.md`` from an existing
+``report.json``, so figures are always drawn from the JSON data alone.
+
+``report.json`` is strict JSON: non-finite floats (one-sided bands) are written as the
+strings ``"inf"``, ``"-inf"``, ``"nan"`` and read back as floats by :func:`load_report`.
+Every file is written atomically (temporary file, then ``os.replace``): an interrupted run
+leaves the previous report intact.
+
+Environment:
+    ``NTK_ATTACK_EXTRA_CLAIMS``: comma-separated module names imported after the claim
+    families, registering extra claims (tests use it to give a ``ntk-attack`` subprocess a
+    cheap dummy claim). Extra claims join the Bonferroni family.
+"""
+import dataclasses
+import datetime
+import importlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from verification import protocol, registry
+from verification.sweep import SweepRunner
+
+EXTRA_CLAIMS_ENV = "NTK_ATTACK_EXTRA_CLAIMS"
+SCHEMA = "ntk-attack-report/1"
+PACKAGES = ("ntk-attack", "jax", "jaxlib", "neural-tangents", "numpy", "scipy", "matplotlib")
+VERDICT_ORDER = ("fail", "error", "inconclusive", "pass", "skipped")
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+def load_claims() -> dict:
+    """``{claim_id: ClaimSpec}``: the claim families, then ``NTK_ATTACK_EXTRA_CLAIMS``'s modules."""
+    claims = registry.all_claims()
+    for module in os.environ.get(EXTRA_CLAIMS_ENV, "").split(","):
+        if module.strip():
+            importlib.import_module(module.strip())
+    return claims
+
+
+def select_claims(ids, claims: dict) -> list:
+    """The specs of ``ids`` (all when None) in registration order; ``ValueError`` on unknown ids."""
+    if ids is None:
+        return list(claims.values())
+    unknown = [i for i in ids if i not in claims]
+    if unknown:
+        known = ", ".join(claims) or "none registered"
+        raise ValueError(f"unknown claim id{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(map(repr, unknown))}. Known: {known}.")
+    return [spec for claim_id, spec in claims.items() if claim_id in set(ids)]
+
+
+def check_out_dir(out_dir) -> Path:
+    """Create ``out_dir`` if needed and prove it writable; ``ValueError`` naming it otherwise."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=out, prefix=".write-probe.")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise ValueError(f"results folder {str(out)!r} is not writable "
+                         f"({error.strerror or error}).") from None
+    return out
+
+
+# --- running ---------------------------------------------------------------------------------
+
+def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="results",
+               workers: int = 1, fresh: bool = False, quiet: bool = False, pdf: bool = False,
+               mnist_path=None, executor=None) -> dict:
+    """Run claims, write ``report.json``, ``report.md`` and figures into ``out_dir``.
+
+    Args:
+        ids: claim ids to run (registration order is kept), or None for all.
+        profile: one of ``registry.PROFILES``.
+        seed: the run's integer seed (>= 0), passed to every claim.
+        out_dir: results folder; sweep points are cached in ``out_dir/cache``.
+        workers: processes for grid points (1: in this process).
+        fresh: ignore cached sweep points.
+        quiet: no progress bars or per-claim lines.
+        pdf: also write each figure as PDF.
+        mnist_path: a local full MNIST file for claims that use it, or None.
+        executor: a ``concurrent.futures.Executor`` for grid points (overrides ``workers``).
+
+    Returns:
+        The report (as written to ``report.json``, non-finite floats decoded).
+
+    Raises:
+        ValueError: unknown claim ids, bad options, an unwritable ``out_dir`` or a missing
+            ``mnist_path``, before any claim runs.
+    """
+    start = time.perf_counter()
+    if profile not in registry.PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(registry.PROFILES)}. Got {profile!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0. Got {seed!r}.")
+    if mnist_path is not None and not Path(mnist_path).exists():
+        raise ValueError(f"MNIST file {str(mnist_path)!r} does not exist.")
+    claims = load_claims()
+    specs = select_claims(ids, claims)
+    out = check_out_dir(out_dir)
+    run = {
+        "command": rerun_command(ids, profile=profile, seed=seed, out_dir=out_dir,
+                                 mnist_path=mnist_path),
+        "profile": profile, "seed": seed, "only": None if ids is None else list(ids),
+        "workers": workers, "fresh": fresh,
+        "mnist_path": None if mnist_path is None else str(mnist_path),
+        "dtype": "float64" if jax.config.jax_enable_x64 else "float32",
+        "versions": package_versions(), "platform": platform.platform(),
+        "xla_flags": os.environ.get("XLA_FLAGS"), "family_size": len(claims),
+        "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    entries = []
+    formats = ("png", "pdf") if pdf else ("png",)
+    with SweepRunner(out / "cache", workers=workers, executor=executor, fresh=fresh,
+                     quiet=quiet) as runner:
+        context = registry.Context(profile=profile, seed=seed, runner=runner,
+                                   family_size=len(claims),
+                                   mnist_path=None if mnist_path is None else str(mnist_path))
+        bar = tqdm(specs, desc="claims", unit="claim", disable=quiet, file=sys.stderr,
+                   dynamic_ncols=True)
+        for spec in bar:
+            bar.set_description(spec.id)
+            entry = run_claim(spec, context)
+            entry["figures"], entry["figure_error"] = draw_figures(spec, entry, out,
+                                                                   formats=formats)
+            entries.append(entry)
+            if not quiet:
+                tqdm.write(f"{entry['verdict']:>12}  {spec.id}  ({entry['wall_time_s']:.1f} s)"
+                           + (f": {entry['reason']}" if entry["reason"] else ""), file=sys.stderr)
+        bar.close()
+    run["total_time_s"] = round(time.perf_counter() - start, 3)
+    report = {"schema": SCHEMA, "run": run, "summary": summarize(entries), "claims": entries}
+    write_text_atomically(out / "report.json", dumps(report))
+    write_text_atomically(out / "report.md", to_markdown(report))
+    return report
+
+
+def run_claim(spec, context) -> dict:
+    """Run one claim and return its report entry (never raises for a failing claim)."""
+    runner = context.runner
+    before = (runner.computed, runner.cached, len(runner.corrupt))
+    entry = {"id": spec.id, "title": spec.title, "verdict": "error", "reason": "",
+             "prediction": _prediction(spec), "checks": [], "config": {}, "notes": "",
+             "data": {}, "seed": context.seed, "profile": context.profile}
+    start = time.perf_counter()
+    try:
+        outcome = spec.run(context)
+        if not isinstance(outcome, registry.Outcome):
+            raise TypeError(f"claim {spec.id} must return a registry.Outcome. Got {type(outcome)}.")
+        # Through JSON and back, so the figures drawn now equal those `render` redraws.
+        entry.update(checks=_decode(json.loads(dumps([_check_record(c) for c in outcome.checks]))),
+                     config=_decode(json.loads(dumps(outcome.config))),
+                     data=_decode(json.loads(dumps(outcome.data))), notes=outcome.notes,
+                     verdict=protocol.overall_verdict(outcome.checks))
+        if not entry["prediction"]:
+            entry["prediction"] = "; ".join(dict.fromkeys(c.prediction for c in outcome.checks))
+    except registry.Skip as skip:
+        entry.update(verdict="skipped", reason=str(skip) or "skipped")
+    except Exception as error:  # noqa: BLE001  (a broken claim is reported, the run goes on)
+        entry.update(verdict="error", reason=f"{type(error).__name__}: {error}",
+                     traceback=traceback.format_exc())
+    entry["wall_time_s"] = round(time.perf_counter() - start, 3)
+    entry["sweep"] = {"computed": runner.computed - before[0], "cached": runner.cached - before[1],
+                      "corrupt_recomputed": list(runner.corrupt[before[2]:])}
+    return entry
+
+
+def _prediction(spec) -> str:
+    """First paragraph of the claim function's docstring (its THEORY.md prediction)."""
+    doc = (spec.run.__doc__ or "").strip()
+    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
+
+
+def _check_record(check) -> dict:
+    record = dataclasses.asdict(check)
+    record["ci"] = list(record["ci"])
+    return record
+
+
+def summarize(entries) -> dict:
+    """Counts per verdict, the run's verdict and its exit code (0 only if nothing failed,
+    errored or was inconclusive; skipped claims do not count against the run)."""
+    counts = {v: sum(e["verdict"] == v for e in entries) for v in VERDICT_ORDER}
+    if counts["fail"] or counts["error"]:
+        verdict = "fail"
+    elif counts["inconclusive"]:
+        verdict = "inconclusive"
+    elif counts["pass"]:
+        verdict = "pass"
+    else:
+        verdict = "skipped"
+    return {"verdict": verdict, "counts": counts,
+            "exit_code": 0 if verdict in ("pass", "skipped") else 1}
+
+
+def exit_code(report: dict) -> int:
+    """0 when every claim passed (or was skipped), 1 otherwise."""
+    return report["summary"]["exit_code"]
+
+
+def rerun_command(ids, *, profile, seed, out_dir, mnist_path=None) -> str:
+    """The shell command that reruns this selection with the same numbers."""
+    words = ["ntk-attack", "verify", "--profile", profile, "--seed", str(seed),
+             "--out", str(out_dir)]
+    if ids is not None:
+        words += ["--only", *ids]
+    if mnist_path is not None:
+        words += ["--mnist", str(mnist_path)]
+    extra = os.environ.get(EXTRA_CLAIMS_ENV)
+    prefix = f"{EXTRA_CLAIMS_ENV}={shlex.quote(extra)} " if extra else ""
+    return prefix + shlex.join(words)
+
+
+def package_versions() -> dict:
+    """Installed versions (``importlib.metadata``; nothing is imported) and Python's."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    versions["python"] = platform.python_version()
+    return versions
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+def draw_figures(spec, entry: dict, out: Path, *, formats=("png",)):
+    """Draw and save a claim's figures from its entry's data.
+
+    Returns:
+        ``(paths, error)``: PNG paths relative to ``out`` and an error message or None.
+    """
+    if spec is None or spec.figures is None or entry["verdict"] in ("skipped", "error"):
+        return [], None
+    from ntk_attack.plotting import common
+
+    common.use_agg()
+    paths = []
+    try:
+        figures = spec.figures(entry["data"])
+        for name, fig in figures.items():
+            target = out / "figures" / _safe(spec.id) / _safe(name)
+            common.save_figure(fig, target, formats=formats)
+            common.close(fig)
+            paths.append(target.with_suffix(".png").relative_to(out).as_posix())
+    except Exception as error:  # noqa: BLE001  (a broken figure must not lose the report)
+        return paths, f"{type(error).__name__}: {error}"
+    return paths, None
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name))
+
+
+def render(out_dir="results", *, pdf: bool = False, quiet: bool = False) -> dict:
+    """Redraw every figure and ``report.md`` from ``out_dir/report.json``.
+
+    Claims are looked up in the registry by id; a claim no longer registered keeps its
+    table rows but gets no figures. ``report.json`` is rewritten only if the list of figure
+    files changed.
+
+    Raises:
+        ValueError: no readable ``report.json`` in ``out_dir`` or ``out_dir`` not writable.
+    """
+    out = Path(out_dir)
+    path = out / "report.json"
+    if not path.is_file():
+        raise ValueError(f"no report.json in {str(out)!r}; run `ntk-attack verify --out {out}` "
+                         "first.")
+    report = load_report(path)
+    check_out_dir(out)
+    claims = load_claims()
+    formats = ("png", "pdf") if pdf else ("png",)
+    changed = False
+    for entry in tqdm(report["claims"], desc="figures", disable=quiet, file=sys.stderr):
+        figures, error = draw_figures(claims.get(entry["id"]), entry, out, formats=formats)
+        if figures != entry.get("figures") or error != entry.get("figure_error"):
+            entry["figures"], entry["figure_error"] = figures, error
+            changed = True
+    if changed:
+        write_text_atomically(path, dumps(report))
+    write_text_atomically(out / "report.md", to_markdown(report))
+    return report
+
+
+# --- files -----------------------------------------------------------------------------------
+
+def load_report(path) -> dict:
+    """Read a ``report.json``, turning ``"inf"``, ``"-inf"``, ``"nan"`` back into floats."""
+    try:
+        report = _decode(json.loads(Path(path).read_text()))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read report {str(path)!r}: {error}") from None
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
+        raise ValueError(f"{str(path)!r} is not an ntk-attack report (schema {SCHEMA!r}).")
+    return report
+
+
+def dumps(obj) -> str:
+    """Strict JSON of ``obj`` (numpy and JAX arrays become lists, non-finite floats strings)."""
+    return json.dumps(_encode(obj), indent=1, allow_nan=False) + "\n"
+
+
+def _encode(obj):
+    if isinstance(obj, dict):
+        return {str(k): _encode(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _encode(dataclasses.asdict(obj))
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else str(value)  # "inf", "-inf", "nan"
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, (np.ndarray, jax.Array)):
+        return _encode(np.asarray(obj).tolist())
+    raise TypeError(f"cannot write {type(obj).__name__} to report.json; use lists, numbers, "
+                    "strings and dicts.")
+
+
+def _decode(obj):
+    if isinstance(obj, dict):
+        return {k: _decode(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    if obj in ("inf", "-inf", "nan"):
+        return float(obj)
+    return obj
+
+
+def write_text_atomically(path, text: str):
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# --- markdown --------------------------------------------------------------------------------
+
+def _num(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return {math.inf: "∞", -math.inf: "−∞"}.get(value, "nan")
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: dict) -> str:
+    """``report.md``: the verdict table first, then one section per claim with its figures."""
+    run, summary = report["run"], report["summary"]
+    counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n)
+    versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
+    lines = [
+        "# ntk-attack verification report", "",
+        f"**Verdict: {summary['verdict']}** ({counts or 'no claims'}); profile `{run['profile']}`, "
+        f"seed {run['seed']}, {run['dtype']}, {run['total_time_s']:.1f} s.", "",
+        "| verdict | claim | title | checks passed | time |", "| --- | --- | --- | --- | --- |",
+    ]
+    entries = sorted(report["claims"], key=lambda e: VERDICT_ORDER.index(e["verdict"]))
+    for e in entries:
+        passed = f"{sum(c['verdict'] == 'pass' for c in e['checks'])}/{len(e['checks'])}"
+        lines.append(f"| **{e['verdict']}** | [`{e['id']}`](#{_anchor(e['id'])}) | "
+                     f"{_cell(e['title'])} | {passed} | {e['wall_time_s']:.1f} s |")
+    lines += ["", f"Rerun: `{run['command']}`", "", f"Versions: {versions}; workers "
+              f"{run['workers']}; started {run['started_utc']}.", "",
+              "Verdicts (THEORY.md section 8): *pass*, the CI lies inside the band; *fail*, "
+              "entirely outside; *inconclusive*, wider than allowed or straddling an edge "
+              "(never a pass). Each CI is at the Bonferroni level shown.", ""]
+    for e in report["claims"]:
+        lines += [f"## {e['id']}", "", f"**{e['verdict']}**: {_cell(e['title'])} "
+                  f"({e['wall_time_s']:.1f} s, seed {e['seed']}, {e['sweep']['computed']} grid "
+                  f"points computed, {e['sweep']['cached']} cached).", ""]
+        if e["prediction"]:
+            lines += [f"Prediction: {e['prediction']}", ""]
+        if e["reason"]:
+            lines += [f"Reason: {_cell(e['reason'])}", ""]
+        if e["checks"]:
+            lines += ["| check | prediction | estimate | CI | level | band | max half-width "
+                      "| verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            for c in e["checks"]:
+                band = c["band"]
+                lines.append(
+                    f"| {_cell(c['name'])} | {_cell(c['prediction'])} | {_num(c['estimate'])} | "
+                    f"[{_num(c['ci'][0])}, {_num(c['ci'][1])}] | "
+                    f"{'exact' if c['level'] is None else _num(c['level'])} | "
+                    f"[{_num(band['lo'])}, {_num(band['hi'])}] | {_num(band['max_half_width'])} | "
+                    f"**{c['verdict']}** |")
+            lines += [""] + [f"- *{_cell(c['name'])}*: {_cell(c['band']['why'])}"
+                             + (f" {_cell(c['note'])}" if c["note"] else "") for c in e["checks"]]
+            lines.append("")
+        if e["config"]:
+            lines += [f"Config: `{json.dumps(_encode(e['config']), sort_keys=True)}`", ""]
+        if e["notes"]:
+            lines += [f"Notes: {e['notes']}", ""]
+        if e["sweep"]["corrupt_recomputed"]:
+            lines += ["Corrupt cache files recomputed: "
+                      f"{len(e['sweep']['corrupt_recomputed'])}.", ""]
+        lines += [f"![{Path(p).stem}]({p})" for p in e.get("figures", [])]
+        if e.get("figure_error"):
+            lines.append(f"Figures could not be drawn: {_cell(e['figure_error'])}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _anchor(claim_id: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "", claim_id.lower().replace(" ", "-"))
