@@ -23,7 +23,8 @@ import numpy as np
 from scipy import stats
 
 ALPHA = 0.01  # family-wise error rate of a whole verification run
-VERDICTS = ("pass", "fail", "inconclusive", "skipped")
+# Report order, worst first; "error" is a claim that raised, "skipped" one that could not run here.
+VERDICTS = ("fail", "error", "inconclusive", "pass", "skipped")
 N_RESAMPLES = 2000
 
 

@@ -45,7 +45,6 @@ from verification.sweep import SweepRunner
 EXTRA_CLAIMS_ENV = "NTK_ATTACK_EXTRA_CLAIMS"
 SCHEMA = "ntk-attack-report/1"
 PACKAGES = ("ntk-attack", "jax", "jaxlib", "neural-tangents", "numpy", "scipy", "matplotlib")
-VERDICT_ORDER = ("fail", "error", "inconclusive", "pass", "skipped")
 
 
 # --- claims ----------------------------------------------------------------------------------
@@ -203,7 +202,7 @@ def _check_record(check) -> dict:
 def summarize(entries) -> dict:
     """Counts per verdict, the run's verdict and its exit code (0 only if nothing failed,
     errored or was inconclusive; skipped claims do not count against the run)."""
-    counts = {v: sum(e["verdict"] == v for e in entries) for v in VERDICT_ORDER}
+    counts = {v: sum(e["verdict"] == v for e in entries) for v in protocol.VERDICTS}
     if counts["fail"] or counts["error"]:
         verdict = "fail"
     elif counts["inconclusive"]:
@@ -397,7 +396,7 @@ def to_markdown(report: dict) -> str:
         f"seed {run['seed']}, {run['dtype']}, {run['total_time_s']:.1f} s.", "",
         "| verdict | claim | title | checks passed | time |", "| --- | --- | --- | --- | --- |",
     ]
-    entries = sorted(report["claims"], key=lambda e: VERDICT_ORDER.index(e["verdict"]))
+    entries = sorted(report["claims"], key=lambda e: protocol.VERDICTS.index(e["verdict"]))
     for e in entries:
         passed = f"{sum(c['verdict'] == 'pass' for c in e['checks'])}/{len(e['checks'])}"
         lines.append(f"| **{e['verdict']}** | [`{e['id']}`](#{_anchor(e['id'])}) | "
