@@ -13,7 +13,8 @@ BAND = protocol.Band(lo=-0.6, hi=-0.4, max_half_width=0.05, why="test")
     ((-0.45, -0.35), "inconclusive"),  # straddles the upper edge
     ((-0.70, -0.30), "inconclusive"),  # wider than allowed, even though it covers the band
     ((-0.5, np.nan), "inconclusive"),
-], ids=["inside", "outside", "straddles", "too-wide", "nan"])
+    ((0.0, 0.4), "fail"),  # wide, but wholly outside: agreement is already rejected
+], ids=["inside", "outside", "straddles", "too-wide", "nan", "wide-outside"])
 def test_verdicts(ci, verdict):
     assert protocol.judge(ci, BAND) == verdict
 

@@ -6,9 +6,9 @@ seeds), a band of values that counts as agreement, and the largest CI half-width
 the comparison meaningful. Verdicts:
 
 - ``pass``: the CI lies inside the band;
-- ``fail``: the CI lies entirely outside the band;
-- ``inconclusive``: the CI is wider than allowed or straddles a band edge. It is never a
-  pass; the fix is more samples, never a wider band.
+- ``fail``: the CI lies entirely outside the band (whatever its width);
+- ``inconclusive``: the CI straddles a band edge, or lies inside the band but is wider than
+  allowed. It is never a pass; the fix is more samples, never a wider band.
 
 Deterministic checks (a lemma with zero violations, two implementations agreeing to a
 tolerance) use a zero-width CI at the measured value.
@@ -57,15 +57,19 @@ class Check:
 
 
 def judge(ci, band: Band) -> str:
-    """Verdict of THEORY.md section 8 for a CI ``(lo, hi)`` against ``band``."""
+    """Verdict of THEORY.md section 8 for a CI ``(lo, hi)`` against ``band``.
+
+    A CI wholly outside the band fails whatever its width: it already rejects agreement at its
+    level. The width limit guards the other verdict: a pass needs a CI narrow enough to mean it.
+    """
     lo, hi = ci
-    if not (math.isfinite(lo) and math.isfinite(hi)) or (hi - lo) / 2 > band.max_half_width:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         return "inconclusive"
-    if band.lo <= lo and hi <= band.hi:
-        return "pass"
     if hi < band.lo or lo > band.hi:
         return "fail"
-    return "inconclusive"
+    if (hi - lo) / 2 > band.max_half_width:
+        return "inconclusive"
+    return "pass" if band.lo <= lo and hi <= band.hi else "inconclusive"
 
 
 def check(name: str, *, prediction: str, estimate: float, ci, band: Band, level: float,
