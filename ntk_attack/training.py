@@ -1,0 +1,262 @@
+"""Training the first layer ``W`` of the two-layer network, the second layer fixed (THEORY.md 1, 6, 7).
+
+Losses are means over the batch (THEORY.md section 6 convention):
+
+.. math::
+    L_\\mathrm{logistic} = \\frac1n \\sum_i \\log(1 + e^{-y_i f(x_i)}), \\qquad
+    L_\\mathrm{squared} = \\frac1{2n} \\sum_i (f(x_i) - y_i)^2,
+
+and one step is ``W <- W - lr * grad_W L`` on the whole set (gradient descent) or on a
+minibatch drawn without replacement (SGD). The lazy regime is measured by
+
+.. math::
+    \\hat C_0 = \\sqrt{m} \\max_s \\|w_s - w_{s,0}\\|
+
+(THEORY.md section 1). Given ``C0``, the rule ``"stop"`` ends training when a step would take
+``C0_hat`` past ``C0``; that last step is shortened to land exactly on the boundary (the
+paper's rule, and small ``C0`` stays reachable). The rule ``"project"`` pulls each row back
+onto its ball ``||w_s - w_s,0|| <= C0 / sqrt(m)`` after every step.
+"""
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntk_attack._checks import check_choice, check_finite, check_positive_int
+from ntk_attack.models import TwoLayer
+
+LOSSES = ("logistic", "squared")
+RULES = ("stop", "project")
+
+
+class TrainHistory(NamedTuple):
+    """Per-step record; entry ``k`` is measured at ``W_k``, after ``k`` steps (entry 0: init).
+
+    With the rule ``"stop"`` the weights freeze once the boundary is reached; the entries after
+    that repeat the final values. A leading seeds axis is added when training a stack.
+
+    Attributes:
+        loss: `(steps + 1,)` training loss on the whole training set.
+        accuracy: `(steps + 1,)` share of training points with ``y f(x) > 0`` (ties count as errors).
+        C0_hat: `(steps + 1,)` ``sqrt(m) * max_s ||w_s - w_s,0||``.
+        step_fraction: `(steps,)` share of ``lr`` taken by step ``k``: 1 for a full step, in
+            ``[0, 1)`` for the step shortened onto the boundary, 0 after stopping.
+    """
+    loss: jax.Array
+    accuracy: jax.Array
+    C0_hat: jax.Array
+    step_fraction: jax.Array
+
+    @property
+    def steps_taken(self):
+        """Number of steps that moved the weights: `()`, or `(k,)` for a stack."""
+        return jnp.sum(self.step_fraction > 0, axis=-1)
+
+
+class TrainResult(NamedTuple):
+    """Trained weights (same layout as ``params0``) and the :class:`TrainHistory`."""
+    params: TwoLayer
+    history: TrainHistory
+
+
+def append_bias(x):
+    """Inputs with the constant bias coordinate: `(n, d) -> (n, d + 1)`, ``[x, 1]`` (THEORY.md 7).
+
+    A network trained with ``bias=True`` is ``apply(params, append_bias(x))``; its last weight
+    column is the first-layer bias. An attack perturbs only the first ``d`` coordinates.
+    """
+    x = jnp.asarray(x)
+    return jnp.concatenate([x, jnp.ones(x.shape[:-1] + (1,), x.dtype)], axis=-1)
+
+
+def C0_hat(W, W0):
+    """The lazy radius actually used, ``sqrt(m) * max_s ||w_s - w_s,0||`` (THEORY.md 1).
+
+    Args:
+        W: `(m, d)` weights.
+        W0: `(m, d)` initial weights.
+
+    Returns:
+        `()`.
+    """
+    return jnp.sqrt(W.shape[0]) * jnp.max(jnp.linalg.norm(W - W0, axis=-1))
+
+
+def project_rows(W, W0, radius):
+    """Project each row of ``W`` onto its ball around ``W0``: ``||w_s - w_s,0|| <= radius``.
+
+    .. math::
+        w_s \\leftarrow w_{s,0} + (w_s - w_{s,0}) \\min(1, r / \\|w_s - w_{s,0}\\|).
+
+    Idempotent, and never moves a row away from its centre. Note ``radius = C0 / sqrt(m)``.
+
+    Args:
+        W: `(m, d)` weights.
+        W0: `(m, d)` centres (the initial weights).
+        radius: `()` the row radius, ``>= 0``.
+
+    Returns:
+        `(m, d)` projected weights.
+    """
+    delta = W - W0
+    norm = jnp.linalg.norm(delta, axis=-1, keepdims=True)
+    scale = jnp.where(norm > radius, radius / jnp.where(norm > 0, norm, 1), 1)
+    return W0 + delta * scale
+
+
+def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: float | None = None,
+          rule: str = "stop", batch_size: int | None = None, key=None,
+          bias: bool = False) -> TrainResult:
+    """Train the first layer of ``f(x; W) = (1/sqrt m) sum_s a_s relu(w_s . x)`` from ``params0``.
+
+    One network, or a stack of networks trained in parallel (``jax.vmap``) on the same data.
+
+    Args:
+        params0: ``TwoLayer(W: (m, d'), a: (m,))``, or a stack ``W: (k, m, d'), a: (k, m)``;
+            ``d' = d`` without bias and ``d + 1`` with it (last column: the bias).
+        x: `(n, d)` training inputs.
+        y: `(n,)` targets; labels in {-1, +1} for ``loss="logistic"``.
+        loss: ``"logistic"`` or ``"squared"`` (means over the batch, see the module docstring).
+        lr: learning rate ``> 0``.
+        steps: maximal number of steps ``>= 0``.
+        C0: lazy radius times ``sqrt(m)``; None trains without constraint.
+        rule: ``"stop"`` (shorten the step that would cross ``C0``, then stop) or ``"project"``
+            (project every row back onto its ball after each step). Used only with ``C0``.
+        batch_size: minibatch size for SGD, ``1 <= batch_size <= n``; None for full-batch GD.
+        key: ``jax.random`` key of the minibatch draws; required with ``batch_size`` (a stack
+            splits it over its networks).
+        bias: train a first-layer bias, the constant input coordinate of :func:`append_bias`
+            (never attacked); the lazy ball is measured on the rows ``[w_s - w_s,0 | b_s - b_s,0]``.
+
+    Returns:
+        :class:`TrainResult` ``(params, history)``; ``history`` has per-step arrays
+        (:class:`TrainHistory`), with a leading seeds axis for a stack.
+    """
+    check_choice(loss, "loss", LOSSES)
+    check_choice(rule, "rule", RULES)
+    W0, a = params0
+    if W0.ndim not in (2, 3) or a.shape != W0.shape[:-1]:
+        raise ValueError("params0 must be TwoLayer(W: (m, d), a: (m,)) or a stack W: (k, m, d), "
+                         f"a: (k, m). Got W {W0.shape}, a {a.shape}.")
+    check_finite(W0, "params0.W")
+    check_finite(a, "params0.a")
+    x, y = np.asarray(x), np.asarray(y)
+    d_net = W0.shape[-1] - bool(bias)
+    if x.ndim != 2 or x.shape[1] != d_net:
+        raise ValueError(f"x must have shape (n, d) with d = {d_net} (params0.W has {W0.shape[-1]} "
+                         f"columns, bias={bool(bias)}). Got shape {x.shape}.")
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"y must have shape (n,) with n = {x.shape[0]} (one target per row of x). "
+                         f"Got shape {y.shape}.")
+    check_finite(x, "x")
+    check_finite(y, "y")
+    if loss == "logistic" and not np.all(np.isin(y, (-1, 1))):
+        raise ValueError(f"y must hold labels in {{-1, +1}} for loss='logistic'. Got values "
+                         f"{np.unique(y)[:5]}{' ...' if np.unique(y).size > 5 else ''}.")
+    lr = _check_positive_float(lr, "lr")
+    steps = check_positive_int(steps, "steps", minimum=0)
+    C0 = None if C0 is None else _check_positive_float(C0, "C0")
+    n = x.shape[0]
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if batch_size > n:
+            raise ValueError(f"batch_size must lie in [1, n] with n = {n}. Got {batch_size}.")
+        if key is None:
+            raise ValueError("key must be a jax.random key when batch_size is given (SGD draws "
+                             "minibatches). Got None.")
+    if bias:
+        x = append_bias(x)
+    dtype = jnp.result_type(W0, x)
+    x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
+    if key is None:  # a placeholder of a key's shape: full-batch GD draws nothing
+        key = jnp.zeros(2, jnp.uint32)
+    run = functools.partial(_train, loss=loss, steps=steps, rule=rule if C0 is not None else None,
+                            batch_size=batch_size)
+    radius = jnp.asarray(np.inf if C0 is None else C0 / np.sqrt(W0.shape[-2]), dtype)
+    lr = jnp.asarray(lr, dtype)
+    if W0.ndim == 2:
+        return run(W0, a, x, y, lr, radius, key)
+    keys = jax.random.split(key, W0.shape[0])
+    return jax.vmap(run, in_axes=(0, 0, None, None, None, None, 0))(W0, a, x, y, lr, radius, keys)
+
+
+def _check_positive_float(value, name: str) -> float:
+    if isinstance(value, bool) or not np.isscalar(value) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0. Got {value!r}.")
+    return float(value)
+
+
+def _network_loss(W, a, x, y, loss):
+    """``(L(W), f(x; W))`` for a batch: `(n, d) -> ((), (n,))`."""
+    f = jax.nn.relu(x @ W.T) @ a / jnp.sqrt(W.shape[0])
+    if loss == "logistic":
+        return jnp.mean(jax.nn.softplus(-y * f)), f
+    return 0.5 * jnp.mean((f - y) ** 2), f
+
+
+def _boundary_fraction(delta, step, radius):
+    """Largest ``alpha`` in ``[0, 1]`` with ``max_s ||delta_s - alpha step_s|| <= radius``.
+
+    Row ``s`` solves ``|g|^2 alpha^2 - 2 (D . g) alpha + |D|^2 - r^2 = 0`` for its positive root
+    (``D = delta_s``, ``g = step_s``, ``|D| <= r``), in the cancellation-free form for ``D . g < 0``.
+    """
+    gg = jnp.sum(step * step, axis=-1)
+    dg = jnp.sum(delta * step, axis=-1)
+    c = jnp.sum(delta * delta, axis=-1) - radius ** 2
+    q = jnp.sqrt(jnp.maximum(dg * dg - gg * c, 0))
+    moving = gg > 0
+    safe_gg = jnp.where(moving, gg, 1)
+    denominator = jnp.where(q - dg > 0, q - dg, 1)
+    root = jnp.where(dg >= 0, (dg + q) / safe_gg, -c / denominator)
+    root = jnp.where(moving, root, jnp.inf)
+    return jnp.clip(jnp.min(root), 0, 1)
+
+
+@functools.partial(jax.jit, static_argnames=("loss", "steps", "rule", "batch_size"))
+def _train(W0, a, x, y, lr, radius, key, *, loss, steps, rule, batch_size):
+    value_and_grad = jax.value_and_grad(_network_loss, has_aux=True)
+
+    def metrics(W):
+        value, f = _network_loss(W, a, x, y, loss)
+        return value, jnp.mean(y * f > 0)
+
+    def record(history, k, W, value, accuracy):
+        return history._replace(loss=history.loss.at[k].set(value),
+                                accuracy=history.accuracy.at[k].set(accuracy),
+                                C0_hat=history.C0_hat.at[k].set(C0_hat(W, W0)))
+
+    def body(carry):
+        k, W, stopped, history = carry
+        if batch_size is None:
+            (value, f), grad = value_and_grad(W, a, x, y, loss)
+            accuracy = jnp.mean(y * f > 0)
+        else:
+            batch = jax.random.permutation(jax.random.fold_in(key, k), x.shape[0])[:batch_size]
+            grad = jax.grad(lambda W_: _network_loss(W_, a, x[batch], y[batch], loss)[0])(W)
+            value, accuracy = metrics(W)
+        history = record(history, k, W, value, accuracy)
+        step = lr * grad
+        if rule == "stop":
+            fraction = _boundary_fraction(W - W0, step, radius)
+            W = W - fraction * step
+            stopped = fraction < 1
+        else:
+            fraction = jnp.ones((), W.dtype)
+            W = W - step
+            if rule == "project":
+                W = project_rows(W, W0, radius)
+        history = history._replace(step_fraction=history.step_fraction.at[k].set(fraction))
+        return k + 1, W, stopped, history
+
+    nan = jnp.full(steps + 1, jnp.nan, W0.dtype)
+    history = TrainHistory(nan, nan, nan, jnp.zeros(steps, W0.dtype))
+    k, W, _, history = jax.lax.while_loop(lambda c: (c[0] < steps) & ~c[2], body,
+                                          (0, W0, jnp.array(False), history))
+    value, accuracy = metrics(W)
+    after = jnp.arange(steps + 1) >= k  # final entry, and the frozen entries after a stop
+    history = history._replace(loss=jnp.where(after, value, history.loss),
+                               accuracy=jnp.where(after, accuracy, history.accuracy),
+                               C0_hat=jnp.where(after, C0_hat(W, W0), history.C0_hat))
+    return TrainResult(TwoLayer(W, a), history)
