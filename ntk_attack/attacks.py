@@ -1,0 +1,623 @@
+"""The single-step gradient attack and its labelled-data relatives (THEORY.md section 3).
+
+Along the unit direction ``u = -sign(f(x)) grad_x f(x) / ||grad_x f(x)||`` the attack size is
+
+.. math::
+    \\eta^*(x) = \\min\\{\\eta > 0 : \\mathrm{sign} f(x + \\eta u) \\ne \\mathrm{sign} f(x)\\}.
+
+For the two-layer network the line function ``t -> f(x + t u)`` is piecewise linear with
+breakpoints ``t_s = -(w_s . x) / (w_s . u)``, so :func:`min_flip` finds ``eta*`` exactly from the
+sorted breakpoints; bisection on any ``apply_fn(params, x)`` is the generic fallback, and
+:func:`line_search_reference` is the paper code's fixed-step search (benchmark baseline).
+:func:`fgm`, :func:`pgd` and :func:`robust_accuracy` attack labelled data ``y in {-1, +1}``
+through the margin ``y f(x)``.
+
+Every function takes one point `(d,)` or a batch `(n, d)`; batches are processed with matmuls
+and ``jax.vmap``, never a Python loop over points or neurons.
+
+References: Wang, Ullah, Mianjy, Arora, "Adversarial Robustness is at Odds with Lazy Training"
+(NeurIPS 2022, arXiv 2207.00411); Bubeck, Cherapanamjeri, Gidel, Tachet des Combes, "A single
+gradient step finds adversarial examples on random two-layers neural networks" (NeurIPS 2021).
+"""
+import functools
+import math
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntk_attack._checks import check_choice, check_finite, check_points, check_positive_int
+from ntk_attack.models import TwoLayer, apply, check_params
+
+METHODS = ("exact", "bisection")
+ATTACKS = ("line", "fgm", "pgd")
+NORMS = (2, math.inf)
+STATUS = ("flipped", "no_flip", "zero_gradient", "zero_output")
+FLIPPED, NO_FLIP, ZERO_GRADIENT, ZERO_OUTPUT = range(len(STATUS))
+# The exact method first walks breakpoints up to CUTOFF * |f| / ||grad f||; at init eta* exceeds
+# twice the first-order value for well under 1% of points (THEORY.md section 3), which then
+# walk every breakpoint.
+CUTOFF = 2.0
+
+
+class FlipResult(NamedTuple):
+    """Smallest sign-flipping step along the normalised gradient, per point.
+
+    Attributes (each `(n,)` for a batch, `()` for one point):
+        eta: ``eta*``; ``inf`` unless ``status == FLIPPED`` (never a stand-in value).
+        delta_norm: ``||delta|| = ||eta u|| = eta`` (``u`` has unit norm).
+        flipped: ``status == FLIPPED``.
+        status: index into :data:`STATUS`: ``FLIPPED``; ``NO_FLIP`` (no sign change on
+            ``(0, searched_max]``); ``ZERO_GRADIENT`` (``grad f(x) = 0``, e.g. every neuron
+            inactive: no direction); ``ZERO_OUTPUT`` (``f(x) = 0``: no sign to flip).
+        f0: ``f(x)``.
+        grad_norm: ``||grad_x f(x)||``.
+        first_order: ``|f(x)| / ||grad_x f(x)||``; ``inf`` where the gradient is zero.
+        searched_max: the search covered ``(0, searched_max]``; ``inf`` for ``"exact"`` (every
+            breakpoint of the whole ray is walked), ``0`` where nothing was searched.
+    """
+    eta: jax.Array
+    delta_norm: jax.Array
+    flipped: jax.Array
+    status: jax.Array
+    f0: jax.Array
+    grad_norm: jax.Array
+    first_order: jax.Array
+    searched_max: jax.Array
+
+
+class AttackResult(NamedTuple):
+    """A perturbation of labelled points and the margins before and after.
+
+    Attributes:
+        delta: `(n, d)` perturbations (`(d,)` for one point).
+        margin0: `(n,)` clean margins ``y f(x)``.
+        margin: `(n,)` attacked margins ``y f(x + delta)``; ``<= 0`` means misclassified.
+    """
+    delta: jax.Array
+    margin0: jax.Array
+    margin: jax.Array
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_model(params, x, apply_fn):
+    """Validate ``x`` (and ``params`` for the built-in network); return ``(x (n, d), single)``."""
+    if apply_fn is None:
+        check_params(params)
+        check_points(x, params.d)
+    else:
+        if not callable(apply_fn):
+            raise ValueError(f"apply_fn must be None or a callable apply_fn(params, x). Got {apply_fn!r}.")
+        if np.ndim(x) not in (1, 2):
+            raise ValueError(f"x must have shape (d,) or (n, d). Got shape {np.shape(x)}.")
+        check_finite(x, "x")
+    x = jnp.asarray(x)
+    return jnp.atleast_2d(x), x.ndim == 1
+
+
+def _check_labels(y, n: int, single: bool, dtype):
+    expected = () if single else (n,)
+    if np.shape(y) != expected:
+        raise ValueError(f"y must have shape {expected} to match x. Got shape {np.shape(y)}.")
+    values = np.asarray(y)
+    if not np.all((values == 1) | (values == -1)):
+        raise ValueError(f"y must contain only -1 and +1. Got values {np.unique(values)[:5]}.")
+    return jnp.atleast_1d(jnp.asarray(y, dtype=dtype))
+
+
+def _check_nonnegative(value, name: str) -> float:
+    try:
+        number = float(value) if not isinstance(value, (bool, str)) and np.ndim(value) == 0 else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not math.isfinite(number) or number < 0:
+        raise ValueError(f"{name} must be a finite number >= 0. Got {value!r}.")
+    return number
+
+
+def _check_positive(value, name: str) -> float:
+    if _check_nonnegative(value, name) == 0:
+        raise ValueError(f"{name} must be a finite number > 0. Got {value!r}.")
+    return float(value)
+
+
+def _check_norm(norm):
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of 2, math.inf. Got {norm!r}.")
+    return norm
+
+
+def _unbatch(result, single: bool):
+    return jax.tree_util.tree_map(lambda leaf: leaf[0], result) if single else result
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def _batched(apply_fn):
+    """``apply_fn`` as `(n, d) -> (n,)` (a stax net returns `(n, 1)`); rows act independently."""
+    if apply_fn is None:
+        return apply
+    return lambda params, x: apply_fn(params, x).reshape(x.shape[0])
+
+
+def _value_and_grad(f, params, x):
+    """``f(params, x)`` `(n,)` and its input gradient `(n, d)`, assuming rows are independent."""
+    value, vjp = jax.vjp(lambda x: f(params, x), x)
+    return value, vjp(jnp.ones_like(value))[0]
+
+
+def _first_order(f0, grad_norm):
+    """``|f| / ||grad f||``, ``inf`` where ``grad f = 0`` (no NaN)."""
+    safe = jnp.where(grad_norm > 0, grad_norm, 1.0)
+    return jnp.where(grad_norm > 0, jnp.abs(f0) / safe, jnp.inf)
+
+
+def _direction(f0, grad, grad_norm):
+    """``u = -sign(f) grad / ||grad||`` `(n, d)`; zero where the gradient is zero."""
+    safe = jnp.where(grad_norm > 0, grad_norm, 1.0)
+    return -jnp.sign(f0)[:, None] * grad / safe[:, None]
+
+
+def _status(flipped, f0, grad_norm):
+    status = jnp.where(flipped, FLIPPED, NO_FLIP)
+    status = jnp.where(f0 == 0, ZERO_OUTPUT, status)
+    return jnp.where(grad_norm == 0, ZERO_GRADIENT, status)
+
+
+def _result(eta, status, f0, grad_norm, searched_max):
+    flipped = status == FLIPPED
+    eta = jnp.where(flipped, eta, jnp.inf)
+    searched = jnp.where((status == FLIPPED) | (status == NO_FLIP), searched_max, 0.0)
+    return FlipResult(eta, eta, flipped, status, f0, grad_norm, _first_order(f0, grad_norm),
+                      searched)
+
+
+# --------------------------------------------------------------------------- exact
+
+
+def _first_zero_sorted(h0, s0, t, ds):
+    """First zero on ``t > 0`` of piecewise-linear functions with sorted breakpoints (numpy).
+
+    Args:
+        h0: `(n,)` values at ``t = 0`` (``> 0``).
+        s0: `(n,)` slopes just after ``t = 0``.
+        t: `(n, k)` breakpoints sorted ascending, ``inf`` for unused slots.
+        ds: `(n, k)` slope change at each breakpoint (``0`` for unused slots).
+
+    Returns:
+        ``(eta, start, found)`` `(n,)`: the first zero, the breakpoint (or 0) that starts its
+        linear segment, and whether a zero exists (``eta`` is meaningless where not).
+    """
+    finite = np.isfinite(t)
+    t = np.where(finite, t, 0.0)
+    previous = np.pad(t[:, :-1], ((0, 0), (1, 0)))
+    width = np.where(finite, t - previous, 0.0)  # segment ending at breakpoint j
+    slope_in = s0[:, None] + np.cumsum(ds, axis=-1) - ds  # slope on that segment
+    step = slope_in * width
+    value = h0[:, None] + np.cumsum(step, axis=-1)  # h(t_j)
+    # A value within rounding of 0 is a zero: where a lone neuron switches off, h reaches 0
+    # exactly at its breakpoint and may stay 0 (small m); the sum rounds that 0 to +-1e-17.
+    slack = 8 * np.finfo(value.dtype).eps * (h0[:, None] + np.cumsum(np.abs(step), axis=-1))
+    crossed = finite & (value <= slack)
+    any_crossed = crossed.any(axis=-1)
+    rows = np.arange(len(h0))
+    j = crossed.argmax(axis=-1)
+    # The zero lies in the segment ending at the first breakpoint with h <= 0 ...
+    start_in, slope_j = previous[rows, j], slope_in[rows, j]
+    value_in = value[rows, j] - slope_j * width[rows, j]
+    # ... else on the unbounded last segment, if h decreases there.
+    n_finite = finite.sum(axis=-1)
+    last = np.maximum(n_finite - 1, 0)
+    start_out = np.where(n_finite > 0, t[rows, last], 0.0)
+    value_out = np.where(n_finite > 0, value[rows, last], h0)
+    slope_out = s0 + ds.sum(axis=-1)
+    start = np.where(any_crossed, start_in, start_out)
+    value_start = np.where(any_crossed, value_in, value_out)
+    slope = np.where(any_crossed, slope_j, slope_out)
+    found = any_crossed | (slope_out < 0)
+    return start + value_start / -np.where(slope < 0, slope, -1.0), start, found
+
+
+def _first_zero_below(h0, s0, t, ds, cutoff):
+    """:func:`_first_zero_sorted` walking only the breakpoints ``t <= cutoff`` of each row.
+
+    Args:
+        t: `(n, m)` unsorted breakpoints, ``inf`` for unused slots; ``h0, s0, ds`` as above.
+        cutoff: `(n,)`.
+
+    Returns:
+        ``(eta, start, found, decided)``: ``decided`` where the zero lies in ``(0, cutoff]``;
+        elsewhere the walk is incomplete (breakpoints above the cutoff were skipped).
+    """
+    keep = t <= cutoff[:, None]
+    rows, cols = np.nonzero(keep)  # row-major: grouped by row
+    counts = keep.sum(axis=-1)
+    slot = np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]
+    width = max(int(counts.max(initial=0)), 1)
+    packed_t = np.full((len(h0), width), np.inf)
+    packed_ds = np.zeros((len(h0), width))
+    packed_t[rows, slot], packed_ds[rows, slot] = t[rows, cols], ds[rows, cols]
+    order = np.argsort(packed_t, axis=-1)
+    packed_t = np.take_along_axis(packed_t, order, -1)
+    packed_ds = np.take_along_axis(packed_ds, order, -1)
+    eta, start, found = _first_zero_sorted(h0, s0, packed_t, packed_ds)
+    return eta, start, found, found & (eta <= cutoff)
+
+
+def _first_zero_host(h0, s0, t, ds, cutoff):
+    """First zero of each row's line function, on the host (numpy).
+
+    Walks the breakpoints below ``cutoff`` (a small multiple of the first-order prediction:
+    usually a few percent of the ``m``), then every breakpoint for the rows whose zero lies
+    beyond it. numpy's vectorised sort and gather run several times faster than XLA's on CPU,
+    and the sort is the only super-linear step of the exact method.
+    """
+    def walk(h0, s0, t, ds, cutoff):
+        batch_shape, m = np.shape(t)[:-1], np.shape(t)[-1]
+        h0, s0, cutoff = (np.asarray(a).reshape(-1) for a in (h0, s0, cutoff))
+        t, ds = np.asarray(t).reshape(-1, m), np.asarray(ds).reshape(-1, m)
+        eta, start, found, decided = _first_zero_below(h0, s0, t, ds, cutoff)
+        rest = np.flatnonzero(~decided)
+        if rest.size:
+            eta[rest], start[rest], found[rest], _ = _first_zero_below(
+                h0[rest], s0[rest], t[rest], ds[rest], np.full(rest.size, np.inf))
+        return (eta.astype(h0.dtype).reshape(batch_shape), start.astype(h0.dtype).reshape(batch_shape),
+                found.reshape(batch_shape))
+
+    shape = jax.ShapeDtypeStruct(h0.shape, h0.dtype)
+    return jax.pure_callback(walk, (shape, shape, jax.ShapeDtypeStruct(h0.shape, bool)),
+                             h0, s0, t, ds, cutoff, vmap_method="expand_dims")
+
+
+@jax.jit
+def _min_flip_exact(params: TwoLayer, x):
+    """Exact ``eta*`` for a batch `(n, d)` (THEORY.md section 3), no validation."""
+    W, a = params
+    root_m = jnp.sqrt(W.shape[0]).astype(W.dtype)
+    z = x @ W.T  # (n, m): product 1, W x
+    active = z > 0
+    f0 = jnp.maximum(z, 0) @ a / root_m
+    grad = (active * a) @ W / root_m  # (n, d): product 2, W^T (a * mask)
+    grad_norm = jnp.linalg.norm(grad, axis=-1)
+    v = _direction(f0, grad, grad_norm) @ W.T  # (n, m): product 3, W u
+    # In h(t) = sign(f0) f(x + t u) every breakpoint raises the slope by sign(f0) a_s |v_s| / sqrt m:
+    # an active neuron with v_s < 0 switches off, an inactive one with v_s > 0 switches on.
+    sign = jnp.sign(f0)[:, None]
+    switches = (active & (v < 0)) | (~active & (v > 0))
+    t = jnp.where(switches, -z / jnp.where(switches, v, 1.0), jnp.inf)
+    ds = jnp.where(switches, sign * a * jnp.abs(v) / root_m, 0.0)
+    s0 = jnp.sum(sign * active * a * v, axis=-1) / root_m  # = -||grad f|| up to rounding
+    cutoff = CUTOFF * _first_order(f0, grad_norm)
+    eta, start, found = _first_zero_host(jnp.abs(f0), s0, t, ds, cutoff)
+    # Polish: on the zero's segment f is linear, f(x + t u) = sum_s a_s (z_s + t v_s) 1_s / sqrt m
+    # over the neurons active there, so eta = -sum a z 1 / sum a v 1 without accumulated rounding.
+    on = z + ((start + eta) / 2)[:, None] * v > 0
+    slope = jnp.sum(on * a * v, axis=-1)
+    eta = jnp.where(slope != 0, -jnp.sum(on * a * z, axis=-1) / jnp.where(slope != 0, slope, 1.0), eta)
+    status = _status(found, f0, grad_norm)
+    return _result(eta, status, f0, grad_norm, jnp.full_like(eta, jnp.inf))
+
+
+# --------------------------------------------------------------------------- bisection
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "relative"))
+def _min_flip_bisection(params, x, eta_max, rtol, *, apply_fn, relative: bool):
+    """Bracket on a geometric grid, then bisect to ``rtol``; no validation.
+
+    The range is ``(0, eta_max]``, or ``(0, eta_max * |f| / ||grad f||]`` when ``relative``.
+    """
+    f = _batched(apply_fn)
+    f0, grad = _value_and_grad(f, params, x)
+    grad_norm = jnp.linalg.norm(grad, axis=-1)
+    first_order = _first_order(f0, grad_norm)
+    u = _direction(f0, grad, grad_norm)
+    sign = jnp.sign(f0)
+    searchable = (f0 != 0) & (grad_norm > 0)
+    eta_max = jnp.where(searchable, eta_max * first_order if relative else eta_max, 0.0)
+
+    def changed(t):
+        return sign * f(params, x + t[:, None] * u) <= 0
+
+    # Geometric grid t_j = first_order / 4 * sqrt(2)^j, capped at eta_max.
+    start = jnp.minimum(first_order / 4, eta_max)
+
+    def bracket_cond(state):
+        lo, hi, done = state
+        return jnp.any(~done & (lo < eta_max))
+
+    def bracket_body(state):
+        lo, hi, done = state
+        trial = jnp.where(lo == 0, start, jnp.minimum(lo * math.sqrt(2), eta_max))
+        hit = ~done & changed(trial)
+        return jnp.where(hit | done, lo, trial), jnp.where(hit, trial, hi), done | hit
+
+    zero = jnp.zeros_like(f0)
+    lo, hi, found = jax.lax.while_loop(bracket_cond, bracket_body, (zero, zero, ~searchable))
+    found = found & searchable
+
+    def open_brackets(lo, hi):
+        mid = (lo + hi) / 2
+        return found & (hi - lo > rtol * hi) & (lo < mid) & (mid < hi)  # stop at dtype resolution
+
+    def bisect_body(state):
+        lo, hi = state
+        mid = (lo + hi) / 2
+        hit = changed(mid)
+        move = open_brackets(lo, hi)
+        return jnp.where(move & ~hit, mid, lo), jnp.where(move & hit, mid, hi)
+
+    lo, hi = jax.lax.while_loop(lambda state: jnp.any(open_brackets(*state)), bisect_body, (lo, hi))
+    return _result(hi, _status(found, f0, grad_norm), f0, grad_norm, eta_max)
+
+
+# --------------------------------------------------------------------------- public
+
+
+def min_flip(params, x, *, method: str = "exact", apply_fn: Callable | None = None,
+             rtol: float = 1e-12, eta_max: float | None = None) -> FlipResult:
+    """Smallest step ``eta*`` along ``u = -sign(f) grad f / ||grad f||`` that flips ``sign f``.
+
+    ``"exact"`` (two-layer network only) walks the sorted breakpoints
+    ``t_s = -(w_s . x) / (w_s . u)`` of the piecewise-linear line function
+
+    .. math::
+        h(t) = \\mathrm{sign}(f(x)) f(x + t u)
+             = \\frac{\\mathrm{sign} f(x)}{\\sqrt{m}} \\sum_s a_s \\mathrm{relu}(z_s + t v_s),
+        \\quad z = W x, \\; v = W u,
+
+    whose slope changes by ``sign(f) a_s |v_s| / sqrt(m)`` at ``t_s`` (THEORY.md section 3).
+    Its cost is the three products ``W x``, ``W^T (a * mask)``, ``W u`` plus a sort of at most
+    ``m`` numbers per point (first only the breakpoints below ``2 |f| / ||grad f||``, then all
+    of them for the rare points whose zero lies beyond); the zero is then recomputed in closed
+    form on its linear segment. It finds the first zero on the whole ray, so ``NO_FLIP`` there
+    means the sign never changes along ``u``.
+
+    ``"bisection"`` works for any ``apply_fn(params, x)`` (e.g. a stax network): it evaluates
+    the sign on the grid ``t_j = (|f| / ||grad f||) / 4 * sqrt(2)^j`` up to ``eta_max``, then
+    bisects the first bracket. Tolerance: the returned ``eta`` is the flipped end of a bracket
+    ``[lo, eta]`` with ``eta - lo <= rtol * eta`` (or adjacent floating-point numbers), so the
+    sign has changed at ``eta`` and a zero lies within ``rtol * eta`` below it. It is the first
+    sign change only to the grid's resolution: a dip below zero that starts and ends between
+    two grid points is missed.
+
+    Args:
+        params: ``TwoLayer(W: (m, d), a: (m,))``, or anything ``apply_fn`` accepts.
+        x: one point `(d,)` or a batch `(n, d)`.
+        method: ``"exact"`` or ``"bisection"``.
+        apply_fn: ``apply_fn(params, x: (n, d)) -> (n,) or (n, 1)``, each row independent of
+            the others; None for :func:`ntk_attack.models.apply`. Only with ``"bisection"``.
+        rtol: bisection's relative tolerance, in ``(0, 1)``.
+        eta_max: bisection's search range ``(0, eta_max]``; None for ``64 |f| / ||grad f||``
+            per point.
+
+    Returns:
+        :class:`FlipResult`, fields `(n,)` for a batch, `()` for one point.
+
+    Example:
+        >>> params = init_two_layer(jax.random.PRNGKey(0), 64, 1024)
+        >>> x = jax.random.normal(jax.random.PRNGKey(1), (100, 64))
+        >>> result = min_flip(params, x / jnp.linalg.norm(x, axis=-1, keepdims=True))
+        >>> bool(result.flipped.all()), float(jnp.mean(result.eta * 8)) > 0.5  # eta* sqrt(d)
+        (True, True)
+    """
+    check_choice(method, "method", METHODS)
+    if method == "exact" and apply_fn is not None:
+        raise ValueError("apply_fn must be None for method='exact' (it needs the two-layer "
+                         f"network's breakpoints); use method='bisection'. Got {apply_fn!r}.")
+    batch, single = _check_model(params, x, apply_fn)
+    if method == "exact":
+        return _unbatch(_min_flip_exact(params, batch), single)
+    rtol = _check_positive(rtol, "rtol")
+    if rtol >= 1:
+        raise ValueError(f"rtol must be in (0, 1). Got {rtol!r}.")
+    relative = eta_max is None
+    eta_max = 64.0 if relative else _check_positive(eta_max, "eta_max")
+    result = _min_flip_bisection(params, batch, eta_max, rtol, apply_fn=apply_fn, relative=relative)
+    return _unbatch(result, single)
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "max_steps"))
+def _line_search(params, x, step, *, apply_fn, max_steps: int):
+    f = _batched(apply_fn)
+    f0, grad = _value_and_grad(f, params, x)
+    grad_norm = jnp.linalg.norm(grad, axis=-1)
+    u = _direction(f0, grad, grad_norm)
+    searchable = (f0 != 0) & (grad_norm > 0)
+
+    def cond(state):
+        k, eta, done = state
+        return (k <= max_steps) & jnp.any(~done)
+
+    def body(state):
+        k, eta, done = state
+        t = k * step
+        hit = ~done & (jnp.sign(f0) * f(params, x + t * u) <= 0)
+        return k + 1, jnp.where(hit, t, eta), done | hit
+
+    init = (1, jnp.full_like(f0, jnp.inf), ~searchable)
+    _, eta, done = jax.lax.while_loop(cond, body, init)
+    status = _status(done & searchable, f0, grad_norm)
+    return _result(eta, status, f0, grad_norm, jnp.full_like(f0, max_steps * step))
+
+
+def line_search_reference(params, x, *, step: float = 0.001, max_steps: int = 5000,
+                          apply_fn: Callable | None = None) -> FlipResult:
+    """The paper code's fixed-step search (THEORY.md section 7), batched; baseline only.
+
+    Tries ``eta = k * step`` for ``k = 1, ..., max_steps`` along ``u`` and keeps the first with a
+    changed sign, so ``eta`` overestimates ``eta*`` by up to ``step`` (coarse next to
+    ``1/sqrt(d)``). The batch advances together until every point has flipped: one forward pass
+    per step.
+
+    Args:
+        params, x, apply_fn: as in :func:`min_flip`.
+        step: step length, ``> 0``.
+        max_steps: number of steps, ``>= 1``.
+
+    Returns:
+        :class:`FlipResult` with ``searched_max = step * max_steps``.
+    """
+    batch, single = _check_model(params, x, apply_fn)
+    step = _check_positive(step, "step")
+    max_steps = check_positive_int(max_steps, "max_steps")
+    return _unbatch(_line_search(params, batch, step, apply_fn=apply_fn, max_steps=max_steps),
+                    single)
+
+
+# --------------------------------------------------------------------------- labelled attacks
+
+
+def _ascent(grad, norm):
+    """Unit steepest-ascent direction of a linear function with gradient ``grad`` `(n, d)`."""
+    if norm == 2:
+        length = jnp.linalg.norm(grad, axis=-1, keepdims=True)
+        return grad / jnp.where(length > 0, length, 1.0)
+    return jnp.sign(grad)
+
+
+def _project(delta, eps, norm):
+    if norm == 2:
+        length = jnp.linalg.norm(delta, axis=-1, keepdims=True)
+        return delta * jnp.minimum(1.0, eps / jnp.where(length > 0, length, 1.0))
+    return jnp.clip(delta, -eps, eps)
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "norm", "steps"))
+def _pgd(params, x, y, eps, step_size, *, apply_fn, norm, steps: int):
+    f = _batched(apply_fn)
+    def margin_and_grad(delta):
+        value, grad = _value_and_grad(f, params, x + delta)
+        return y * value, y[:, None] * grad
+
+    def body(_, state):
+        delta, best, best_margin = state
+        margin, grad = margin_and_grad(delta)
+        better = margin < best_margin
+        best = jnp.where(better[:, None], delta, best)
+        best_margin = jnp.where(better, margin, best_margin)
+        delta = _project(delta - step_size * _ascent(grad, norm), eps, norm)
+        return delta, best, best_margin
+
+    zero = jnp.zeros_like(x)
+    margin0 = y * f(params, x)
+    delta, best, best_margin = jax.lax.fori_loop(0, steps, body, (zero, zero, margin0))
+    final = y * f(params, x + delta)
+    better = final < best_margin
+    return AttackResult(jnp.where(better[:, None], delta, best), margin0,
+                        jnp.where(better, final, best_margin))
+
+
+def fgm(params, x, y, *, eps: float, norm=2, apply_fn: Callable | None = None) -> AttackResult:
+    """Fast gradient method: one step of size ``eps`` that lowers the margin ``y f(x)``.
+
+    .. math::
+        \\delta = -\\epsilon \\, y \\, \\frac{\\nabla f(x)}{\\|\\nabla f(x)\\|_2} \\;(\\ell_2),
+        \\qquad \\delta = -\\epsilon \\, y \\, \\mathrm{sign}(\\nabla f(x)) \\;(\\ell_\\infty);
+        \\quad \\delta = 0 \\text{ where } \\nabla f(x) = 0.
+
+    Args:
+        params, x, apply_fn: as in :func:`min_flip`.
+        y: labels in ``{-1, +1}``, `(n,)` (`()` for one point).
+        eps: attack radius, ``>= 0``.
+        norm: ``2`` or ``math.inf``.
+
+    Returns:
+        :class:`AttackResult`.
+    """
+    batch, single = _check_model(params, x, apply_fn)
+    y = _check_labels(y, batch.shape[0], single, batch.dtype)
+    eps = _check_nonnegative(eps, "eps")
+    norm = _check_norm(norm)
+    f = _batched(apply_fn)
+    value, grad = _value_and_grad(f, params, batch)
+    delta = -eps * _ascent(y[:, None] * grad, norm)
+    result = AttackResult(delta, y * value, y * f(params, batch + delta))
+    return _unbatch(result, single)
+
+
+def pgd(params, x, y, *, eps: float, steps: int, step_size: float, norm=2,
+        apply_fn: Callable | None = None) -> AttackResult:
+    """Projected gradient descent on the margin ``y f(x + delta)`` over ``||delta|| <= eps``.
+
+    From ``delta = 0``: ``delta <- Proj(delta - step_size * dir(y grad f(x + delta)))`` with
+    ``dir`` the unit-``l2`` direction or the sign (``l_inf``); returns the iterate with the
+    smallest margin (the paper's adversarial training uses 100 steps of ``0.025 eps``).
+
+    Args:
+        params, x, apply_fn: as in :func:`min_flip`.
+        y: labels in ``{-1, +1}``, `(n,)` (`()` for one point).
+        eps: attack radius, ``>= 0``.
+        steps: number of steps, ``>= 1``.
+        step_size: ``> 0``.
+        norm: ``2`` or ``math.inf``.
+
+    Returns:
+        :class:`AttackResult`.
+    """
+    batch, single = _check_model(params, x, apply_fn)
+    y = _check_labels(y, batch.shape[0], single, batch.dtype)
+    eps = _check_nonnegative(eps, "eps")
+    steps = check_positive_int(steps, "steps")
+    step_size = _check_positive(step_size, "step_size")
+    norm = _check_norm(norm)
+    result = _pgd(params, batch, y, eps, step_size, apply_fn=apply_fn, norm=norm,
+                  steps=steps)
+    return _unbatch(result, single)
+
+
+def robust_accuracy(params, x, y, eps_grid, *, attack: str = "line", norm=2, steps: int = 100,
+                    step_fraction: float = 0.025, apply_fn: Callable | None = None):
+    """Fraction of points classified correctly (``y f(x + delta) > 0``) under attack, per radius.
+
+    ``"line"``: the single-step attack of any size up to ``eps`` along ``u`` (``l2``): a
+    correctly classified point is robust at ``eps`` iff ``eta* > eps`` (:func:`min_flip`,
+    exact for the two-layer network, bisection over ``(0, max(eps_grid)]`` with ``apply_fn``).
+    ``"fgm"``: :func:`fgm` at each radius. ``"pgd"``: :func:`pgd` with ``steps`` steps of
+    ``step_fraction * eps``. Misclassified clean points count as errors at every radius.
+
+    Args:
+        params, x, apply_fn: as in :func:`min_flip`; ``x`` `(n, d)`.
+        y: `(n,)` labels in ``{-1, +1}``.
+        eps_grid: `(k,)` radii ``>= 0``.
+        attack: ``"line"``, ``"fgm"`` or ``"pgd"``.
+        norm: ``2`` or ``math.inf`` (``"line"`` is ``l2`` only).
+
+    Returns:
+        `(k,)` robust accuracies.
+    """
+    check_choice(attack, "attack", ATTACKS)
+    norm = _check_norm(norm)
+    if np.ndim(x) != 2:
+        raise ValueError(f"x must have shape (n, d). Got shape {np.shape(x)}.")
+    eps_grid = np.asarray(eps_grid, dtype=float)
+    if eps_grid.ndim != 1 or eps_grid.size == 0 or not np.all(np.isfinite(eps_grid)) \
+            or np.any(eps_grid < 0):
+        raise ValueError(f"eps_grid must be a non-empty 1-d array of finite radii >= 0. Got {eps_grid!r}.")
+    batch, _ = _check_model(params, x, apply_fn)
+    y = _check_labels(y, batch.shape[0], False, batch.dtype)
+    if attack == "line":
+        if norm != 2:
+            raise ValueError(f"norm must be 2 for attack='line' (an l2 step). Got {norm!r}.")
+        if apply_fn is None:
+            flip = min_flip(params, batch)
+        else:
+            flip = min_flip(params, batch, method="bisection", apply_fn=apply_fn,
+                            eta_max=max(float(eps_grid.max()), np.finfo(float).tiny))
+        correct = y * flip.f0 > 0
+        return jnp.mean(correct[None, :] & (flip.eta[None, :] > jnp.asarray(eps_grid)[:, None]),
+                        axis=1)
+    margins = []
+    for eps in eps_grid:  # a sweep over radii; each attack is batched over points
+        if attack == "fgm":
+            result = fgm(params, batch, y, eps=float(eps), norm=norm, apply_fn=apply_fn)
+        else:
+            result = pgd(params, batch, y, eps=float(eps), steps=steps, norm=norm,
+                         step_size=max(step_fraction * float(eps), np.finfo(float).tiny),
+                         apply_fn=apply_fn)
+        margins.append(jnp.minimum(result.margin, result.margin0))
+    return jnp.mean(jnp.stack(margins) > 0, axis=1)
