@@ -21,8 +21,14 @@ def check_points(x, d: int, name: str = "x"):
 
 
 def check_finite(x, name: str):
-    if not is_traced(x) and not np.all(np.isfinite(np.asarray(x))):
-        raise ValueError(f"{name} must be finite. Got {np.size(x) - np.isfinite(np.asarray(x)).sum()} "
+    """Check that ``x`` holds real numbers (bool, integer or float) and no NaN or inf."""
+    if is_traced(x):
+        return x
+    array = np.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be an array of real numbers. Got dtype {array.dtype}.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite. Got {array.size - np.isfinite(array).sum()} "
                          "NaN or inf entries.")
     return x
 

@@ -235,6 +235,7 @@ def cmd_kernel(args) -> int:
 
     from ntk_attack import kernels, models
 
+    _check_json_target(args.json)
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
     _, _, x, _ = _points(args, key_data, args.n)
     params = models.init_two_layer(key_net, args.d, args.m, signs=args.signs)
@@ -251,11 +252,13 @@ def cmd_kernel(args) -> int:
               "analytic": float(analytic[i, j]), "empirical": float(empirical[i, j]),
               "diff": float(diff[i, j]), "predicted_sd": float(sd[i, j])}
              for i, j in zip(*np.triu_indices(len(x), k=1))]
-    z = np.array([pair["diff"] / pair["predicted_sd"] for pair in pairs])
+    # sd = 0 (antipodal or orthogonal pairs, e.g. every pair at d = 1) means an exact 0 difference:
+    # such pairs carry no Monte Carlo noise and are left out of the rms of diff / sd.
+    z = np.array([pair["diff"] / pair["predicted_sd"] for pair in pairs if pair["predicted_sd"] > 0])
     result = {"d": args.d, "m": args.m, "n": len(x), "signs": args.signs, "data": args.data,
               "seed": args.seed, "pairs": pairs,
               "max_abs_diff": max(abs(pair["diff"]) for pair in pairs),
-              "rms_z": float(np.sqrt(np.mean(z ** 2))),
+              "rms_z": float(np.sqrt(np.mean(z ** 2))) if z.size else None,
               "diagonal_max_abs_diff": float(np.max(np.abs(np.diag(diff))))}
     print(f"first-layer NTK, d = {args.d}, m = {args.m}, {len(x)} {args.data} points, "
           f"{args.signs} signs, seed {args.seed}")
@@ -266,8 +269,9 @@ def cmd_kernel(args) -> int:
               f"{r['empirical']:>11.6f} {r['diff']:>11.2e} {r['predicted_sd']:>10.2e}")
     if len(pairs) > 15:
         print(f"... {len(pairs) - 15} more pairs (all in --json)")
+    rms = "n/a (every pair has sd 0)" if z.size == 0 else f"{result['rms_z']:.3f}"
     print(f"max |diff| off the diagonal {result['max_abs_diff']:.3e}; rms of diff / sd "
-          f"{result['rms_z']:.3f} (about 1 expected); max |diff| on the diagonal "
+          f"{rms} (about 1 expected); max |diff| on the diagonal "
           f"{result['diagonal_max_abs_diff']:.3e}")
     _write_json(args.json, result)
     return EXIT_OK
@@ -286,6 +290,7 @@ def cmd_attack(args) -> int:
 
     from ntk_attack import attacks, models, training
 
+    _check_json_target(args.json)
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
     trained = args.C0 > 0
     x_train, y_train, x, y = _points(args, key_data, args.n,
@@ -340,6 +345,17 @@ def cmd_attack(args) -> int:
                   f"{label:>36}: {value}")
     _write_json(args.json, result)
     return EXIT_OK
+
+
+def _check_json_target(path):
+    """Fail before any work if ``--json`` cannot be a file (a folder, or no parent folder)."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"--json {path!r}: is a folder; give a file name.")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"--json {path!r}: the folder {parent!r} does not exist.")
 
 
 def _write_json(path, result: dict):

@@ -84,7 +84,38 @@ def mnist(path, size: int = 28, classes=(0, 1)) -> Dataset:
         path: an ``mnist.npz`` with arrays ``x_train, y_train, x_test, y_test``, or a folder
             holding the four IDX files (``train-images-idx3-ubyte`` ..., optionally ``.gz``).
         size, classes: as for :func:`mnist_subset`.
+
+    Raises:
+        ValueError: naming the file, if it is missing, unreadable or malformed.
     """
+    check_positive_int(size, "size")
+    _check_classes(classes)
+    splits = []
+    for where, images, labels in _mnist_splits(path):
+        try:
+            splits += _pair(images, labels, size, classes)
+        except ValueError as error:  # name the file: the message may reach the CLI alone
+            raise ValueError(f"{where}: {error}") from None
+    return Dataset(*splits)
+
+
+def check_mnist(path) -> None:
+    """Check a full-MNIST file or folder as :func:`mnist` reads it, without resizing.
+
+    Cheap enough (about a second) to run before a long computation that will need it.
+
+    Raises:
+        ValueError: naming the file, if it is missing, unreadable or malformed.
+    """
+    for where, images, labels in _mnist_splits(path):
+        try:
+            _check_images(images, labels)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+
+
+def _mnist_splits(path):
+    """``[(where, images, labels)]`` for the train and test splits of a full-MNIST path."""
     path = Path(path)
     if path.is_dir():
         arrays = [_read_idx(_find_idx(path, name)) for name in MNIST_IDX_FILES]
@@ -93,16 +124,28 @@ def mnist(path, size: int = 28, classes=(0, 1)) -> Dataset:
     else:
         raise ValueError(f"mnist path must be an mnist.npz file or a folder with the IDX files "
                          f"{', '.join(MNIST_IDX_FILES)}. Nothing exists at {str(path)!r}.")
-    x_train, y_train, x_test, y_test = arrays
-    return Dataset(*_pair(x_train, y_train, size, classes), *_pair(x_test, y_test, size, classes))
+    return [(f"mnist {str(path)!r}, {split} split", arrays[2 * i], arrays[2 * i + 1])
+            for i, split in enumerate(("train", "test"))]
+
+
+def _check_images(images, labels):
+    """`(n, height, width)` finite real images with one label each; returns them as arrays."""
+    images, labels = np.asarray(images), np.asarray(labels).reshape(-1)
+    if images.ndim != 3 or len(images) != len(labels):
+        raise ValueError(f"images must be (n, height, width) with one label each. Got images "
+                         f"{images.shape} and {labels.size} labels.")
+    if images.dtype.kind not in "biuf" or not np.all(np.isfinite(images)):
+        raise ValueError(f"images must hold finite real numbers. Got dtype {images.dtype}"
+                         + ("." if images.dtype.kind not in "biuf" else
+                            f" with {np.sum(~np.isfinite(images))} NaN or inf pixels."))
+    return images, labels
 
 
 def _pair(images, labels, size, classes):
     """Select two classes, resize, flatten, scale to unit norm; labels -1 / +1."""
     size = check_positive_int(size, "size")
-    if len(classes) != 2 or classes[0] == classes[1]:
-        raise ValueError(f"classes must be two distinct labels. Got {classes!r}.")
-    labels = np.asarray(labels).reshape(-1)
+    _check_classes(classes)
+    images, labels = _check_images(images, labels)
     keep = np.isin(labels, classes)
     for c in classes:
         if not np.any(labels == c):
@@ -119,7 +162,13 @@ def _pair(images, labels, size, classes):
     return x / norms, np.where(labels[keep] == classes[1], 1.0, -1.0)
 
 
+def _check_classes(classes):
+    if np.ndim(classes) != 1 or len(classes) != 2 or classes[0] == classes[1]:
+        raise ValueError(f"classes must be two distinct labels. Got {classes!r}.")
+
+
 def _split(x, y, seed, test_fraction):
+    seed = check_positive_int(seed, "seed", minimum=0)
     order = np.random.default_rng(seed).permutation(len(x))
     n_train = _n_train(len(x), test_fraction)
     train, test = order[:n_train], order[n_train:]
@@ -145,7 +194,11 @@ def _find_idx(folder: Path, name: str) -> Path:
 
 def _read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (the MNIST distribution format): magic, dims, then uint8 data."""
-    raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as file:
+            raw = file.read()
+    except (OSError, EOFError) as error:  # not gzip, truncated gzip, unreadable
+        raise ValueError(f"{str(path)!r} cannot be read ({type(error).__name__}: {error}).") from None
     if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 8:
         raise ValueError(f"{str(path)!r} is not an IDX file of unsigned bytes.")
     ndim = raw[3]

@@ -106,6 +106,8 @@ def _check_pair(x1, x2, *, batch: bool = False):
         want = "(n1, d)" if batch else "(d,) or (n1, d)"
         raise ValueError(f"x1 must have shape {want}. Got shape {np.shape(x1)}.")
     d = np.shape(x1)[-1]
+    if d == 0:
+        raise ValueError(f"x1 must have d >= 1 columns. Got shape {np.shape(x1)}.")
     check_points(x1, d, "x1")
     check_points(x2, d, "x2")
     if batch and np.ndim(x2) != 2:

@@ -6,11 +6,19 @@
 
 Only the first layer ``W`` is trained. Inputs live on the unit sphere; Bubeck et al. use the
 same model with ``||x|| = sqrt(d)`` and ``w ~ N(0, I/d)`` (see :func:`to_bubeck`).
+
+Inputs of any norm are accepted, without a warning: ``f`` is positively homogeneous,
+``f(c x) = c f(x)`` for ``c >= 0``, so :func:`apply` and :func:`input_grad` are exact for every
+``x`` (``x = 0`` gives ``f = 0`` and a zero gradient, every neuron sitting at its kink). The
+loaders of :mod:`ntk_attack.data` return unit rows; results stated for ``||x|| = 1`` (attack
+sizes, the lazy drift ``C0 ||x||``) scale with ``||x||``. Float32 and float64 both work; the
+dtype follows the (promoted) inputs.
 """
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ntk_attack._checks import check_choice, check_finite, check_points, check_positive_int
 
@@ -45,7 +53,8 @@ def init_two_layer(key, d: int, m: int, *, signs: str = "balanced", dtype=None) 
         m: width (even for ``"balanced"`` and ``"antisymmetric"``).
         signs: ``"balanced"`` (exactly ``m/2`` of each sign), ``"random"`` (i.i.d. signs) or
             ``"antisymmetric"`` (rows in pairs ``(w, +1), (w, -1)`` so ``f(.; W0) == 0``).
-        dtype: floating dtype of ``W`` and ``a``; the JAX default when None.
+        dtype: floating dtype of ``W`` and ``a``; the JAX default when None (float64 needs
+            ``jax_enable_x64``, otherwise JAX silently gives float32).
 
     Returns:
         ``TwoLayer(W: (m, d), a: (m,))``.
@@ -55,6 +64,8 @@ def init_two_layer(key, d: int, m: int, *, signs: str = "balanced", dtype=None) 
     check_choice(signs, "signs", SIGNS)
     if signs != "random" and m % 2:
         raise ValueError(f"m must be even for signs={signs!r}. Got m = {m}.")
+    if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"dtype must be a floating dtype (float32 or float64) or None. Got {dtype!r}.")
     dtype = dtype or jnp.zeros(()).dtype
     key_w, key_a = jax.random.split(key)
     half = jnp.ones(m // 2, dtype)
@@ -68,13 +79,22 @@ def init_two_layer(key, d: int, m: int, *, signs: str = "balanced", dtype=None) 
 
 
 def check_params(params: TwoLayer) -> TwoLayer:
-    """Check shapes and finiteness of ``params``; raise ``ValueError`` naming the problem."""
-    W, a = params
-    if W.ndim != 2 or a.shape != (W.shape[0],):
-        raise ValueError(f"params must be TwoLayer(W: (m, d), a: (m,)). Got W {W.shape}, a {a.shape}.")
+    """Check shapes and finiteness of ``params``; raise ``ValueError`` naming the problem.
+
+    Returns:
+        ``params`` as a :class:`TwoLayer` (a plain pair ``(W, a)`` is accepted).
+    """
+    try:
+        W, a = params
+    except (TypeError, ValueError):
+        raise ValueError(f"params must be TwoLayer(W: (m, d), a: (m,)). Got {type(params).__name__}."
+                         ) from None
+    if np.ndim(W) != 2 or np.shape(a) != (np.shape(W)[0],) or np.shape(W)[1] == 0:
+        raise ValueError(f"params must be TwoLayer(W: (m, d), a: (m,)) with d >= 1. Got W "
+                         f"{np.shape(W)}, a {np.shape(a)}.")
     check_finite(W, "params.W")
     check_finite(a, "params.a")
-    return params
+    return params if isinstance(params, TwoLayer) else TwoLayer(W, a)
 
 
 def preactivations(params: TwoLayer, x) -> jax.Array:
@@ -90,9 +110,10 @@ def apply(params: TwoLayer, x) -> jax.Array:
         x: one point `(d,)` or a batch `(n, d)`.
 
     Returns:
-        `()` for one point, `(n,)` for a batch.
+        `()` for one point, `(n,)` for a batch (`(0,)` for an empty batch).
     """
-    check_points(x, params.d)
+    params = check_params(params)
+    x = jnp.asarray(check_points(x, params.d))
     terms, half = jax.nn.relu(preactivations(params, x)) * params.a, params.m // 2
     # Neuron s is added to neuron s + m/2 before the sum, so that the antisymmetric init's
     # pairs (w, +1), (w, -1) cancel exactly in floating point, not just to rounding.
@@ -111,7 +132,8 @@ def input_grad(params: TwoLayer, x) -> jax.Array:
         Same shape as ``x``. At a kink (``w_s . x == 0``) the neuron counts as inactive,
         matching ``jax.grad`` of :func:`apply`.
     """
-    check_points(x, params.d)
+    params = check_params(params)
+    x = jnp.asarray(check_points(x, params.d))
     active = preactivations(params, x) > 0
     return (active * params.a) @ params.W / jnp.sqrt(params.m)
 
@@ -129,11 +151,15 @@ def to_bubeck(params: TwoLayer, x):
     Returns:
         ``(params, x)`` in Bubeck et al.'s convention.
     """
+    params = check_params(params)
+    x = jnp.asarray(check_points(x, params.d))
     scale = jnp.sqrt(params.d)
     return TwoLayer(params.W / scale, params.a), x * scale
 
 
 def from_bubeck(params: TwoLayer, x):
     """Inverse of :func:`to_bubeck`."""
+    params = check_params(params)
+    x = jnp.asarray(check_points(x, params.d))
     scale = jnp.sqrt(params.d)
     return TwoLayer(params.W * scale, params.a), x / scale

@@ -129,8 +129,8 @@ def ntk_regression(x_train, y_train, *, kernel: Callable, ridge: float, steps: i
             and ``steps = None`` (the message suggests a ridge).
     """
     x_train, y_train = np.asarray(x_train), np.asarray(y_train)
-    if x_train.ndim != 2:
-        raise ValueError(f"x_train must have shape (n, d). Got shape {x_train.shape}.")
+    if x_train.ndim != 2 or x_train.shape[0] == 0:
+        raise ValueError(f"x_train must have shape (n, d) with n >= 1. Got shape {x_train.shape}.")
     if y_train.shape != (x_train.shape[0],):
         raise ValueError(f"y_train must have shape (n,) with n = {x_train.shape[0]}, the number of "
                          f"rows of x_train. Got shape {y_train.shape}.")

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack._checks import check_choice, check_finite, check_positive_int
+from ntk_attack._checks import check_choice, check_finite, check_positive_int, is_traced
 from ntk_attack.models import TwoLayer
 
 LOSSES = ("logistic", "squared")
@@ -100,6 +100,10 @@ def project_rows(W, W0, radius):
     Returns:
         `(m, d)` projected weights.
     """
+    if jnp.shape(W) != jnp.shape(W0):
+        raise ValueError(f"W and W0 must have the same shape. Got {jnp.shape(W)} and {jnp.shape(W0)}.")
+    if not is_traced(radius) and not (np.ndim(radius) == 0 and float(radius) >= 0):  # NaN fails too
+        raise ValueError(f"radius must be a number >= 0 (C0 / sqrt(m)). Got {radius!r}.")
     delta = W - W0
     norm = jnp.linalg.norm(delta, axis=-1, keepdims=True)
     scale = jnp.where(norm > radius, radius / jnp.where(norm > 0, norm, 1), 1)
@@ -147,6 +151,8 @@ def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: floa
     if x.ndim != 2 or x.shape[1] != d_net:
         raise ValueError(f"x must have shape (n, d) with d = {d_net} (params0.W has {W0.shape[-1]} "
                          f"columns, bias={bool(bias)}). Got shape {x.shape}.")
+    if x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one training point. Got shape {x.shape}.")
     if y.shape != (x.shape[0],):
         raise ValueError(f"y must have shape (n,) with n = {x.shape[0]} (one target per row of x). "
                          f"Got shape {y.shape}.")

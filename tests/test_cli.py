@@ -101,6 +101,19 @@ def test_workers_do_not_change_a_bit(reference, tmp_path):
     assert measurements(tmp_path) == measurements(reference[0])  # floats compared exactly
 
 
+def test_recorded_command_reruns_the_same_numbers(reference, tmp_path, capsys):
+    """report.json's ``run.command`` alone reproduces the run (issue 8 item 3)."""
+    import shlex
+
+    command = report.load_report(reference[0] / "report.json")["run"]["command"]
+    words = shlex.split(command)
+    assert words[0] == f"{report.EXTRA_CLAIMS_ENV}=dummy_claims" and words[1:3] == ["ntk-attack", "verify"]
+    words[words.index("--out") + 1] = str(tmp_path)
+    with dummy_claims.registered():  # what the recorded environment variable does in a subprocess
+        assert cli.main(words[2:] + ["-q"]) == 0, capsys.readouterr().err
+    assert measurements(tmp_path) == measurements(reference[0])
+
+
 def test_corrupt_cache_file_is_recomputed(reference, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(reference[0], out)

@@ -270,6 +270,27 @@ def test_empirical_keeps_float32(key):
     assert_close(ours, reference, atol=1e-6, why="float32 rounding of sums over d = 5 and m = 32")
 
 
+@pytest.mark.parametrize("kernel", ANALYTIC, ids=IDS)
+def test_analytic_kernels_in_float32(key, kernel):
+    x = with_special_rows(unit(key, (12, 16)))  # a duplicate, an antipode, a rescaled copy, a zero row
+    x32 = x.astype(jnp.float32)
+    ours = kernel(x32, x32)
+    assert ours.dtype == jnp.float32
+    # Generic pairs: float32 rounding of d = 16 products (measured <= 4e-6 at unit norm). Within
+    # 1e-3 of |cos| = 1, arccos is sqrt(eps)-conditioned: Theta_W may be off by up to
+    # sqrt(32 eps32) / (2 pi) = 3.1e-4 of ||x|| ||x'|| (module docstring); duplicates, antipodes
+    # and rescaled copies are snapped to |cos| = 1 and are as exact as generic pairs.
+    scale = np.maximum(np.outer(np.linalg.norm(x, axis=1), np.linalg.norm(x, axis=1)), 1)
+    atol = np.where(np.abs(cosines(x, x)) < 1 - 1e-3, 1e-5, 4e-4) * scale
+    diff = np.abs(np.asarray(ours, np.float64) - np.asarray(kernel(x, x)))
+    assert np.all(diff <= atol), f"max excess {np.max(diff - atol):.2e}"
+    special = slice(len(x) - 4, None)
+    assert np.all(diff[special] <= 1e-5 * scale[special]), "snapped special rows are exact to rounding"
+    for argnum in (0, 1):
+        jac = JACOBIANS[kernel, argnum](x32, x32)
+        assert jac.dtype == jnp.float32 and np.all(np.isfinite(jac)), f"gradient w.r.t. x{argnum + 1}"
+
+
 def test_empirical_converges_to_analytic(key):
     # Entries of Theta_hat - Theta_W have sd |x.x'| sqrt(p(1-p)/m) <= 0.5 / sqrt(m) = 0.0039 at
     # m = 16384; 8 sd covers the max over 36 entries (false alarm < 1e-12).

@@ -107,16 +107,19 @@ def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="resu
         The report (as written to ``report.json``, non-finite floats decoded).
 
     Raises:
-        ValueError: unknown claim ids, bad options, an unwritable ``out_dir`` or a missing
-            ``mnist_path``, before any claim runs.
+        ValueError: unknown claim ids, bad options, an unwritable ``out_dir`` or a missing or
+            malformed ``mnist_path``, before any claim runs.
     """
     start = time.perf_counter()
     if profile not in registry.PROFILES:
         raise ValueError(f"profile must be one of {', '.join(registry.PROFILES)}. Got {profile!r}.")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0. Got {seed!r}.")
-    if mnist_path is not None and not Path(mnist_path).exists():
-        raise ValueError(f"MNIST file {str(mnist_path)!r} does not exist.")
+    if mnist_path is not None:
+        if not Path(mnist_path).exists():
+            raise ValueError(f"MNIST file {str(mnist_path)!r} does not exist.")
+        from ntk_attack import data
+        data.check_mnist(mnist_path)  # a malformed file fails now, not inside a claim
     claims = load_claims()
     specs = select_claims(ids, claims)
     out = check_out_dir(out_dir)
@@ -316,6 +319,12 @@ def load_report(path) -> dict:
         raise ValueError(f"cannot read report {str(path)!r}: {error}") from None
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
         raise ValueError(f"{str(path)!r} is not an ntk-attack report (schema {SCHEMA!r}).")
+    claims = report.get("claims")
+    if not (isinstance(report.get("run"), dict) and isinstance(report.get("summary"), dict)
+            and isinstance(claims, list)
+            and all(isinstance(e, dict) and {"id", "verdict"} <= set(e) for e in claims)):
+        raise ValueError(f"{str(path)!r} is damaged: it needs 'run' and 'summary' objects and a "
+                         "'claims' list of entries with an 'id' and a 'verdict'.")
     return report
 
 
