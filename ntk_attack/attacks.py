@@ -570,6 +570,24 @@ def pgd(params, x, y, *, eps: float, steps: int, step_size: float, norm=2,
     return _unbatch(result, single)
 
 
+def line_robust_accuracy(flip: FlipResult, y, eps_grid) -> jax.Array:
+    """Robust accuracy under the single-step line attack, from :func:`min_flip`'s result.
+
+    A point is robust at radius ``eps`` iff it is classified correctly (``y f(x) > 0``) and
+    ``eta* > eps``.
+
+    Args:
+        flip: :func:`min_flip` of `(n, d)` points.
+        y: `(n,)` labels in ``{-1, +1}``.
+        eps_grid: `(k,)` radii.
+
+    Returns:
+        `(k,)` robust accuracies.
+    """
+    correct = jnp.asarray(y) * flip.f0 > 0
+    return jnp.mean(correct[None, :] & (flip.eta[None, :] > jnp.asarray(eps_grid)[:, None]), axis=1)
+
+
 def robust_accuracy(params, x, y, eps_grid, *, attack: str = "line", norm=2, steps: int = 100,
                     step_fraction: float = 0.025, apply_fn: Callable | None = None):
     """Fraction of points classified correctly (``y f(x + delta) > 0``) under attack, per radius.
@@ -592,8 +610,9 @@ def robust_accuracy(params, x, y, eps_grid, *, attack: str = "line", norm=2, ste
     """
     check_choice(attack, "attack", ATTACKS)
     norm = _check_norm(norm)
-    if np.ndim(x) != 2:
-        raise ValueError(f"x must have shape (n, d). Got shape {np.shape(x)}.")
+    if np.ndim(x) != 2 or np.shape(x)[0] == 0:
+        raise ValueError(f"x must have shape (n, d) with n >= 1 (an accuracy needs points). "
+                         f"Got shape {np.shape(x)}.")
     eps_grid = np.asarray(eps_grid, dtype=float)
     if eps_grid.ndim != 1 or eps_grid.size == 0 or not np.all(np.isfinite(eps_grid)) \
             or np.any(eps_grid < 0):
@@ -608,9 +627,7 @@ def robust_accuracy(params, x, y, eps_grid, *, attack: str = "line", norm=2, ste
         else:
             flip = min_flip(params, batch, method="bisection", apply_fn=apply_fn,
                             eta_max=max(float(eps_grid.max()), np.finfo(float).tiny))
-        correct = y * flip.f0 > 0
-        return jnp.mean(correct[None, :] & (flip.eta[None, :] > jnp.asarray(eps_grid)[:, None]),
-                        axis=1)
+        return line_robust_accuracy(flip, y, eps_grid)
     margins = []
     for eps in eps_grid:  # a sweep over radii; each attack is batched over points
         if attack == "fgm":

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from ntk_attack import bounds
+from ntk_attack import bounds, models
 from verification import attack_claims as ac
 from verification import registry, report, sweep
 
@@ -20,8 +20,9 @@ TINY = ac.Grid(init_ds=(16, 64), init_m=256, init_networks=8, init_points=ac.N_P
                width_d=16, widths=(64, 256), width_networks=8, width_points=ac.N_POINTS,
                sphere_ds=(16, 64), sphere_m=256, sphere_networks=3, sphere_train=100,
                sphere_test=ac.N_POINTS, sphere_steps=50, fixed_C0=(0.0, 0.5), bound_ds=(64,),
-               bound_ratios=(0.03,), kappa_networks=4, kappa_points=ac.N_POINTS, mnist_sizes=(4, 6),
-               mnist_fit_sizes=(4, 6), mnist_m=64, mnist_networks=3, mnist_steps=30,
+               bound_ratios=(0.03,), kappa_networks=4, kappa_points=ac.N_POINTS, mnist_sizes=(4, 7),
+               mnist_fit_sizes=(4, 7), mnist_m=64, mnist_networks=3, mnist_fit_networks=3,
+               mnist_steps=30,
                mnist_fixed_C0=(0.5, 1.0), mnist_c=0.25, mnist_sweep_C0=(), eps_grid=(0.1, 0.3))
 
 
@@ -172,3 +173,28 @@ def test_violations_use_each_networks_radius():
     custom = ac.violations(result, d=64, m=1024, C0=0.5, kappa=1.1,
                            bound=lambda f0, g0, *, C0, d, m: np.full(np.shape(f0), 1.0))
     np.testing.assert_array_equal(custom, [[0, 2]])
+
+
+def test_pooled_init_is_the_model_at_every_size():
+    # Each row is a sum of k^2 standard normals divided by k: exactly N(0, I_d). With 4096 rows
+    # of 49 entries the sample variance has standard error sqrt(2 / 200704) = 0.003; 0.02 is
+    # over 6 of them.
+    for d in (49, 196, 784):
+        net = ac.pooled_init(jax.random.PRNGKey(0), d, 4096)
+        assert net.W.shape == (4096, d) and float(net.a.sum()) == 0.0
+        assert abs(float(np.var(np.asarray(net.W))) - 1.0) < 0.02
+        assert abs(float(np.mean(np.asarray(net.W)))) < 0.02
+    with pytest.raises(ValueError, match="size dividing 28"):
+        ac.pooled_init(jax.random.PRNGKey(0), 36, 8)
+
+
+def test_pooled_init_shares_the_offset_across_sizes():
+    # Common random numbers: one key's networks at d = 49 and d = 784 see nearly the same
+    # preactivations on an image and its downsampled twin, so their outputs correlate strongly
+    # (measured 0.78). Independent draws would give 0 with standard error 1/sqrt(64) = 0.125:
+    # 0.5 is 4 of those away.
+    small, full = ac.load("mnist", 49, 0, 0, 0), ac.load("mnist", 784, 0, 0, 0)
+    keys = jax.random.split(jax.random.PRNGKey(1), 64)
+    f_small = [float(models.apply(ac.pooled_init(k, 49, 256), small.x_test[0])) for k in keys]
+    f_full = [float(models.apply(ac.pooled_init(k, 784, 256), full.x_test[0])) for k in keys]
+    assert np.corrcoef(f_small, f_full)[0, 1] > 0.5

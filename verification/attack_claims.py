@@ -55,6 +55,7 @@ KAPPA_QUANTILE = 0.999
 GROWTH_HALF_WIDTH = 0.5  # slope of log(prefactor) against log(C0): sign must be decidable
 FLATTER_HALF_WIDTH = 0.25
 MNIST_LR = 4.0  # the prototype's full-batch rate (issue 6)
+MNIST_SIDE = 28
 SPHERE_LR = 4.0
 
 
@@ -88,6 +89,7 @@ class Grid:
     mnist_fit_sizes: tuple  # sizes of the fixed-C0 slope fits
     mnist_m: int
     mnist_networks: int
+    mnist_fit_networks: int  # networks of the fixed-C0 slope fits (their offsets dominate the CI)
     mnist_steps: int
     mnist_fixed_C0: tuple
     mnist_c: float  # C0 = mnist_c * sqrt(d) along the lazy-escape path
@@ -105,8 +107,8 @@ GRIDS = {
                   width_points=N_POINTS, sphere_ds=(16, 64, 256), sphere_m=1024, sphere_networks=8,
                   sphere_train=400, sphere_test=N_POINTS, sphere_steps=300, fixed_C0=(0.0, 1.0),
                   bound_ds=(64, 256), bound_ratios=(0.01, 0.03, 0.1), kappa_networks=40,
-                  kappa_points=N_POINTS, mnist_sizes=(7, 14), mnist_fit_sizes=(7, 14), mnist_m=512,
-                  mnist_networks=16, mnist_steps=300, mnist_fixed_C0=(1.0, 2.0, 3.0), mnist_c=0.57,
+                  kappa_points=N_POINTS, mnist_sizes=(7, 14), mnist_fit_sizes=(7, 28), mnist_m=512,
+                  mnist_networks=16, mnist_fit_networks=96, mnist_steps=300, mnist_fixed_C0=(1.0, 2.0, 3.0), mnist_c=0.57,
                   mnist_sweep_C0=(), eps_grid=(0.01, 0.03, 0.1, 0.3)),
     "full": Grid(init_ds=(16, 64, 256, 1024), init_m=4096, init_networks=100, init_points=N_POINTS,
                  first_order_d=1024, first_order_m=4096, first_order_networks=128,
@@ -116,7 +118,7 @@ GRIDS = {
                  sphere_steps=1000, fixed_C0=(0.0, 0.5, 1.0), bound_ds=(64, 256, 1024),
                  bound_ratios=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0), kappa_networks=100,
                  kappa_points=N_POINTS, mnist_sizes=(7, 14, 28), mnist_fit_sizes=(14, 28),
-                 mnist_m=4096, mnist_networks=32, mnist_steps=3000, mnist_fixed_C0=(1.0, 2.0, 4.0),
+                 mnist_m=4096, mnist_networks=32, mnist_fit_networks=128, mnist_steps=3000, mnist_fixed_C0=(1.0, 2.0, 4.0),
                  mnist_c=0.57, mnist_sweep_C0=(0.25, 0.5, 8.0, 16.0, 32.0),
                  eps_grid=(0.01, 0.03, 0.1, 0.3)),
 }
@@ -217,6 +219,25 @@ class TrainedPoint:
     eps_grid: tuple = ()
 
 
+def pooled_init(key, d: int, m: int) -> models.TwoLayer:
+    """A balanced network on ``size x size`` images (``d = size^2``, ``size`` dividing 28) whose
+    rows are the ``k x k`` block sums, divided by ``k = 28 / size``, of one ``28 x 28`` draw.
+
+    Each row is exactly ``N(0, I_d)`` at every size, so every size gets the model of THEORY.md
+    section 1. For one key the sizes share the draw: ``w'_s . x'`` is ``w_s . x~`` with ``x~`` the
+    unit-norm block-constant upsampling of the small image, close to the full image. A network
+    at ``d = 49`` then sees nearly the offset ``f(x; W0)`` of its twin at ``d = 784`` (common
+    random numbers), so the slope against ``d`` compares each network with itself instead of
+    with an independent offset, which MNIST's correlated test images share.
+    """
+    size = math.isqrt(d)
+    if size * size != d or MNIST_SIDE % size:
+        raise ValueError(f"d must be size^2 with size dividing {MNIST_SIDE}. Got d = {d}.")
+    k, full = MNIST_SIDE // size, models.init_two_layer(key, MNIST_SIDE ** 2, m)
+    W = full.W.reshape(m, size, k, size, k).sum(axis=(2, 4)) / k
+    return models.TwoLayer(W.reshape(m, d), full.a)
+
+
 @functools.lru_cache(maxsize=None)
 def load(dataset: str, d: int, n_train: int, n_test: int, data_seed: int) -> data.Dataset:
     """Sphere points with labels ``sign(x_1)``, or the bundled MNIST 0-vs-1 subset at
@@ -238,7 +259,8 @@ def trained_point(point: TrainedPoint) -> dict:
     """
     ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
-    stack = [models.init_two_layer(key, point.d, point.m) for key in keys]
+    init = pooled_init if point.dataset == "mnist" else models.init_two_layer
+    stack = [init(key, point.d, point.m) for key in keys]
     params0 = models.TwoLayer(jnp.stack([p.W for p in stack]), jnp.stack([p.a for p in stack]))
     if point.C0 > 0:
         result = training.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
@@ -253,12 +275,11 @@ def trained_point(point: TrainedPoint) -> dict:
     rows = []
     for i in range(point.n_networks):
         net = models.TwoLayer(trained.W[i], trained.a[i])
-        row = {**_flip_arrays(attacks.min_flip(net, ds.x_test)),
-               "init_f": models.apply(stack[i], ds.x_test),
+        flip = attacks.min_flip(net, ds.x_test)
+        row = {**_flip_arrays(flip), "init_f": models.apply(stack[i], ds.x_test),
                "init_grad_norm": jnp.linalg.norm(models.input_grad(stack[i], ds.x_test), axis=-1)}
         if point.eps_grid:
-            row["robust_accuracy"] = attacks.robust_accuracy(net, ds.x_test, ds.y_test,
-                                                             list(point.eps_grid))
+            row["robust_accuracy"] = attacks.line_robust_accuracy(flip, ds.y_test, point.eps_grid)
         rows.append(row)
     out = {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
     return {**out, "C0_hat": np.asarray(C0_hat), "steps": np.asarray(steps),
@@ -693,15 +714,16 @@ def constant_does_not_grow_with_d(ctx: registry.Context) -> registry.Outcome:
 # ------------------------------------------------------------------------------------------
 # phase_transition_in_C0
 
-def mnist_points(grid: Grid, seed: int, C0s) -> list:
-    """MNIST-trained grid points; ``C0s(d)`` lists the radii at ``d = size^2``. At each size the
-    radii share their initial networks (common random numbers): the slope against ``C0`` then
-    compares each network with itself, free of the init offset ``f(x; W0)``, which MNIST's
-    highly correlated test images share (one network is nearly one sample of it)."""
-    return [TrainedPoint("mnist", size ** 2, grid.mnist_m, float(C0), grid.mnist_networks, 0, 0,
+def mnist_points(grid: Grid, seed: int, sizes, C0s, n_networks: int) -> list:
+    """MNIST-trained grid points of ``n_networks`` networks; ``C0s(d)`` lists the radii at
+    ``d = size^2``. All points share one seed, so every radius and every size starts from the
+    same draws (:func:`pooled_init`; common random numbers): slopes against ``C0`` and ``d``
+    compare each network with itself, free of the init offset ``f(x; W0)``, which MNIST's highly
+    correlated test images share (one network is nearly one sample of it)."""
+    return [TrainedPoint("mnist", size ** 2, grid.mnist_m, float(C0), n_networks, 0, 0,
                          MNIST_LR, grid.mnist_steps, 0,
-                         protocol.derive_seed(seed, "mnist-networks", size), grid.eps_grid)
-            for size in grid.mnist_sizes for C0 in C0s(size ** 2)]
+                         protocol.derive_seed(seed, "mnist-networks"), grid.eps_grid)
+            for size in sizes for C0 in C0s(size ** 2)]
 
 
 def correct(result: dict) -> np.ndarray:
@@ -779,9 +801,12 @@ def phase_transition_in_C0(ctx: registry.Context) -> registry.Outcome:
     grid = GRIDS[ctx.profile]
     m = grid.mnist_m
     fit_ds = [size ** 2 for size in grid.mnist_fit_sizes]
-    fixed_points = mnist_points(grid, ctx.seed, lambda d: grid.mnist_fixed_C0 if d in fit_ds else ())
-    path_points = mnist_points(grid, ctx.seed, lambda d: [grid.mnist_c * math.sqrt(d)])
-    sweep_points = mnist_points(grid, ctx.seed, lambda d: grid.mnist_sweep_C0)
+    fixed_points = mnist_points(grid, ctx.seed, grid.mnist_fit_sizes, lambda d: grid.mnist_fixed_C0,
+                                grid.mnist_fit_networks)
+    path_points = mnist_points(grid, ctx.seed, grid.mnist_sizes,
+                               lambda d: [grid.mnist_c * math.sqrt(d)], grid.mnist_networks)
+    sweep_points = mnist_points(grid, ctx.seed, grid.mnist_sizes, lambda d: grid.mnist_sweep_C0,
+                                grid.mnist_networks)
     calibration = kappa_points(grid, ctx.seed, fit_ds, m)
     kappas = {p.d: float(r["kappa"]) for p, r in zip(calibration, ctx.runner.map(
         kappa_point, calibration, desc="kappa calibration"))}
