@@ -13,3 +13,8 @@ from ntk_attack.predictors import linearize, ntk_regression
 from ntk_attack.training import TrainResult, project_rows, train
 
 __version__ = "0.1.0"
+
+__all__ = ["attacks", "bounds", "data", "kernels", "models", "predictors", "training",
+           "FlipResult", "fgm", "min_flip", "pgd", "robust_accuracy",
+           "SIGNS", "TwoLayer", "apply", "from_bubeck", "init_two_layer", "input_grad", "to_bubeck",
+           "linearize", "ntk_regression", "TrainResult", "project_rows", "train"]

@@ -39,6 +39,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from ntk_attack._files import atomic_write
 from verification import protocol, registry
 from verification.sweep import SweepRunner
 
@@ -367,17 +368,8 @@ def _decode(obj):
 
 def write_text_atomically(path, text: str):
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path, "w") as file:
+        file.write(text)
 
 
 # --- markdown --------------------------------------------------------------------------------

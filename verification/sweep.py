@@ -27,7 +27,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import ntk_attack
+from ntk_attack._files import atomic_write
 import verification
 
 ABORT_ENV = "NTK_ATTACK_ABORT_AFTER"
@@ -319,14 +319,5 @@ def _abort_after():
 
 
 def _write_atomically(path: Path, arrays: dict):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path) as file:
+        np.savez(file, **arrays)

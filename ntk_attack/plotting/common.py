@@ -4,12 +4,13 @@ and atomic saving.
 Figures are built on ``matplotlib.figure.Figure`` directly (not ``pyplot``), so they need no
 GUI backend, hold no global state and are freed when dropped.
 """
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from ntk_attack._files import atomic_write
 
 MEASURED = "C0"   # colour of measurements
 PREDICTED = "C3"  # colour of predictions (lines drawn beside the measurement)
@@ -79,21 +80,17 @@ def save_figure(fig, path, *, formats=("png",), dpi: int = 120) -> list:
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ValueError(f"formats must be among {FORMATS}. Got {tuple(formats)}.")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    for ax in fig.axes:  # minor-tick labels of log axes overlap the major ones
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log":
+                axis.set_minor_formatter(NullFormatter())
     written = []
     for fmt in formats:
-        target = path.with_suffix(f".{fmt}")
-        handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                # No timestamps in the metadata: the same figure gives the same bytes.
-                metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-                fig.savefig(file, format=fmt, dpi=dpi, metadata=metadata)
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        target = Path(path).with_suffix(f".{fmt}")
+        with atomic_write(target) as file:
+            # No timestamps in the metadata: the same figure gives the same bytes.
+            metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
+            fig.savefig(file, format=fmt, dpi=dpi, metadata=metadata)
         written.append(target)
     return written
 
