@@ -134,8 +134,10 @@ def input_grad(params: TwoLayer, x) -> jax.Array:
     """
     params = check_params(params)
     x = jnp.asarray(check_points(x, params.d))
-    active = preactivations(params, x) > 0
-    return (active * params.a) @ params.W / jnp.sqrt(params.m)
+    coef, W, half = (preactivations(params, x) > 0) * params.a, params.W, params.m // 2
+    # As in apply: the halves are summed separately, so antisymmetric pairs cancel exactly.
+    return (coef[..., :half] @ W[:half] + coef[..., half:2 * half] @ W[half:2 * half]
+            + coef[..., 2 * half:] @ W[2 * half:]) / jnp.sqrt(params.m)
 
 
 def to_bubeck(params: TwoLayer, x):

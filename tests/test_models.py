@@ -100,8 +100,8 @@ def test_output_second_moment_at_init(key, signs, expected):
 def test_antisymmetric_init_is_exactly_zero(key):
     params = models.init_two_layer(key, 10, 64, signs="antisymmetric")
     x = unit(jax.random.PRNGKey(7), (100, 10))
-    for apply in (models.apply, jax.jit(models.apply)):
-        assert np.all(np.asarray(apply(params, x)) == 0.0)
+    for fn in (models.apply, jax.jit(models.apply), models.input_grad, jax.jit(models.input_grad)):
+        assert np.all(np.asarray(fn(params, x)) == 0.0)
 
 
 def test_balanced_signs_are_balanced(key):
