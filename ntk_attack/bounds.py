@@ -22,6 +22,12 @@ from ntk_attack._checks import check_choice, check_positive_int
 from ntk_attack.attacks import min_flip
 from ntk_attack.models import SIGNS, apply, check_params, init_two_layer, input_grad
 
+MU = 1 / math.sqrt(2 * math.pi)  # E relu(g), g ~ N(0, 1)
+VAR_RELU = 0.5 - 1 / (2 * math.pi)  # Var relu(g): Var f at init given the signs' offset
+# E[eta* sqrt(d)] at init as d, m -> inf (THEORY.md 3): sqrt(2) E|f| = sqrt(2) sd(f) sqrt(2/pi),
+# sd(f)^2 = 1/2 - 1/(2 pi) for balanced signs, 1/2 for random signs averaged over the signs.
+INIT_ETA_SQRT_D = {"balanced": math.sqrt(2) * math.sqrt(VAR_RELU) * math.sqrt(2 / math.pi),
+                   "random": math.sqrt(2) * math.sqrt(0.5) * math.sqrt(2 / math.pi)}
 DRIFT_CONSTANT = (2 / math.pi) ** 0.25  # |F| ~ sqrt(2/pi) C0 sqrt(m) flipped neurons (THEORY.md 4)
 
 

@@ -277,18 +277,12 @@ def cmd_kernel(args) -> int:
     return EXIT_OK
 
 
-# E[eta* sqrt(d)] at init in the limit of large d and m (THEORY.md section 3):
-# sqrt(2) * sd(f) * E|N(0, 1)|, with sd(f) = sqrt((pi - 1)/(2 pi)) (balanced), sqrt(1/2) (random).
-INIT_PREDICTION = {
-    "balanced": math.sqrt(2) * math.sqrt((math.pi - 1) / (2 * math.pi)) * math.sqrt(2 / math.pi),
-    "random": math.sqrt(2) * math.sqrt(1 / 2) * math.sqrt(2 / math.pi)}
-
 
 def cmd_attack(args) -> int:
     import jax
     import numpy as np
 
-    from ntk_attack import attacks, models, training
+    from ntk_attack import attacks, bounds, models, training
 
     _check_json_target(args.json)
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
@@ -324,8 +318,8 @@ def cmd_attack(args) -> int:
         "mean_ratio_eta_first_order": mean_or_none(eta[flipped] / first[flipped]),
         "test_accuracy": float(np.mean(y * np.asarray(models.apply(params, x)) > 0)),
     })
-    if not trained and args.signs in INIT_PREDICTION:
-        result["init_prediction_eta_sqrt_d"] = INIT_PREDICTION[args.signs]
+    if not trained and args.signs in bounds.INIT_ETA_SQRT_D:
+        result["init_prediction_eta_sqrt_d"] = bounds.INIT_ETA_SQRT_D[args.signs]
     print(f"min flip along the normalised gradient: d = {args.d}, m = {args.m}, C0 = {args.C0:g}, "
           f"{args.signs} signs, {result['n']} {args.data} points, seed {args.seed}")
     if trained:

@@ -36,11 +36,6 @@ from scipy import special, stats
 from ntk_attack import attacks, bounds, data, models, training
 from verification import protocol, registry
 
-MU = 1 / math.sqrt(2 * math.pi)  # E relu(g)
-VAR_RELU = 0.5 - 1 / (2 * math.pi)  # Var relu(g); Var f at init for any signs given the offset
-# THEORY.md 3: E[eta* sqrt(d)] -> sqrt(2) E|f| at init.
-PREDICTED_MEAN = {"balanced": math.sqrt(2) * math.sqrt(VAR_RELU) * math.sqrt(2 / math.pi),
-                  "random": math.sqrt(2) * math.sqrt(0.5) * math.sqrt(2 / math.pi)}
 RELATIVE_BAND = 0.03  # finite-d, m corrections to the d -> inf limits are < 0.5% at d >= 256
 EXCESS_SLOPE = (-0.5, (-0.75, -0.25))  # ratio ~ 1 + 0.25 / sqrt(d): excess ~ d^(-1/2)
 D_SLOPE_INIT = (-0.5, (-0.55, -0.45))  # curvature moves it by ~ -0.02 between d = 16 and 256
@@ -351,7 +346,7 @@ def conditional_first_order(sum_a, d: int, m: int) -> np.ndarray:
     mean ``E|N(c, s^2)| = s sqrt(2/pi) exp(-c^2 / 2 s^2) + c (1 - 2 Phi(-c/s))``.
     """
     sum_a = np.asarray(sum_a, dtype=float)
-    folded = _folded_normal_mean(MU * sum_a / math.sqrt(m), math.sqrt(VAR_RELU))
+    folded = _folded_normal_mean(bounds.MU * sum_a / math.sqrt(m), math.sqrt(bounds.VAR_RELU))
     return math.sqrt(d) * folded / np.sqrt(d / 2 + (sum_a ** 2 / m - 1) / (2 * math.pi))
 
 
@@ -364,7 +359,7 @@ def averaged_random_prediction(n_nodes: int = 64) -> float:
     """``E_c sqrt(2) E|N(c, sigma^2)|`` over the random-signs offset ``c ~ N(0, 1/(2 pi))``
     (Gauss-Hermite quadrature): THEORY.md's 0.798 for random signs averaged over networks."""
     nodes, weights = special.roots_hermitenorm(n_nodes)
-    folded = _folded_normal_mean(MU * nodes, math.sqrt(VAR_RELU))
+    folded = _folded_normal_mean(bounds.MU * nodes, math.sqrt(bounds.VAR_RELU))
     return float(math.sqrt(2) * np.sum(weights * folded) / np.sum(weights))
 
 
@@ -372,7 +367,7 @@ def averaged_random_prediction(n_nodes: int = 64) -> float:
 # init_attack_matches_prediction
 
 def judge_init(large: dict, by_d: dict, *, d_large: int, m: int, level: float, seed: int,
-               predicted=PREDICTED_MEAN, excess_slope=EXCESS_SLOPE) -> list:
+               predicted=bounds.INIT_ETA_SQRT_D, excess_slope=EXCESS_SLOPE) -> list:
     """Checks of claim 1.
 
     Args:
@@ -439,10 +434,11 @@ def init_attack_matches_prediction(ctx: registry.Context) -> registry.Outcome:
                                                   desc="first-order at init")))
     checks = judge_init(large, by_d, d_large=grid.first_order_d, m=grid.first_order_m,
                         level=ctx.level(3), seed=ctx.seed)
+    random_limit = bounds.INIT_ETA_SQRT_D["random"]
     checks.append(protocol.exact_check(
         "Gauss-Hermite average of the conditional random-signs prediction",
         prediction="0.7979 = sqrt(2) sqrt(1/2) sqrt(2/pi)", value=averaged_random_prediction(),
-        band=protocol.Band(PREDICTED_MEAN["random"] - 1e-9, PREDICTED_MEAN["random"] + 1e-9, 0,
+        band=protocol.Band(random_limit - 1e-9, random_limit + 1e-9, 0,
                            "64-node quadrature of a smooth integrand: exact to ~1e-12")))
     d_sample = grid.init_ds[-1]
     sample = np.sqrt(d_sample) * np.asarray(by_d[d_sample]["eta"]).ravel()
@@ -455,7 +451,7 @@ def init_attack_matches_prediction(ctx: registry.Context) -> registry.Outcome:
                                 for d, r, f in zip(by_d, by_d.values(), flipped)],
             "mean_first_order_sqrt_d": {s: float(np.mean(r["mean_first_order_sqrt_d"]))
                                         for s, r in large.items()},
-            "predicted_mean": PREDICTED_MEAN, "sigma_f": math.sqrt(VAR_RELU),
+            "predicted_mean": bounds.INIT_ETA_SQRT_D, "sigma_f": math.sqrt(bounds.VAR_RELU),
             "eta_sqrt_d_sample": sample[np.isfinite(sample)], "sample_d": d_sample}
     config = {"points": [dataclasses.asdict(p) for p in by_d_points],
               "first_order_points": {s: dataclasses.asdict(p) for s, p in large_points.items()}}
@@ -511,7 +507,8 @@ def attack_scales_as_inverse_sqrt_d(ctx: registry.Context) -> registry.Outcome:
     init_by_d = dict(zip(grid.init_ds, results))
     trained_by_C0 = {C0: {p.d: r for p, r in zip(trained, trained_results) if p.C0 == C0} for C0 in fixed}
     checks = judge_d_scaling(init_by_d, trained_by_C0, level=ctx.level(1 + len(fixed)), seed=ctx.seed)
-    data = {"d": list(grid.init_ds), "predicted_mean_eta_sqrt_d": PREDICTED_MEAN["balanced"],
+    data = {"d": list(grid.init_ds),
+            "predicted_mean_eta_sqrt_d": bounds.INIT_ETA_SQRT_D["balanced"],
             "init_mean_eta": [float(np.mean(mean_eta(init_by_d[d]))) for d in grid.init_ds],
             "init_median_eta": [float(np.median(median_eta(init_by_d[d]))) for d in grid.init_ds],
             "trained": {str(C0): {"d": sorted(by_d),
@@ -550,7 +547,7 @@ def attack_independent_of_width(ctx: registry.Context) -> registry.Outcome:
     by_m = dict(zip(grid.widths, ctx.runner.map(init_point, points, desc="width attacks")))
     checks = judge_width(by_m, level=ctx.level(1), seed=ctx.seed)
     data = {"m": list(grid.widths), "d": grid.width_d,
-            "predicted_mean_eta_sqrt_d": PREDICTED_MEAN["balanced"],
+            "predicted_mean_eta_sqrt_d": bounds.INIT_ETA_SQRT_D["balanced"],
             "mean_eta": [float(np.mean(mean_eta(by_m[m]))) for m in grid.widths],
             "mean_eta_per_network": [mean_eta(by_m[m]) for m in grid.widths],
             "no_flip_fraction": [_no_flip_fraction(by_m[m]) for m in grid.widths]}
