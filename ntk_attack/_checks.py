@@ -33,6 +33,30 @@ def check_finite(x, name: str):
     return x
 
 
+def check_samples(x, y, *, x_name: str = "x", y_name: str = "y", d: int | None = None,
+                  why_d: str = ""):
+    """Check a training set: ``x`` `(n, d)` with ``n >= 1``, ``y`` `(n,)`, both finite.
+
+    Args:
+        d: the required number of columns, or None for any; ``why_d`` explains it.
+
+    Returns:
+        ``(x, y)`` as numpy arrays.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 2 or (d is not None and x.shape[1] != d):
+        want = "(n, d)" if d is None else f"(n, d) with d = {d}{why_d}"
+        raise ValueError(f"{x_name} must have shape {want}. Got shape {x.shape}.")
+    if x.shape[0] == 0:
+        raise ValueError(f"{x_name} must hold at least one training point. Got shape {x.shape}.")
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"{y_name} must have shape (n,) with n = {x.shape[0]}, one per row of "
+                         f"{x_name}. Got shape {y.shape}.")
+    check_finite(x, x_name)
+    check_finite(y, y_name)
+    return x, y
+
+
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}. Got {value!r}.")

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.linalg
 from threadpoolctl import threadpool_limits
 
-from ntk_attack._checks import check_finite, check_points, check_positive_int
+from ntk_attack._checks import check_points, check_positive_int, check_samples
 from ntk_attack.models import TwoLayer, apply, check_params, input_grad
 
 
@@ -128,14 +128,7 @@ def ntk_regression(x_train, y_train, *, kernel: Callable, ridge: float, steps: i
             diverges (``lr lambda_max / n >= 2``), or a singular Gram matrix with ``ridge = 0``
             and ``steps = None`` (the message suggests a ridge).
     """
-    x_train, y_train = np.asarray(x_train), np.asarray(y_train)
-    if x_train.ndim != 2 or x_train.shape[0] == 0:
-        raise ValueError(f"x_train must have shape (n, d) with n >= 1. Got shape {x_train.shape}.")
-    if y_train.shape != (x_train.shape[0],):
-        raise ValueError(f"y_train must have shape (n,) with n = {x_train.shape[0]}, the number of "
-                         f"rows of x_train. Got shape {y_train.shape}.")
-    check_finite(x_train, "x_train")
-    check_finite(y_train, "y_train")
+    x_train, y_train = check_samples(x_train, y_train, x_name="x_train", y_name="y_train")
     if isinstance(ridge, bool) or not np.isscalar(ridge) or not np.isfinite(ridge) or ridge < 0:
         raise ValueError(f"ridge must be a finite number >= 0. Got {ridge!r}.")
     n = x_train.shape[0]

@@ -24,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack._checks import check_choice, check_finite, check_positive_int, is_traced
+from ntk_attack._checks import (check_choice, check_finite, check_positive_int, check_samples,
+                                is_traced)
 from ntk_attack.models import TwoLayer
 
 LOSSES = ("logistic", "squared")
@@ -146,18 +147,8 @@ def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: floa
                          f"a: (k, m). Got W {W0.shape}, a {a.shape}.")
     check_finite(W0, "params0.W")
     check_finite(a, "params0.a")
-    x, y = np.asarray(x), np.asarray(y)
-    d_net = W0.shape[-1] - bool(bias)
-    if x.ndim != 2 or x.shape[1] != d_net:
-        raise ValueError(f"x must have shape (n, d) with d = {d_net} (params0.W has {W0.shape[-1]} "
-                         f"columns, bias={bool(bias)}). Got shape {x.shape}.")
-    if x.shape[0] == 0:
-        raise ValueError(f"x must hold at least one training point. Got shape {x.shape}.")
-    if y.shape != (x.shape[0],):
-        raise ValueError(f"y must have shape (n,) with n = {x.shape[0]} (one target per row of x). "
-                         f"Got shape {y.shape}.")
-    check_finite(x, "x")
-    check_finite(y, "y")
+    x, y = check_samples(x, y, d=W0.shape[-1] - bool(bias),
+                         why_d=f" (params0.W has {W0.shape[-1]} columns, bias={bool(bias)})")
     if loss == "logistic" and not np.all(np.isin(y, (-1, 1))):
         raise ValueError(f"y must hold labels in {{-1, +1}} for loss='logistic'. Got values "
                          f"{np.unique(y)[:5]}{' ...' if np.unique(y).size > 5 else ''}.")

@@ -140,7 +140,7 @@ def test_min_flip_at_width_one_and_dimension_one():
     (lambda p, x, y: training.train(p, x[:0], y[:0], loss="logistic", lr=0.5, steps=1),
      r"x must hold at least one training point. Got shape \(0, 4\)"),
     (lambda p, x, y: predictors.ntk_regression(x[:0], y[:0], kernel=kernels.ntk_first_layer, ridge=0.1),
-     r"x_train must have shape \(n, d\) with n >= 1. Got shape \(0, 4\)"),
+     r"x_train must hold at least one training point. Got shape \(0, 4\)"),
     (lambda p, x, y: attacks.robust_accuracy(p, x[:0], y[:0], [0.1]),
      r"x must have shape \(n, d\) with n >= 1"),
     (lambda p, x, y: training.train(p, x, y, loss="logistic", lr=0.5, steps=1, C0=0.0),
