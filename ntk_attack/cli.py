@@ -163,6 +163,10 @@ def main(argv=None) -> int:
     except ValueError as error:  # validation at the edge: one line, no traceback
         print(f"ntk-attack {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:  # the file system refused (disk full, permissions): one line too
+        print(f"ntk-attack {args.command}: error: {error.strerror or error}"
+              f"{f': {error.filename!r}' if error.filename else ''}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("ntk-attack: interrupted (cached grid points are kept).", file=sys.stderr)
         return 130

@@ -167,6 +167,15 @@ def test_validation_errors_exit_2(capsys):
     assert "m must be even" in capsys.readouterr().err
 
 
+def test_file_system_errors_exit_2_in_one_line(capsys, monkeypatch):
+    def refuse(args):
+        raise OSError(28, "No space left on device", "results/report.json")
+    monkeypatch.setattr(cli, "cmd_figures", refuse)  # build_parser binds it at call time
+    assert cli.main(["figures"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "ntk-attack figures: error: No space left on device: 'results/report.json'"
+
+
 def test_help_is_light():
     code = (
         "import sys\n"
