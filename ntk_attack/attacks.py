@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntk_attack import theory
 from ntk_attack._checks import check_choice, check_finite, check_points, check_positive_int
 from ntk_attack.models import TwoLayer, apply, check_params
 
@@ -150,12 +151,6 @@ def _value_and_grad(f, params, x):
     return value, vjp(jnp.ones_like(value))[0]
 
 
-def _first_order(f0, grad_norm):
-    """``|f| / ||grad f||``, ``inf`` where ``grad f = 0`` (no NaN)."""
-    safe = jnp.where(grad_norm > 0, grad_norm, 1.0)
-    return jnp.where(grad_norm > 0, jnp.abs(f0) / safe, jnp.inf)
-
-
 def _direction(f0, grad, grad_norm):
     """``u = -sign(f) grad / ||grad||`` `(n, d)`; zero where the gradient is zero."""
     safe = jnp.where(grad_norm > 0, grad_norm, 1.0)
@@ -172,7 +167,7 @@ def _result(eta, status, f0, grad_norm, searched_max):
     flipped = status == FLIPPED
     eta = jnp.where(flipped, eta, jnp.inf)
     searched = jnp.where((status == FLIPPED) | (status == NO_FLIP), searched_max, 0.0)
-    return FlipResult(eta, eta, flipped, status, f0, grad_norm, _first_order(f0, grad_norm),
+    return FlipResult(eta, eta, flipped, status, f0, grad_norm, theory.first_order(f0, grad_norm),
                       searched)
 
 
@@ -291,7 +286,7 @@ def _min_flip_exact(params: TwoLayer, x):
     t = jnp.where(switches, -z / jnp.where(switches, v, 1.0), jnp.inf)
     ds = jnp.where(switches, sign * a * jnp.abs(v) / root_m, 0.0)
     s0 = jnp.sum(sign * active * a * v, axis=-1) / root_m  # = -||grad f|| up to rounding
-    cutoff = CUTOFF * _first_order(f0, grad_norm)
+    cutoff = CUTOFF * theory.first_order(f0, grad_norm)
     eta, start, found = _first_zero_host(jnp.abs(f0), s0, t, ds, cutoff)
     # Polish: on the zero's segment f is linear, f(x + t u) = sum_s a_s (z_s + t v_s) 1_s / sqrt m
     # over the neurons active there, so eta = -sum a z 1 / sum a v 1 without accumulated rounding.
@@ -314,7 +309,7 @@ def _min_flip_bisection(params, x, eta_max, rtol, *, apply_fn, relative: bool):
     f = _batched(apply_fn)
     f0, grad = _value_and_grad(f, params, x)
     grad_norm = jnp.linalg.norm(grad, axis=-1)
-    first_order = _first_order(f0, grad_norm)
+    first_order = theory.first_order(f0, grad_norm)
     u = _direction(f0, grad, grad_norm)
     sign = jnp.sign(f0)
     searchable = (f0 != 0) & (grad_norm > 0)

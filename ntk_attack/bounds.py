@@ -18,18 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntk_attack import theory
 from ntk_attack._checks import check_choice, check_positive_int
 from ntk_attack.attacks import min_flip
 from ntk_attack.models import SIGNS, apply, check_params, init_two_layer, input_grad
-
-MU = 1 / math.sqrt(2 * math.pi)  # E relu(g), g ~ N(0, 1)
-VAR_RELU = 0.5 - 1 / (2 * math.pi)  # Var relu(g): Var f at init given the signs' offset
-# E[eta* sqrt(d)] at init as d, m -> inf (THEORY.md 3): sqrt(2) E|f| = sqrt(2) sd(f) sqrt(2/pi),
-# sd(f)^2 = 1/2 - 1/(2 pi) for balanced signs, 1/2 for random signs averaged over the signs.
-INIT_ETA_SQRT_D = {"balanced": math.sqrt(2) * math.sqrt(VAR_RELU) * math.sqrt(2 / math.pi),
-                   "random": math.sqrt(2) * math.sqrt(0.5) * math.sqrt(2 / math.pi)}
-DRIFT_CONSTANT = (2 / math.pi) ** 0.25  # |F| ~ sqrt(2/pi) C0 sqrt(m) flipped neurons (THEORY.md 4)
-
 
 class Calibration(NamedTuple):
     """Curvature factor measured at initialisation.
@@ -84,22 +76,22 @@ def first_order_prediction(params, x) -> jax.Array:
         `()` or `(n,)`.
     """
     check_params(params)
-    grad_norm = jnp.linalg.norm(input_grad(params, x), axis=-1)
-    safe = jnp.where(grad_norm > 0, grad_norm, 1.0)
-    return jnp.where(grad_norm > 0, jnp.abs(apply(params, x)) / safe, jnp.inf)
+    return theory.first_order(apply(params, x), jnp.linalg.norm(input_grad(params, x), axis=-1))
 
 
-def activation_flip_drift(*, C0: float, d: int, m: int, constant: float = DRIFT_CONSTANT):
+def activation_flip_drift(*, C0: float, d: int, m: int, constant: float = theory.DRIFT_CONSTANT):
     """Typical norm of the activation-flip part of the gradient drift (THEORY.md section 4).
 
     .. math:: \\text{constant} \\cdot \\sqrt{C_0 d} \\, m^{-1/4},
         \\qquad \\text{constant} = (2/\\pi)^{1/4}.
+
+    Validates ``C0`` and evaluates :func:`ntk_attack.theory.activation_flip_drift`.
     """
-    return constant * math.sqrt(_check_constant(C0, "C0") * d) * m ** -0.25
+    return theory.activation_flip_drift(C0=_check_constant(C0, "C0"), d=d, m=m, constant=constant)
 
 
 def lazy_envelope(f0_init, grad0_norm, *, C0: float, d: int, m: int, kappa_d: float,
-                  c_sys: float = 2.0, drift_constant: float = DRIFT_CONSTANT):
+                  c_sys: float = 2.0, drift_constant: float = theory.DRIFT_CONSTANT):
     """Checkable envelope ``B(x)`` on ``eta*`` for any network in the lazy ball (THEORY.md 4).
 
     .. math::
@@ -126,14 +118,12 @@ def lazy_envelope(f0_init, grad0_norm, *, C0: float, d: int, m: int, kappa_d: fl
     kappa_d = _check_constant(kappa_d, "kappa_d", positive=True)
     c_sys = _check_constant(c_sys, "c_sys")
     C0 = _check_constant(C0, "C0")
-    denominator = jnp.asarray(grad0_norm) - c_sys * C0 - activation_flip_drift(
-        C0=C0, d=d, m=m, constant=drift_constant)
-    safe = jnp.where(denominator > 0, denominator, 1.0)
-    return jnp.where(denominator > 0, kappa_d * (jnp.abs(f0_init) + C0) / safe, jnp.inf)
+    return theory.lazy_envelope(f0_init, jnp.asarray(grad0_norm), C0=C0, d=d, m=m, kappa_d=kappa_d,
+                                c_sys=c_sys, drift_constant=drift_constant)
 
 
 def envelope_conditions(grad0_norm, *, C0: float, d: int, m: int, c_sys: float = 2.0,
-                        drift_constant: float = DRIFT_CONSTANT, min_d: int = 64,
+                        drift_constant: float = theory.DRIFT_CONSTANT, min_d: int = 64,
                         max_C0_ratio: float = 0.25, width_factor: float = 16.0) -> EnvelopeConditions:
     """Conditions under which :func:`lazy_envelope` is claimed (THEORY.md section 4).
 
@@ -151,13 +141,13 @@ def envelope_conditions(grad0_norm, *, C0: float, d: int, m: int, c_sys: float =
     C0 = _check_constant(C0, "C0")
     grid = d >= min_d and C0 <= max_C0_ratio * math.sqrt(d) and m >= width_factor * C0 ** 2
     grad0_norm = jnp.asarray(grad0_norm)
-    loss = c_sys * C0 + activation_flip_drift(C0=C0, d=d, m=m, constant=drift_constant)
+    loss = c_sys * C0 + theory.activation_flip_drift(C0=C0, d=d, m=m, constant=drift_constant)
     return EnvelopeConditions(bool(grid), grid & (grad0_norm - loss >= grad0_norm / 2))
 
 
 def sqrt_d_envelope(*, C0: float, d: int, K: float) -> float:
     """The ``O(1/sqrt(d))`` envelope of the lazy regime, ``K (1 + C0) / sqrt(d)`` (THEORY.md 4)."""
-    return _check_constant(K, "K") * (1 + _check_constant(C0, "C0")) / math.sqrt(d)
+    return theory.sqrt_d_envelope(C0=_check_constant(C0, "C0"), d=d, K=_check_constant(K, "K"))
 
 
 def k_ratio(eta, f0_init, *, C0: float, d: int):

@@ -237,7 +237,7 @@ def cmd_kernel(args) -> int:
     import jax
     import numpy as np
 
-    from ntk_attack import kernels, models
+    from ntk_attack import kernels, models, theory
 
     _check_json_target(args.json)
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
@@ -247,10 +247,8 @@ def cmd_kernel(args) -> int:
     empirical = np.asarray(kernels.empirical_ntk(params, x))
     dot = x @ x.T
     norms = np.linalg.norm(x, axis=1)
-    p = (np.pi - np.arccos(np.clip(dot / np.outer(norms, norms), -1, 1))) / (2 * np.pi)
     # Exact for independent rows; antisymmetric init duplicates rows: sqrt(2) larger (THEORY 5).
-    rows_factor = np.sqrt(2) if args.signs == "antisymmetric" else 1.0
-    sd = rows_factor * np.abs(dot) * np.sqrt(p * (1 - p) / args.m)
+    sd = theory.empirical_ntk_sd(dot, dot / np.outer(norms, norms), args.m, signs=args.signs)
     diff = empirical - analytic
     pairs = [{"i": int(i), "j": int(j), "cos_theta": float(dot[i, j] / (norms[i] * norms[j])),
               "analytic": float(analytic[i, j]), "empirical": float(empirical[i, j]),
@@ -286,7 +284,7 @@ def cmd_attack(args) -> int:
     import jax
     import numpy as np
 
-    from ntk_attack import attacks, bounds, models, training
+    from ntk_attack import attacks, models, theory, training
 
     _check_json_target(args.json)
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
@@ -322,8 +320,8 @@ def cmd_attack(args) -> int:
         "mean_ratio_eta_first_order": mean_or_none(eta[flipped] / first[flipped]),
         "test_accuracy": float(np.mean(y * np.asarray(models.apply(params, x)) > 0)),
     })
-    if not trained and args.signs in bounds.INIT_ETA_SQRT_D:
-        result["init_prediction_eta_sqrt_d"] = bounds.INIT_ETA_SQRT_D[args.signs]
+    if not trained and args.signs in theory.INIT_ETA_SQRT_D:
+        result["init_prediction_eta_sqrt_d"] = theory.INIT_ETA_SQRT_D[args.signs]
     print(f"min flip along the normalised gradient: d = {args.d}, m = {args.m}, C0 = {args.C0:g}, "
           f"{args.signs} signs, {result['n']} {args.data} points, seed {args.seed}")
     if trained:

@@ -46,6 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntk_attack import theory
 from ntk_attack._checks import check_choice, check_points, check_positive_int
 from ntk_attack.models import TwoLayer, check_params
 
@@ -59,7 +60,7 @@ SNAP_EPS = 16  # cosines within 16 eps of +-1 are set to +-1 (module docstring)
 
 @jax.custom_jvp
 def _kappa0(c):
-    return (jnp.pi - jnp.arccos(jnp.clip(c, -1, 1))) / (2 * jnp.pi)
+    return theory.kappa0(jnp.asarray(c))
 
 
 @_kappa0.defjvp
@@ -73,8 +74,7 @@ def _kappa0_jvp(primals, tangents):
 
 @jax.custom_jvp
 def _kappa1(c):
-    c = jnp.clip(c, -1, 1)
-    return (jnp.sqrt(1 - c * c) + c * (jnp.pi - jnp.arccos(c))) / (2 * jnp.pi)
+    return theory.kappa1(jnp.asarray(c))
 
 
 @_kappa1.defjvp

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.linalg
 from threadpoolctl import threadpool_limits
 
+from ntk_attack import theory
 from ntk_attack._checks import check_points, check_positive_int, check_samples
 from ntk_attack.models import TwoLayer, apply, check_params, input_grad
 
@@ -199,11 +200,8 @@ def angle_free_input_grad(predictor: KernelPredictor, x):
     Returns:
         Shaped like ``x``.
     """
-    X = predictor.x_train
-    check_points(x, X.shape[1])
-    cos = (x @ X.T) / (jnp.linalg.norm(x, axis=-1, keepdims=True) * jnp.linalg.norm(X, axis=-1))
-    kappa0 = (jnp.pi - jnp.arccos(jnp.clip(cos, -1, 1))) / (2 * jnp.pi)
-    return (kappa0 * predictor.coef) @ X
+    check_points(x, predictor.x_train.shape[1])
+    return theory.angle_free_gradient(x, predictor.x_train, predictor.coef)
 
 
 def ensemble_apply(params: TwoLayer, x):

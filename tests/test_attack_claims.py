@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from ntk_attack import bounds, models
+from ntk_attack import bounds, models, theory
 from verification import attack_claims as ac
 from verification import registry, report, sweep
 
@@ -93,7 +93,7 @@ def test_init_claim_passes_and_wrong_predictions_fail(init_sample):
     assert verdicts(judge()) == ["pass"] * 3, describe(judge())
     # Balanced signs given the random-signs value (forgetting that E f = 0 removes mu^2 from
     # Var f): 0.798 instead of 0.659; and the reverse for random signs.
-    swapped = {"balanced": bounds.INIT_ETA_SQRT_D["random"], "random": bounds.INIT_ETA_SQRT_D["balanced"]}
+    swapped = {"balanced": theory.INIT_ETA_SQRT_D["random"], "random": theory.INIT_ETA_SQRT_D["balanced"]}
     assert verdicts(judge(predicted=swapped))[:2] == ["fail", "fail"], describe(judge(predicted=swapped))
     # Curvature decaying like 1/d instead of 1/sqrt(d).
     assert verdicts(judge(excess_slope=(-1.0, (-1.1, -0.9))))[2] == "fail"
@@ -158,9 +158,9 @@ def test_transition_checks_fail_a_wrong_slope(sphere_trained):
 
 
 def test_conditional_prediction_averages_to_theory():
-    assert ac.averaged_random_prediction() == pytest.approx(bounds.INIT_ETA_SQRT_D["random"], rel=1e-12)
+    assert theory.averaged_random_first_order() == pytest.approx(theory.INIT_ETA_SQRT_D["random"], rel=1e-12)
     d, m = 10 ** 6, 4096
-    assert ac.conditional_first_order(0, d, m) == pytest.approx(bounds.INIT_ETA_SQRT_D["balanced"], rel=1e-6)
+    assert theory.conditional_first_order(0, d, m) == pytest.approx(theory.INIT_ETA_SQRT_D["balanced"], rel=1e-6)
 
 
 def test_violations_use_each_networks_radius():

@@ -9,10 +9,11 @@ import pytest
 
 from conftest import assert_close
 from ntk_attack.attacks import min_flip
-from ntk_attack.bounds import (DRIFT_CONSTANT, K_hat, activation_flip_drift, calibrate_kappa,
+from ntk_attack.bounds import (K_hat, activation_flip_drift, calibrate_kappa,
                                envelope_conditions, first_order_prediction, k_ratio, lazy_envelope,
                                sqrt_d_envelope)
 from ntk_attack.models import init_two_layer
+from ntk_attack.theory import DRIFT_CONSTANT
 
 
 def init_ratios(seed, d, m, n_networks, n_points):

@@ -31,9 +31,9 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
-from ntk_attack import attacks, bounds, data, models, training
+from ntk_attack import attacks, bounds, data, models, theory, training
 from verification import protocol, registry
 
 RELATIVE_BAND = 0.03  # finite-d, m corrections to the d -> inf limits are < 0.5% at d >= 256
@@ -337,37 +337,11 @@ def _no_flip_fraction(result: dict) -> float:
     return float(np.mean(np.asarray(result["status"]) != attacks.FLIPPED))
 
 
-def conditional_first_order(sum_a, d: int, m: int) -> np.ndarray:
-    """Predicted mean of ``sqrt(d) |f| / ||grad f||`` at init given a network's signs.
-
-    Given ``a``, ``f(x) ~ N(c, 1/2 - 1/(2 pi))`` with offset ``c = mu sum_s a_s / sqrt(m)``
-    (THEORY.md 1-2) and ``||grad f||^2 ~ d/2 + ((sum a)^2 / m - 1) / (2 pi)``, so the mean is
-    ``sqrt(d) E|N(c, sigma^2)| / sqrt(d/2 + ((sum a)^2/m - 1)/(2 pi))``, the folded-normal
-    mean ``E|N(c, s^2)| = s sqrt(2/pi) exp(-c^2 / 2 s^2) + c (1 - 2 Phi(-c/s))``.
-    """
-    sum_a = np.asarray(sum_a, dtype=float)
-    folded = _folded_normal_mean(bounds.MU * sum_a / math.sqrt(m), math.sqrt(bounds.VAR_RELU))
-    return math.sqrt(d) * folded / np.sqrt(d / 2 + (sum_a ** 2 / m - 1) / (2 * math.pi))
-
-
-def _folded_normal_mean(c, s):
-    """``E|N(c, s^2)|``."""
-    return s * math.sqrt(2 / math.pi) * np.exp(-c ** 2 / (2 * s ** 2)) + c * (1 - 2 * stats.norm.cdf(-c / s))
-
-
-def averaged_random_prediction(n_nodes: int = 64) -> float:
-    """``E_c sqrt(2) E|N(c, sigma^2)|`` over the random-signs offset ``c ~ N(0, 1/(2 pi))``
-    (Gauss-Hermite quadrature): THEORY.md's 0.798 for random signs averaged over networks."""
-    nodes, weights = special.roots_hermitenorm(n_nodes)
-    folded = _folded_normal_mean(bounds.MU * nodes, math.sqrt(bounds.VAR_RELU))
-    return float(math.sqrt(2) * np.sum(weights * folded) / np.sum(weights))
-
-
 # ------------------------------------------------------------------------------------------
 # init_attack_matches_prediction
 
 def judge_init(large: dict, by_d: dict, *, d_large: int, m: int, level: float, seed: int,
-               predicted=bounds.INIT_ETA_SQRT_D, excess_slope=EXCESS_SLOPE) -> list:
+               predicted=theory.INIT_ETA_SQRT_D, excess_slope=EXCESS_SLOPE) -> list:
     """Checks of claim 1.
 
     Args:
@@ -392,13 +366,13 @@ def judge_init(large: dict, by_d: dict, *, d_large: int, m: int, level: float, s
         measured = np.asarray(result["mean_first_order_sqrt_d"])
         # The offset c is drawn once per network, so the unconditional mean varies ~30% between
         # networks; dividing by the prediction given c leaves only the within-network noise.
-        ratio = measured / conditional_first_order(result["sum_a"], d_large, m)
-        scale = predicted["random"] / averaged_random_prediction()
+        ratio = measured / theory.conditional_first_order(result["sum_a"], d_large, m)
+        scale = predicted["random"] / theory.averaged_random_first_order()
         estimate, ci = protocol.bootstrap(ratio * scale, np.mean, level=level,
                                           seed=protocol.derive_seed(seed, "random"))
         checks.append(protocol.check(
             f"random signs, d = {d_large}, m = {m}: mean sqrt(d) |f| / ||grad f|| / prediction "
-            "given the network's offset", prediction="1 (averages to 0.798 over sign draws)",
+            "given the network's offset", prediction=f"1 (averages to {predicted['random']:.3f} over sign draws)",
             estimate=estimate, ci=ci,
             band=protocol.Band(1 - RELATIVE_BAND, 1 + RELATIVE_BAND, RELATIVE_BAND / 2,
                                "+-3%, as for balanced signs"),
@@ -417,7 +391,8 @@ def judge_init(large: dict, by_d: dict, *, d_large: int, m: int, level: float, s
 
 
 @registry.claim("init_attack_matches_prediction",
-                title="At init, eta* sqrt(d) ~ sqrt(2)|f|: mean 0.659 (balanced), 0.798 (random signs)",
+                title=f"At init, eta* sqrt(d) ~ sqrt(2)|f|: mean {theory.INIT_ETA_SQRT_D['balanced']:.3f} "
+                      f"(balanced), {theory.INIT_ETA_SQRT_D['random']:.3f} (random signs)",
                 figures=lambda data: _figures("init", data))
 def init_attack_matches_prediction(ctx: registry.Context) -> registry.Outcome:
     """At init the first-order attack size ``sqrt(d) |f| / ||grad f||`` averages to
@@ -434,10 +409,10 @@ def init_attack_matches_prediction(ctx: registry.Context) -> registry.Outcome:
                                                   desc="first-order at init")))
     checks = judge_init(large, by_d, d_large=grid.first_order_d, m=grid.first_order_m,
                         level=ctx.level(3), seed=ctx.seed)
-    random_limit = bounds.INIT_ETA_SQRT_D["random"]
+    random_limit = theory.INIT_ETA_SQRT_D["random"]
     checks.append(protocol.exact_check(
         "Gauss-Hermite average of the conditional random-signs prediction",
-        prediction="0.7979 = sqrt(2) sqrt(1/2) sqrt(2/pi)", value=averaged_random_prediction(),
+        prediction=f"{random_limit:.4f} = sqrt(2) sqrt(1/2) sqrt(2/pi)", value=theory.averaged_random_first_order(),
         band=protocol.Band(random_limit - 1e-9, random_limit + 1e-9, 0,
                            "64-node quadrature of a smooth integrand: exact to ~1e-12")))
     d_sample = grid.init_ds[-1]
@@ -451,7 +426,7 @@ def init_attack_matches_prediction(ctx: registry.Context) -> registry.Outcome:
                                 for d, r, f in zip(by_d, by_d.values(), flipped)],
             "mean_first_order_sqrt_d": {s: float(np.mean(r["mean_first_order_sqrt_d"]))
                                         for s, r in large.items()},
-            "predicted_mean": bounds.INIT_ETA_SQRT_D, "sigma_f": math.sqrt(bounds.VAR_RELU),
+            "predicted_mean": theory.INIT_ETA_SQRT_D, "sigma_f": math.sqrt(theory.var_f_init("balanced")),
             "eta_sqrt_d_sample": sample[np.isfinite(sample)], "sample_d": d_sample}
     config = {"points": [dataclasses.asdict(p) for p in by_d_points],
               "first_order_points": {s: dataclasses.asdict(p) for s, p in large_points.items()}}
@@ -508,7 +483,7 @@ def attack_scales_as_inverse_sqrt_d(ctx: registry.Context) -> registry.Outcome:
     trained_by_C0 = {C0: {p.d: r for p, r in zip(trained, trained_results) if p.C0 == C0} for C0 in fixed}
     checks = judge_d_scaling(init_by_d, trained_by_C0, level=ctx.level(1 + len(fixed)), seed=ctx.seed)
     data = {"d": list(grid.init_ds),
-            "predicted_mean_eta_sqrt_d": bounds.INIT_ETA_SQRT_D["balanced"],
+            "predicted_mean_eta_sqrt_d": theory.INIT_ETA_SQRT_D["balanced"],
             "init_mean_eta": [float(np.mean(mean_eta(init_by_d[d]))) for d in grid.init_ds],
             "init_median_eta": [float(np.median(median_eta(init_by_d[d]))) for d in grid.init_ds],
             "trained": {str(C0): {"d": sorted(by_d),
@@ -520,7 +495,8 @@ def attack_scales_as_inverse_sqrt_d(ctx: registry.Context) -> registry.Outcome:
                                            "trained": [dataclasses.asdict(p) for p in trained]},
                             notes="Per network the mean of eta* over its flipped points; slopes by "
                                   "least squares on log-log data with a bootstrap over networks. "
-                                  "Init means of eta* sqrt(d) exceed the d -> inf value 0.659 by "
+                                  "Init means of eta* sqrt(d) exceed the d -> inf value "
+                                  f"{theory.INIT_ETA_SQRT_D['balanced']:.3f} by "
                                   "finite-d terms (curvature, Jensen on 1/||grad f||), which steepen "
                                   "the slope over small d.")
 
@@ -547,7 +523,7 @@ def attack_independent_of_width(ctx: registry.Context) -> registry.Outcome:
     by_m = dict(zip(grid.widths, ctx.runner.map(init_point, points, desc="width attacks")))
     checks = judge_width(by_m, level=ctx.level(1), seed=ctx.seed)
     data = {"m": list(grid.widths), "d": grid.width_d,
-            "predicted_mean_eta_sqrt_d": bounds.INIT_ETA_SQRT_D["balanced"],
+            "predicted_mean_eta_sqrt_d": theory.INIT_ETA_SQRT_D["balanced"],
             "mean_eta": [float(np.mean(mean_eta(by_m[m]))) for m in grid.widths],
             "mean_eta_per_network": [mean_eta(by_m[m]) for m in grid.widths],
             "no_flip_fraction": [_no_flip_fraction(by_m[m]) for m in grid.widths]}
@@ -561,7 +537,7 @@ def inside_conditions(*, d: int, m: int, C0: float) -> bool:
     """Whether grid point ``(d, m, C0)`` is inside the envelope's conditions (THEORY.md 4):
     ``d >= 64``, ``C0 <= sqrt(d)/4``, ``m >= 16 C0^2`` and the denominator condition at the
     typical gradient norm ``sqrt(d/2 - 1/(2 pi))`` (points are then screened one by one)."""
-    typical = np.array([math.sqrt(d / 2 - 1 / (2 * math.pi))])
+    typical = np.array([theory.typical_grad_norm(d)])
     return bool(bounds.envelope_conditions(typical, C0=C0, d=d, m=m).points[0])
 
 

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack import data, kernels, models, predictors, training
+from ntk_attack import data, kernels, models, predictors, theory, training
 from verification import protocol, registry
 
 DATA_SEED = 0  # train/test split of the bundled sets and draw of the sphere points
@@ -332,7 +332,7 @@ def judge_persistence(widths, summaries, d: dict, *, level, seed) -> list:
             checks.append(_mean_check(
                 f"{name}: |grad f_t - grad h_t| / |grad f_0| at m = {m}", s["persist_paired"][:, j],
                 prediction="1", level=level, seed=protocol.derive_seed(seed, "paired", name, m)))
-        scale = d[name] / 2 - 1 / (2 * math.pi)
+        scale = theory.grad_norm_sq_init(d[name])
         checks.append(_mean_check(
             f"{name}: RMS |grad f_t - grad h_t| / sqrt(d/2 - 1/(2 pi)), all networks",
             s["persist_sq"].reshape(-1), prediction="1", level=level,
@@ -602,13 +602,7 @@ def finite_difference_errors(grid: Grid, seed: int) -> dict:
                     _kink_free(np.asarray(params0.W), x, v, FD_STEP_LINEAR))
     kernel = errors(h.apply, h.input_grad(x), FD_STEP_SMOOTH, np.ones(v.shape[:2], bool))
     # THEORY.md 6.2 in closed form: grad Theta_W(x, x_i) = x_i kappa0 - (x . x_i) grad(theta_i) / (2 pi).
-    X, c = np.asarray(h.x_train), np.asarray(h.coef)
-    cos = np.clip(x @ X.T, -1, 1)  # unit-norm x and X
-    sin = np.sqrt(1 - cos ** 2)
-    inside = sin > 0  # a test image equal to a training image: angle term 0 (kernels' convention)
-    grad_theta = np.where(inside[..., None], -(X[None] - cos[..., None] * x[:, None])
-                          / np.where(inside, sin, 1)[..., None], 0)
-    angle = -np.einsum("ni,ni,nid->nd", c * np.ones_like(cos), cos, grad_theta) / (2 * np.pi)
+    angle = theory.angle_term(x, h.x_train, h.coef)
     closed = np.asarray(predictors.angle_free_input_grad(h, x)) + angle
     autodiff = np.asarray(h.input_grad(x))
     decomposition = float(np.max(np.linalg.norm(closed - autodiff, axis=-1)

@@ -16,14 +16,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack import data, kernels, models
+from ntk_attack import data, kernels, models, theory
 from verification import protocol, registry
 
 NEAR_DIAGONAL = 1 - 1e-6  # |cos(theta)| above this: arccos is only sqrt(eps)-conditioned
 FAR_TOL, NEAR_TOL = 1e-12, 1e-7
 ANALYTIC_PAIRS = (("nngp", "nngp"), ("ntk_first_layer", "ntk_hidden"), ("ntk_both_layers", "ntk"))
 EMPIRICAL_TOL = 1e-13
-SD_FACTORS = {"balanced": 1.0, "antisymmetric": math.sqrt(2)}  # THEORY.md 5: duplicated rows
+SD_FACTORS = {signs: theory.ntk_sd_factor(signs) for signs in ("balanced", "antisymmetric")}
 
 
 # ------------------------------------------------------------------------------------------
@@ -220,8 +220,7 @@ def convergence_point(point: ConvergencePoint) -> dict:
     x = jnp.asarray(convergence_inputs(point))
     theta = kernels.ntk_first_layer(x, x)
     cos = np.clip(np.asarray(x @ x.T), -1, 1)
-    p = (np.pi - np.arccos(cos)) / (2 * np.pi)
-    predicted = np.mean(np.asarray(x @ x.T) ** 2 * p * (1 - p)) / point.m
+    predicted = np.mean(theory.empirical_ntk_variance(np.asarray(x @ x.T), cos)) / point.m
 
     def one(key):
         params = models.init_two_layer(key, point.d, point.m, signs=point.signs)

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from ntk_attack import theory
 from ntk_attack.plotting import common
 
 
@@ -34,7 +35,8 @@ def eta_histogram(data: dict):
 
 
 def curvature_vs_d(data: dict):
-    """Mean ``eta* / (|f| / ||grad f||) - 1`` against ``d``, log-log, beside ``0.25 / sqrt(d)``.
+    """Mean ``eta* / (|f| / ||grad f||) - 1`` against ``d``, log-log, beside
+    :func:`ntk_attack.theory.curvature_excess`.
 
     Args:
         data: ``{"d": (k,), "mean_ratio": (k,)}``.
@@ -44,7 +46,8 @@ def curvature_vs_d(data: dict):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.plot(d, np.asarray(data["mean_ratio"]) - 1, "o-", color=common.MEASURED, label="measured")
-    ax.plot(d, 0.25 / np.sqrt(d), "--", color=common.PREDICTED, label="0.25 / sqrt(d) (THEORY.md 3)")
+    ax.plot(d, theory.curvature_excess(d), "--", color=common.PREDICTED,
+            label=f"{theory.CURVATURE_COEFFICIENT:g} / sqrt(d) (THEORY.md 3)")
     ax.set_xlabel("input dimension d")
     ax.set_ylabel("mean eta* / first-order prediction - 1")
     ax.set_title("curvature correction at initialisation")
@@ -54,7 +57,7 @@ def curvature_vs_d(data: dict):
 
 def eta_vs_d(data: dict):
     """Mean ``eta*`` against ``d`` at init and after lazy training at fixed ``C0``, log-log,
-    with the predicted init mean ``0.659 / sqrt(d)`` (slope ``-1/2``, THEORY.md 3).
+    with the predicted init mean ``theory.init_eta_sqrt_d() / sqrt(d)`` (slope ``-1/2``, THEORY.md 3).
 
     Args:
         data: ``{"d", "init_mean_eta", "predicted_mean_eta_sqrt_d",
@@ -69,7 +72,7 @@ def eta_vs_d(data: dict):
         ax.plot(trained["d"], trained["mean_eta"], "s-", color=f"C{i + 1}",
                 label=f"trained, C0 = {C0}")
     ax.plot(d, data["predicted_mean_eta_sqrt_d"] / np.sqrt(d), "--", color=common.PREDICTED,
-            label="predicted at init, 0.659 / sqrt(d)")
+            label=f"predicted at init, {data['predicted_mean_eta_sqrt_d']:.3f} / sqrt(d)")
     ax.set_xlabel("input dimension d")
     ax.set_ylabel("mean attack size eta* (flipped points)")
     ax.legend(fontsize="small")
@@ -87,7 +90,8 @@ def eta_vs_m(data: dict):
     common.loglog_with_slope(ax, m, np.asarray(data["mean_eta"], dtype=float), 0.0,
                              label=f"measured, d = {data['d']}", slope_label="slope 0 (fitted level)")
     ax.axhline(data["predicted_mean_eta_sqrt_d"] / math.sqrt(data["d"]), ls=":",
-               color=common.PREDICTED, label="first-order prediction 0.659 / sqrt(d)")
+               color=common.PREDICTED,
+               label=f"first-order prediction {data['predicted_mean_eta_sqrt_d']:.3f} / sqrt(d)")
     ax.set_xlabel("width m")
     ax.set_ylabel("mean attack size eta* (flipped points)")
     ax.legend(fontsize="small")

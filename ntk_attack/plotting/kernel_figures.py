@@ -5,6 +5,7 @@ from ``report.json``: lists and dicts) and returns a matplotlib ``Figure``.
 """
 import numpy as np
 
+from ntk_attack import theory
 from ntk_attack.plotting import common
 
 
@@ -43,7 +44,7 @@ def kernel_vs_angle(data: dict):
     for i, (m, theta_hat) in enumerate(data["theta_hat"].items()):
         ax.scatter(data["angle"], theta_hat, s=8, alpha=0.6, color=f"C{i}", label=f"empirical, m = {m}")
     grid = np.linspace(0, np.pi, 200)
-    ax.plot(grid, np.cos(grid) * (np.pi - grid) / (2 * np.pi), "-", color="k", label="analytic Theta_W")
+    ax.plot(grid, np.cos(grid) * theory.kappa0(np.cos(grid)), "-", color="k", label="analytic Theta_W")
     ax.set_xlabel("angle theta between inputs (rad)")
     ax.set_ylabel("first-layer NTK")
     ax.set_title(f"one network per width, {data['theta_hat_signs']} signs")

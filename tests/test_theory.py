@@ -1,0 +1,71 @@
+"""The closed forms of ntk_attack.theory against independent computations."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import integrate
+
+from conftest import assert_close
+from ntk_attack import kernels, models, theory
+
+
+def test_moments_at_init_match_monte_carlo(key):
+    d, m, n = 32, 4096, 512
+    key_w, key_x = jax.random.split(key)
+    x = jax.random.normal(key_x, (n, d))
+    x = x / jnp.linalg.norm(x, axis=-1, keepdims=True)
+    params = models.init_two_layer(key_w, d, m)
+    f = np.asarray(models.apply(params, x))
+    grad_sq = np.sum(np.asarray(models.input_grad(params, x)) ** 2, axis=-1)
+    # One network, 512 points: f^2 has relative sd ~ sqrt(2/512) ~ 0.06 plus the network's own
+    # fluctuation; 20% is ~3 sd. ||grad f||^2 concentrates (sd ~ sqrt(2/d)/sqrt(n)): 5%.
+    assert_close(np.mean(f ** 2), theory.var_f_init(), rtol=0.2, why="Monte Carlo, 512 points")
+    assert_close(np.mean(grad_sq), theory.grad_norm_sq_init(d), rtol=0.05,
+                 why="Monte Carlo, 512 points, chi-square-like in d")
+
+
+def test_init_limits_are_folded_normal_means():
+    # sqrt(2) E|N(0, s^2)| by numerical integration of the density, independent of the closed form.
+    for signs in ("balanced", "random"):
+        s = math.sqrt(theory.var_f_init(signs))
+        mean_abs = 2 * integrate.quad(lambda t: t * math.exp(-t * t / (2 * s * s)), 0, math.inf)[0] \
+            / (s * math.sqrt(2 * math.pi))
+        assert_close(theory.init_eta_sqrt_d(signs), math.sqrt(2) * mean_abs, rtol=1e-10,
+                     why="quad integrates a Gaussian tail to ~1e-14")
+    assert theory.INIT_ETA_SQRT_D["balanced"] == pytest.approx(0.6588, abs=1e-4)
+    assert theory.INIT_ETA_SQRT_D["random"] == pytest.approx(0.7979, abs=1e-4)
+    assert_close(theory.averaged_random_first_order(), theory.INIT_ETA_SQRT_D["random"], rtol=1e-12,
+                 why="64-node Gauss-Hermite quadrature of a smooth integrand")
+
+
+def test_kappa_factors_match_the_kernels_and_dispatch_on_the_array_type():
+    c = np.linspace(-1, 1, 41)
+    u = np.stack([np.ones_like(c), np.zeros_like(c)], 1)
+    v = np.stack([c, np.sqrt(1 - c ** 2)], 1)
+    theta_w = np.asarray(jax.vmap(kernels.ntk_first_layer)(jnp.asarray(u), jnp.asarray(v)))
+    assert_close(theta_w, c * theory.kappa0(c), atol=1e-12, why="same formula, float64")
+    nngp = np.asarray(jax.vmap(kernels.nngp)(jnp.asarray(u), jnp.asarray(v)))
+    assert_close(nngp, theory.kappa1(c), atol=1e-12, why="same formula, float64")
+    assert isinstance(theory.kappa0(jnp.asarray(c)), jax.Array)
+    assert isinstance(theory.kappa0(c), np.ndarray)
+
+
+def test_bernoulli_sd_is_the_binomial_sd():
+    # Theta_hat / (x . x') is a Binomial(m, p) mean: sd sqrt(p (1 - p) / m).
+    c, m = 0.3, 1000
+    p = (math.pi - math.acos(c)) / (2 * math.pi)
+    assert_close(theory.empirical_ntk_sd(np.array(c), np.array(c), m),
+                 c * math.sqrt(p * (1 - p) / m), rtol=1e-14, why="same formula")
+    assert theory.ntk_sd_factor("antisymmetric") == math.sqrt(2)
+
+
+def test_envelope_pieces():
+    assert theory.activation_flip_drift(C0=1.0, d=64, m=256) == pytest.approx(
+        (2 / math.pi) ** 0.25 * 8 / 4)
+    b = theory.lazy_envelope(np.array([0.5]), np.array([1.0]), C0=0.0, d=64, m=256, kappa_d=1.0)
+    assert b[0] == pytest.approx(0.5)
+    assert np.isinf(theory.lazy_envelope(np.array([0.5]), np.array([1.0]), C0=1.0, d=64, m=256,
+                                         kappa_d=1.0)[0])
+    assert theory.curvature_excess(64) == pytest.approx(0.25 / 8)
