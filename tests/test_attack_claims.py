@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from ntk_attack import io
 from ntk_attack import bounds, models, theory
 from verification import attack_claims as ac
 from verification import registry, report, sweep
@@ -54,12 +55,12 @@ def test_claims_run_and_report(outcomes):
         assert isinstance(outcome, registry.Outcome)
         assert outcome.checks, claim
         assert set(verdicts(outcome.checks)) <= {"pass", "fail", "inconclusive"}
-        data = json.loads(report.dumps(outcome.data))  # JSON-able, as report.json stores it
+        data = json.loads(io.dumps(outcome.data))  # JSON-able, as report.json stores it
         spec = registry.all_claims()[claim]
-        for name, fig in spec.figures(report._decode(data)).items():
+        for name, fig in spec.figures(io.decode(data)).items():
             assert isinstance(fig, Figure), name
             assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.has_data())
-        json.dumps(report._encode(outcome.config))
+        json.dumps(io.encode(outcome.config))
     # Deterministic checks cannot be unlucky: the quadrature identity and a lemma-like bound.
     init = outcomes["init_attack_matches_prediction"].checks
     assert init[-1].verdict == "pass" and init[-1].level is None

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from ntk_attack import io
 from conftest import assert_close
 
 import dummy_claims
@@ -293,7 +294,7 @@ def results(tmp_path):
     out = tmp_path / "results"
     (out / "cache").mkdir(parents=True)
     minimal = {"schema": report.SCHEMA, "run": {}, "summary": {}, "claims": []}
-    (out / "report.json").write_text(report.dumps(minimal))
+    (out / "report.json").write_text(io.dumps(minimal))
     (out / "report.md").write_text("# an earlier report\n")
     (out / "cache" / "point.npz").write_bytes(b"an earlier grid point")
     return out

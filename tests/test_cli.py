@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import dummy_claims
-from ntk_attack import cli
+from verification import cli
 from verification import report, sweep
 
 TESTS = Path(__file__).parent
@@ -29,7 +29,7 @@ def run_cli(*args, abort_after=None, timeout=300):
     env.pop(sweep.ABORT_ENV, None)
     if abort_after is not None:
         env[sweep.ABORT_ENV] = str(abort_after)
-    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "ntk_attack.cli"]
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "verification.cli"]
     return subprocess.run(command + [str(a) for a in args], env=env, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -179,13 +179,13 @@ def test_file_system_errors_exit_2_in_one_line(capsys, monkeypatch):
 def test_help_is_light():
     code = (
         "import sys\n"
-        "from ntk_attack import cli\n"
+        "from verification import cli\n"
         "for command in ([], ['verify'], ['kernel'], ['attack'], ['figures']):\n"
         "    try:\n"
         "        cli.main(command + ['--help'])\n"
         "    except SystemExit as e:\n"
         "        assert e.code == 0, command\n"
-        "heavy = [m for m in ('neural_tangents', 'tensorflow', 'verification') if m in sys.modules]\n"
+        "heavy = [m for m in ('neural_tangents', 'tensorflow', 'matplotlib', 'verification.report') if m in sys.modules]\n"
         "assert not heavy, heavy\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from ntk_attack import io
 from ntk_attack import training
 from verification import gradient_claims as gc
 from verification import protocol, registry, report
@@ -43,7 +44,7 @@ def describe(outcome):
 def test_quick_profile_passes(outcomes, claim_id):
     outcome = outcomes[claim_id]
     assert protocol.overall_verdict(outcome.checks) == "pass", describe(outcome)
-    json.loads(report.dumps(outcome.data))  # JSON-able, for report.json and the figures
+    json.loads(io.dumps(outcome.data))  # JSON-able, for report.json and the figures
 
 
 def balanced_summaries(context):
@@ -98,7 +99,7 @@ def test_C0_hat_is_the_row_wise_maximum(key):
 def test_figures_draw_from_report_data(outcomes):
     claims = registry.all_claims()
     for claim_id in ("trained_gradient_converges_to_kernel_gradient", "antisymmetric_init_gradient_converges"):
-        data = report._decode(json.loads(report.dumps(outcomes[claim_id].data)))
+        data = io.decode(json.loads(io.dumps(outcomes[claim_id].data)))
         figures = claims[claim_id].figures(data)
         assert figures and all(isinstance(fig, Figure) for fig in figures.values())
         for fig in figures.values():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from ntk_attack import io
 from verification import kernel_claims as kc
 from verification import protocol, report, sweep
 
@@ -60,7 +61,7 @@ def test_convergence_claim_fails_a_wrong_prediction(tiny_convergence, wrong, fai
 
 def test_convergence_figures_draw_from_report_json(tiny_convergence):
     runner, points = tiny_convergence
-    data = json.loads(report.dumps(kc.run_convergence(runner, points, level=LEVEL, seed=0).data))
+    data = json.loads(io.dumps(kc.run_convergence(runner, points, level=LEVEL, seed=0).data))
     figures = kc.convergence_figures(data)
     assert set(figures) == {"kernel_error_vs_width", "kernel_vs_angle"}
     for fig in figures.values():

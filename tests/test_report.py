@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import dummy_claims
+from ntk_attack import io
 from verification import registry, report
 
 CHECK_KEYS = {"name", "prediction", "estimate", "ci", "band", "level", "verdict", "note"}
@@ -132,12 +133,12 @@ def test_dumps_is_strict_json_and_round_trips():
 
     data = {"a": np.array([1.0, np.inf, -np.inf]), "b": np.float32(0.5), "c": (1, 2), "d": None,
             "e": np.int64(3), "f": np.bool_(True)}
-    text = report.dumps(data)
+    text = io.dumps(data)
     json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON {name}"))
-    assert report._decode(json.loads(text)) == {"a": [1.0, math.inf, -math.inf], "b": 0.5,
+    assert io.decode(json.loads(text)) == {"a": [1.0, math.inf, -math.inf], "b": 0.5,
                                                  "c": [1, 2], "d": None, "e": 3, "f": True}
     with pytest.raises(TypeError, match="cannot write object"):
-        report.dumps({"x": object()})
+        io.dumps({"x": object()})
 
 
 def test_versions_do_not_import_neural_tangents():

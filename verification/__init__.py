@@ -1,7 +1,14 @@
-"""Claims of the paper checked numerically, the sweep runner and the report.
+"""The application: claims of the paper checked numerically, the sweep runner, the report and
+the ``ntk-attack`` command line.
 
-Importing this package turns on float64 in JAX: every claim's tolerance is stated for it.
+Importing it changes no global setting: the entry points (``ntk-attack`` and
+:func:`verification.report.run_claims`) turn on float64, for which every tolerance is stated.
 """
-import jax
+import os
 
-jax.config.update("jax_enable_x64", True)
+
+def enable_x64():
+    """Turn on float64 in JAX, for this process and the worker processes it spawns."""
+    os.environ["JAX_ENABLE_X64"] = "1"  # inherited by spawned workers
+    import jax
+    jax.config.update("jax_enable_x64", True)

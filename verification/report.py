@@ -39,8 +39,10 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from ntk_attack._files import atomic_write
-from verification import protocol, registry
+from ntk_attack.io import decode as _decode
+from ntk_attack.io import dumps, write_text_atomically
+from ntk_attack.io import encode as _encode
+from verification import enable_x64, protocol, registry
 from verification.sweep import SweepRunner
 
 EXTRA_CLAIMS_ENV = "NTK_ATTACK_EXTRA_CLAIMS"
@@ -112,6 +114,7 @@ def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="resu
             malformed ``mnist_path``, before any claim runs.
     """
     start = time.perf_counter()
+    enable_x64()
     if profile not in registry.PROFILES:
         raise ValueError(f"profile must be one of {', '.join(registry.PROFILES)}. Got {profile!r}.")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -327,49 +330,6 @@ def load_report(path) -> dict:
         raise ValueError(f"{str(path)!r} is damaged: it needs 'run' and 'summary' objects and a "
                          "'claims' list of entries with an 'id' and a 'verdict'.")
     return report
-
-
-def dumps(obj) -> str:
-    """Strict JSON of ``obj`` (numpy and JAX arrays become lists, non-finite floats strings)."""
-    return json.dumps(_encode(obj), indent=1, allow_nan=False) + "\n"
-
-
-def _encode(obj):
-    if isinstance(obj, dict):
-        return {str(k): _encode(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_encode(v) for v in obj]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _encode(dataclasses.asdict(obj))
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        value = float(obj)
-        return value if math.isfinite(value) else str(value)  # "inf", "-inf", "nan"
-    if obj is None or isinstance(obj, str):
-        return obj
-    if isinstance(obj, (np.ndarray, jax.Array)):
-        return _encode(np.asarray(obj).tolist())
-    raise TypeError(f"cannot write {type(obj).__name__} to report.json; use lists, numbers, "
-                    "strings and dicts.")
-
-
-def _decode(obj):
-    if isinstance(obj, dict):
-        return {k: _decode(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_decode(v) for v in obj]
-    if obj in ("inf", "-inf", "nan"):
-        return float(obj)
-    return obj
-
-
-def write_text_atomically(path, text: str):
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    with atomic_write(path, "w") as file:
-        file.write(text)
 
 
 # --- markdown --------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import ntk_attack
-from ntk_attack._files import atomic_write
+from ntk_attack.io import atomic_write
 import verification
 
 ABORT_ENV = "NTK_ATTACK_ABORT_AFTER"

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from ntk_attack._files import atomic_write
+from ntk_attack.io import atomic_write
 
 MEASURED = "C0"   # colour of measurements
 PREDICTED = "C3"  # colour of predictions (lines drawn beside the measurement)

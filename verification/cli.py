@@ -15,6 +15,8 @@ import os
 import sys
 
 import ntk_attack
+from ntk_attack.io import dumps, write_text_atomically
+from verification import enable_x64
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DATA = ("sphere", "digits", "mnist")
@@ -157,7 +159,7 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    _enable_x64()
+    enable_x64()
     try:
         return args.func(args)
     except ValueError as error:  # validation at the edge: one line, no traceback
@@ -170,12 +172,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("ntk-attack: interrupted (cached grid points are kept).", file=sys.stderr)
         return 130
-
-
-def _enable_x64():
-    os.environ["JAX_ENABLE_X64"] = "1"  # also inherited by spawned workers
-    import jax
-    jax.config.update("jax_enable_x64", True)
 
 
 # --- verify / figures -------------------------------------------------------------------------
@@ -357,8 +353,6 @@ def _check_json_target(path):
 def _write_json(path, result: dict):
     if path is None:
         return
-    from verification.report import dumps, write_text_atomically
-
     try:
         write_text_atomically(path, dumps(result))
     except OSError as error:
