@@ -9,8 +9,8 @@ For the two-layer network the line function ``t -> f(x + t u)`` is piecewise lin
 breakpoints ``t_s = -(w_s . x) / (w_s . u)``, so :func:`min_flip` finds ``eta*`` exactly from the
 sorted breakpoints; bisection on any ``apply_fn(params, x)`` is the generic fallback, and
 :func:`line_search_reference` is the paper code's fixed-step search (benchmark baseline).
-:func:`fgm`, :func:`pgd` and :func:`robust_accuracy` attack labelled data ``y in {-1, +1}``
-through the margin ``y f(x)``.
+Attacks on labelled data (``fgm``, ``pgd``, ``robust_accuracy``) are in
+:mod:`ntk_attack.labelled_attacks`.
 
 Every function takes one point `(d,)` or a batch `(n, d)`; batches are processed with matmuls
 and ``jax.vmap``, never a Python loop over points or neurons.
@@ -19,6 +19,7 @@ References: Wang, Ullah, Mianjy, Arora, "Adversarial Robustness is at Odds with 
 (NeurIPS 2022, arXiv 2207.00411); Bubeck, Cherapanamjeri, Gidel, Tachet des Combes, "A single
 gradient step finds adversarial examples on random two-layers neural networks" (NeurIPS 2021).
 """
+import enum
 import functools
 import math
 from typing import Callable, NamedTuple
@@ -28,30 +29,41 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack._checks import check_choice, check_finite, check_points, check_positive_int
-from ntk_attack.models import TwoLayer, apply, check_params
+from ntk_attack._attack_edge import batched, check_model, check_positive, unbatch, value_and_grad
+from ntk_attack._checks import check_choice, check_positive_int
+from ntk_attack.models import TwoLayer
 
 METHODS = ("exact", "bisection")
-ATTACKS = ("line", "fgm", "pgd")
-NORMS = (2, math.inf)
-STATUS = ("flipped", "no_flip", "zero_gradient", "zero_output")
-FLIPPED, NO_FLIP, ZERO_GRADIENT, ZERO_OUTPUT = range(len(STATUS))
 # The exact method first walks breakpoints up to CUTOFF * |f| / ||grad f||; at init eta* exceeds
 # twice the first-order value for well under 1% of points (THEORY.md section 3), which then
 # walk every breakpoint.
 CUTOFF = 2.0
 
 
+class FlipStatus(enum.IntEnum):
+    """What :func:`min_flip` found at a point; ``FlipResult.status`` holds these integer values.
+
+    ``FLIPPED``: the sign changes at ``eta*``. ``NO_FLIP``: no sign change on
+    ``(0, searched_max]``. ``ZERO_GRADIENT``: ``grad f(x) = 0`` (e.g. every neuron inactive),
+    no direction. ``ZERO_OUTPUT``: ``f(x) = 0``, no sign to flip.
+    """
+    FLIPPED = 0
+    NO_FLIP = 1
+    ZERO_GRADIENT = 2
+    ZERO_OUTPUT = 3
+
+
+_FLIPPED, _NO_FLIP, _ZERO_GRADIENT, _ZERO_OUTPUT = (int(s) for s in FlipStatus)  # for jnp code
+
+
 class FlipResult(NamedTuple):
     """Smallest sign-flipping step along the normalised gradient, per point.
 
     Attributes (each `(n,)` for a batch, `()` for one point):
-        eta: ``eta*``; ``inf`` unless ``status == FLIPPED`` (never a stand-in value).
-        delta_norm: ``||delta|| = ||eta u|| = eta`` (``u`` has unit norm).
-        flipped: ``status == FLIPPED``.
-        status: index into :data:`STATUS`: ``FLIPPED``; ``NO_FLIP`` (no sign change on
-            ``(0, searched_max]``); ``ZERO_GRADIENT`` (``grad f(x) = 0``, e.g. every neuron
-            inactive: no direction); ``ZERO_OUTPUT`` (``f(x) = 0``: no sign to flip).
+        eta: ``eta*``, also ``||delta|| = ||eta u||`` (``u`` has unit norm); ``inf`` unless
+            ``status == FlipStatus.FLIPPED`` (never a stand-in value).
+        flipped: ``status == FlipStatus.FLIPPED``.
+        status: a :class:`FlipStatus` value (integer array).
         f0: ``f(x)``.
         grad_norm: ``||grad_x f(x)||``.
         first_order: ``|f(x)| / ||grad_x f(x)||``; ``inf`` where the gradient is zero.
@@ -59,7 +71,6 @@ class FlipResult(NamedTuple):
             breakpoint of the whole ray is walked), ``0`` where nothing was searched.
     """
     eta: jax.Array
-    delta_norm: jax.Array
     flipped: jax.Array
     status: jax.Array
     f0: jax.Array
@@ -68,87 +79,7 @@ class FlipResult(NamedTuple):
     searched_max: jax.Array
 
 
-class AttackResult(NamedTuple):
-    """A perturbation of labelled points and the margins before and after.
-
-    Attributes:
-        delta: `(n, d)` perturbations (`(d,)` for one point).
-        margin0: `(n,)` clean margins ``y f(x)``.
-        margin: `(n,)` attacked margins ``y f(x + delta)``; ``<= 0`` means misclassified.
-    """
-    delta: jax.Array
-    margin0: jax.Array
-    margin: jax.Array
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_model(params, x, apply_fn):
-    """Validate ``x`` (and ``params`` for the built-in network); return ``(x (n, d), single)``."""
-    if apply_fn is None:
-        check_params(params)
-        check_points(x, params.d)
-    else:
-        if not callable(apply_fn):
-            raise ValueError(f"apply_fn must be None or a callable apply_fn(params, x). Got {apply_fn!r}.")
-        if np.ndim(x) not in (1, 2):
-            raise ValueError(f"x must have shape (d,) or (n, d). Got shape {np.shape(x)}.")
-        check_finite(x, "x")
-    x = jnp.asarray(x)
-    return jnp.atleast_2d(x), x.ndim == 1
-
-
-def _check_labels(y, n: int, single: bool, dtype):
-    expected = () if single else (n,)
-    if np.shape(y) != expected:
-        raise ValueError(f"y must have shape {expected} to match x. Got shape {np.shape(y)}.")
-    values = np.asarray(y)
-    if not np.all((values == 1) | (values == -1)):
-        raise ValueError(f"y must contain only -1 and +1. Got values {np.unique(values)[:5]}.")
-    return jnp.atleast_1d(jnp.asarray(y, dtype=dtype))
-
-
-def _check_nonnegative(value, name: str) -> float:
-    try:
-        number = float(value) if not isinstance(value, (bool, str)) and np.ndim(value) == 0 else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not math.isfinite(number) or number < 0:
-        raise ValueError(f"{name} must be a finite number >= 0. Got {value!r}.")
-    return number
-
-
-def _check_positive(value, name: str) -> float:
-    if _check_nonnegative(value, name) == 0:
-        raise ValueError(f"{name} must be a finite number > 0. Got {value!r}.")
-    return float(value)
-
-
-def _check_norm(norm):
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of 2, math.inf. Got {norm!r}.")
-    return norm
-
-
-def _unbatch(result, single: bool):
-    return jax.tree_util.tree_map(lambda leaf: leaf[0], result) if single else result
-
-
 # --------------------------------------------------------------------------- shared pieces
-
-
-def _batched(apply_fn):
-    """``apply_fn`` as `(n, d) -> (n,)` (a stax net returns `(n, 1)`); rows act independently."""
-    if apply_fn is None:
-        return apply
-    return lambda params, x: apply_fn(params, x).reshape(x.shape[0])
-
-
-def _value_and_grad(f, params, x):
-    """``f(params, x)`` `(n,)` and its input gradient `(n, d)`, assuming rows are independent."""
-    value, vjp = jax.vjp(lambda x: f(params, x), x)
-    return value, vjp(jnp.ones_like(value))[0]
 
 
 def _direction(f0, grad, grad_norm):
@@ -158,16 +89,16 @@ def _direction(f0, grad, grad_norm):
 
 
 def _status(flipped, f0, grad_norm):
-    status = jnp.where(flipped, FLIPPED, NO_FLIP)
-    status = jnp.where(f0 == 0, ZERO_OUTPUT, status)
-    return jnp.where(grad_norm == 0, ZERO_GRADIENT, status)
+    status = jnp.where(flipped, _FLIPPED, _NO_FLIP)
+    status = jnp.where(f0 == 0, _ZERO_OUTPUT, status)
+    return jnp.where(grad_norm == 0, _ZERO_GRADIENT, status)
 
 
 def _result(eta, status, f0, grad_norm, searched_max):
-    flipped = status == FLIPPED
+    flipped = status == _FLIPPED
     eta = jnp.where(flipped, eta, jnp.inf)
-    searched = jnp.where((status == FLIPPED) | (status == NO_FLIP), searched_max, 0.0)
-    return FlipResult(eta, eta, flipped, status, f0, grad_norm, theory.first_order(f0, grad_norm),
+    searched = jnp.where((status == _FLIPPED) | (status == _NO_FLIP), searched_max, 0.0)
+    return FlipResult(eta, flipped, status, f0, grad_norm, theory.first_order(f0, grad_norm),
                       searched)
 
 
@@ -306,8 +237,8 @@ def _min_flip_bisection(params, x, eta_max, rtol, *, apply_fn, relative: bool):
 
     The range is ``(0, eta_max]``, or ``(0, eta_max * |f| / ||grad f||]`` when ``relative``.
     """
-    f = _batched(apply_fn)
-    f0, grad = _value_and_grad(f, params, x)
+    f = batched(apply_fn)
+    f0, grad = value_and_grad(f, params, x)
     grad_norm = jnp.linalg.norm(grad, axis=-1)
     first_order = theory.first_order(f0, grad_norm)
     u = _direction(f0, grad, grad_norm)
@@ -369,7 +300,7 @@ def min_flip(params, x, *, method: str = "exact", apply_fn: Callable | None = No
     Its cost is the three products ``W x``, ``W^T (a * mask)``, ``W u`` plus a sort of at most
     ``m`` numbers per point (first only the breakpoints below ``2 |f| / ||grad f||``, then all
     of them for the rare points whose zero lies beyond); the zero is then recomputed in closed
-    form on its linear segment. It finds the first zero on the whole ray, so ``NO_FLIP`` there
+    form on its linear segment. It finds the first zero on the whole ray, so ``FlipStatus.NO_FLIP`` there
     means the sign never changes along ``u``.
 
     ``"bisection"`` works for any ``apply_fn(params, x)`` (e.g. a stax network): it evaluates
@@ -404,22 +335,22 @@ def min_flip(params, x, *, method: str = "exact", apply_fn: Callable | None = No
     if method == "exact" and apply_fn is not None:
         raise ValueError("apply_fn must be None for method='exact' (it needs the two-layer "
                          f"network's breakpoints); use method='bisection'. Got {apply_fn!r}.")
-    batch, single = _check_model(params, x, apply_fn)
+    batch, single = check_model(params, x, apply_fn)
     if method == "exact":
-        return _unbatch(_min_flip_exact(params, batch), single)
-    rtol = _check_positive(rtol, "rtol")
+        return unbatch(_min_flip_exact(params, batch), single)
+    rtol = check_positive(rtol, "rtol")
     if rtol >= 1:
         raise ValueError(f"rtol must be in (0, 1). Got {rtol!r}.")
     relative = eta_max is None
-    eta_max = 64.0 if relative else _check_positive(eta_max, "eta_max")
+    eta_max = 64.0 if relative else check_positive(eta_max, "eta_max")
     result = _min_flip_bisection(params, batch, eta_max, rtol, apply_fn=apply_fn, relative=relative)
-    return _unbatch(result, single)
+    return unbatch(result, single)
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "max_steps"))
 def _line_search(params, x, step, *, apply_fn, max_steps: int):
-    f = _batched(apply_fn)
-    f0, grad = _value_and_grad(f, params, x)
+    f = batched(apply_fn)
+    f0, grad = value_and_grad(f, params, x)
     grad_norm = jnp.linalg.norm(grad, axis=-1)
     u = _direction(f0, grad, grad_norm)
     searchable = (f0 != 0) & (grad_norm > 0)
@@ -457,179 +388,13 @@ def line_search_reference(params, x, *, step: float = 0.001, max_steps: int = 50
     Returns:
         :class:`FlipResult` with ``searched_max = step * max_steps``.
     """
-    batch, single = _check_model(params, x, apply_fn)
-    step = _check_positive(step, "step")
+    batch, single = check_model(params, x, apply_fn)
+    step = check_positive(step, "step")
     max_steps = check_positive_int(max_steps, "max_steps")
-    return _unbatch(_line_search(params, batch, step, apply_fn=apply_fn, max_steps=max_steps),
+    return unbatch(_line_search(params, batch, step, apply_fn=apply_fn, max_steps=max_steps),
                     single)
 
 
 # --------------------------------------------------------------------------- labelled attacks
 
 
-def _ascent(grad, norm):
-    """Unit steepest-ascent direction of a linear function with gradient ``grad`` `(n, d)`."""
-    if norm == 2:
-        length = jnp.linalg.norm(grad, axis=-1, keepdims=True)
-        return grad / jnp.where(length > 0, length, 1.0)
-    return jnp.sign(grad)
-
-
-def _project(delta, eps, norm):
-    if norm == 2:
-        length = jnp.linalg.norm(delta, axis=-1, keepdims=True)
-        return delta * jnp.minimum(1.0, eps / jnp.where(length > 0, length, 1.0))
-    return jnp.clip(delta, -eps, eps)
-
-
-@functools.partial(jax.jit, static_argnames=("apply_fn", "norm", "steps"))
-def _pgd(params, x, y, eps, step_size, *, apply_fn, norm, steps: int):
-    f = _batched(apply_fn)
-    def margin_and_grad(delta):
-        value, grad = _value_and_grad(f, params, x + delta)
-        return y * value, y[:, None] * grad
-
-    def body(_, state):
-        delta, best, best_margin = state
-        margin, grad = margin_and_grad(delta)
-        better = margin < best_margin
-        best = jnp.where(better[:, None], delta, best)
-        best_margin = jnp.where(better, margin, best_margin)
-        delta = _project(delta - step_size * _ascent(grad, norm), eps, norm)
-        return delta, best, best_margin
-
-    zero = jnp.zeros_like(x)
-    margin0 = y * f(params, x)
-    delta, best, best_margin = jax.lax.fori_loop(0, steps, body, (zero, zero, margin0))
-    final = y * f(params, x + delta)
-    better = final < best_margin
-    return AttackResult(jnp.where(better[:, None], delta, best), margin0,
-                        jnp.where(better, final, best_margin))
-
-
-def fgm(params, x, y, *, eps: float, norm=2, apply_fn: Callable | None = None) -> AttackResult:
-    """Fast gradient method: one step of size ``eps`` that lowers the margin ``y f(x)``.
-
-    .. math::
-        \\delta = -\\epsilon \\, y \\, \\frac{\\nabla f(x)}{\\|\\nabla f(x)\\|_2} \\;(\\ell_2),
-        \\qquad \\delta = -\\epsilon \\, y \\, \\mathrm{sign}(\\nabla f(x)) \\;(\\ell_\\infty);
-        \\quad \\delta = 0 \\text{ where } \\nabla f(x) = 0.
-
-    Args:
-        params, x, apply_fn: as in :func:`min_flip`.
-        y: labels in ``{-1, +1}``, `(n,)` (`()` for one point).
-        eps: attack radius, ``>= 0``.
-        norm: ``2`` or ``math.inf``.
-
-    Returns:
-        :class:`AttackResult`.
-    """
-    batch, single = _check_model(params, x, apply_fn)
-    y = _check_labels(y, batch.shape[0], single, batch.dtype)
-    eps = _check_nonnegative(eps, "eps")
-    norm = _check_norm(norm)
-    f = _batched(apply_fn)
-    value, grad = _value_and_grad(f, params, batch)
-    delta = -eps * _ascent(y[:, None] * grad, norm)
-    result = AttackResult(delta, y * value, y * f(params, batch + delta))
-    return _unbatch(result, single)
-
-
-def pgd(params, x, y, *, eps: float, steps: int, step_size: float, norm=2,
-        apply_fn: Callable | None = None) -> AttackResult:
-    """Projected gradient descent on the margin ``y f(x + delta)`` over ``||delta|| <= eps``.
-
-    From ``delta = 0``: ``delta <- Proj(delta - step_size * dir(y grad f(x + delta)))`` with
-    ``dir`` the unit-``l2`` direction or the sign (``l_inf``); returns the iterate with the
-    smallest margin (the paper's adversarial training uses 100 steps of ``0.025 eps``).
-
-    Args:
-        params, x, apply_fn: as in :func:`min_flip`.
-        y: labels in ``{-1, +1}``, `(n,)` (`()` for one point).
-        eps: attack radius, ``>= 0``.
-        steps: number of steps, ``>= 1``.
-        step_size: ``> 0``.
-        norm: ``2`` or ``math.inf``.
-
-    Returns:
-        :class:`AttackResult`.
-    """
-    batch, single = _check_model(params, x, apply_fn)
-    y = _check_labels(y, batch.shape[0], single, batch.dtype)
-    eps = _check_nonnegative(eps, "eps")
-    steps = check_positive_int(steps, "steps")
-    step_size = _check_positive(step_size, "step_size")
-    norm = _check_norm(norm)
-    result = _pgd(params, batch, y, eps, step_size, apply_fn=apply_fn, norm=norm,
-                  steps=steps)
-    return _unbatch(result, single)
-
-
-def line_robust_accuracy(flip: FlipResult, y, eps_grid) -> jax.Array:
-    """Robust accuracy under the single-step line attack, from :func:`min_flip`'s result.
-
-    A point is robust at radius ``eps`` iff it is classified correctly (``y f(x) > 0``) and
-    ``eta* > eps``.
-
-    Args:
-        flip: :func:`min_flip` of `(n, d)` points.
-        y: `(n,)` labels in ``{-1, +1}``.
-        eps_grid: `(k,)` radii.
-
-    Returns:
-        `(k,)` robust accuracies.
-    """
-    correct = jnp.asarray(y) * flip.f0 > 0
-    return jnp.mean(correct[None, :] & (flip.eta[None, :] > jnp.asarray(eps_grid)[:, None]), axis=1)
-
-
-def robust_accuracy(params, x, y, eps_grid, *, attack: str = "line", norm=2, steps: int = 100,
-                    step_fraction: float = 0.025, apply_fn: Callable | None = None):
-    """Fraction of points classified correctly (``y f(x + delta) > 0``) under attack, per radius.
-
-    ``"line"``: the single-step attack of any size up to ``eps`` along ``u`` (``l2``): a
-    correctly classified point is robust at ``eps`` iff ``eta* > eps`` (:func:`min_flip`,
-    exact for the two-layer network, bisection over ``(0, max(eps_grid)]`` with ``apply_fn``).
-    ``"fgm"``: :func:`fgm` at each radius. ``"pgd"``: :func:`pgd` with ``steps`` steps of
-    ``step_fraction * eps``. Misclassified clean points count as errors at every radius.
-
-    Args:
-        params, x, apply_fn: as in :func:`min_flip`; ``x`` `(n, d)`.
-        y: `(n,)` labels in ``{-1, +1}``.
-        eps_grid: `(k,)` radii ``>= 0``.
-        attack: ``"line"``, ``"fgm"`` or ``"pgd"``.
-        norm: ``2`` or ``math.inf`` (``"line"`` is ``l2`` only).
-
-    Returns:
-        `(k,)` robust accuracies.
-    """
-    check_choice(attack, "attack", ATTACKS)
-    norm = _check_norm(norm)
-    if np.ndim(x) != 2 or np.shape(x)[0] == 0:
-        raise ValueError(f"x must have shape (n, d) with n >= 1 (an accuracy needs points). "
-                         f"Got shape {np.shape(x)}.")
-    eps_grid = np.asarray(eps_grid, dtype=float)
-    if eps_grid.ndim != 1 or eps_grid.size == 0 or not np.all(np.isfinite(eps_grid)) \
-            or np.any(eps_grid < 0):
-        raise ValueError(f"eps_grid must be a non-empty 1-d array of finite radii >= 0. Got {eps_grid!r}.")
-    batch, _ = _check_model(params, x, apply_fn)
-    y = _check_labels(y, batch.shape[0], False, batch.dtype)
-    if attack == "line":
-        if norm != 2:
-            raise ValueError(f"norm must be 2 for attack='line' (an l2 step). Got {norm!r}.")
-        if apply_fn is None:
-            flip = min_flip(params, batch)
-        else:
-            flip = min_flip(params, batch, method="bisection", apply_fn=apply_fn,
-                            eta_max=max(float(eps_grid.max()), np.finfo(float).tiny))
-        return line_robust_accuracy(flip, y, eps_grid)
-    margins = []
-    for eps in eps_grid:  # a sweep over radii; each attack is batched over points
-        if attack == "fgm":
-            result = fgm(params, batch, y, eps=float(eps), norm=norm, apply_fn=apply_fn)
-        else:
-            result = pgd(params, batch, y, eps=float(eps), steps=steps, norm=norm,
-                         step_size=max(step_fraction * float(eps), np.finfo(float).tiny),
-                         apply_fn=apply_fn)
-        margins.append(jnp.minimum(result.margin, result.margin0))
-    return jnp.mean(jnp.stack(margins) > 0, axis=1)

@@ -167,14 +167,15 @@ def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: floa
         x = append_bias(x)
     dtype = jnp.result_type(W0, x)
     x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
-    if key is None:  # a placeholder of a key's shape: full-batch GD draws nothing
-        key = jnp.zeros(2, jnp.uint32)
     run = functools.partial(_train, loss=loss, steps=steps, rule=rule if C0 is not None else None,
                             batch_size=batch_size)
     radius = jnp.asarray(np.inf if C0 is None else C0 / np.sqrt(W0.shape[-2]), dtype)
     lr = jnp.asarray(lr, dtype)
     if W0.ndim == 2:
         return run(W0, a, x, y, lr, radius, key)
+    if key is None:  # full-batch GD draws nothing: no key at all, never a stand-in
+        return jax.vmap(run, in_axes=(0, 0, None, None, None, None, None))(W0, a, x, y, lr, radius,
+                                                                           None)
     keys = jax.random.split(key, W0.shape[0])
     return jax.vmap(run, in_axes=(0, 0, None, None, None, None, 0))(W0, a, x, y, lr, radius, keys)
 

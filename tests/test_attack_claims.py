@@ -11,20 +11,28 @@ from matplotlib.figure import Figure
 
 from ntk_attack import io
 from ntk_attack import bounds, models, theory
-from verification import attack_claims as ac
+from verification.claims.attacks import bound, constant, d_scaling, init, measure, transition, width
 from verification import registry, report, sweep
 
 LEVEL = 0.99  # one claim alone; the suite's Bonferroni level only widens the CIs
 
-TINY = ac.Grid(init_ds=(16, 64), init_m=256, init_networks=8, init_points=ac.N_POINTS,
-               first_order_d=64, first_order_m=256, first_order_networks=8, first_order_points=200,
-               width_d=16, widths=(64, 256), width_networks=8, width_points=ac.N_POINTS,
-               sphere_ds=(16, 64), sphere_m=256, sphere_networks=3, sphere_train=100,
-               sphere_test=ac.N_POINTS, sphere_steps=50, fixed_C0=(0.0, 0.5), bound_ds=(64,),
-               bound_ratios=(0.03,), kappa_networks=4, kappa_points=ac.N_POINTS, mnist_sizes=(4, 7),
-               mnist_fit_sizes=(4, 7), mnist_m=64, mnist_networks=3, mnist_fit_networks=3,
-               mnist_steps=30,
-               mnist_fixed_C0=(0.5, 1.0), mnist_c=0.25, mnist_sweep_C0=(), eps_grid=(0.1, 0.3))
+INIT = measure.InitSweep(ds=(16, 64), m=256, networks=8)
+SPHERE = measure.SphereSweep(m=256, networks=3, train=100, steps=50)
+KAPPA = measure.KappaSweep(networks=4)
+TINY = {  # one tiny grid per claim, passed as an argument
+    "init_attack_matches_prediction": init.Grid(
+        init=INIT, first_order_d=64, first_order_m=256, first_order_networks=8,
+        first_order_points=200),
+    "attack_scales_as_inverse_sqrt_d": d_scaling.Grid(init=INIT, sphere=SPHERE, sphere_ds=(16, 64),
+                                                      fixed_C0=(0.0, 0.5)),
+    "attack_independent_of_width": width.Grid(d=16, widths=(64, 256), networks=8),
+    "lazy_bound_holds": bound.Grid(sphere=SPHERE, kappa=KAPPA, ds=(64,), ratios=(0.03,)),
+    "constant_does_not_grow_with_d": constant.Grid(sphere=SPHERE, sphere_ds=(16, 64),
+                                                   fixed_C0=(0.0, 0.5)),
+    "phase_transition_in_C0": transition.Grid(
+        kappa=KAPPA, sizes=(4, 7), fit_sizes=(4, 7), m=64, networks=3, fit_networks=3, steps=30,
+        fixed_C0=(0.5, 1.0), c=0.25, sweep_C0=(), eps_grid=(0.1, 0.3)),
+}
 
 
 def verdicts(checks):
@@ -37,17 +45,11 @@ def describe(checks):
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
-    """Every attack claim run end to end on the TINY grid (shared cache, as in a report run)."""
-    ac.GRIDS["tiny"] = TINY
+    """Every attack claim run end to end on its TINY grid (shared cache, as in a report run)."""
     runner = sweep.SweepRunner(tmp_path_factory.mktemp("cache"))
-    ctx = registry.Context("tiny", 0, runner, family_size=6)
-    try:
-        return {claim: getattr(ac, claim)(ctx) for claim in (
-            "init_attack_matches_prediction", "attack_scales_as_inverse_sqrt_d",
-            "attack_independent_of_width", "lazy_bound_holds", "constant_does_not_grow_with_d",
-            "phase_transition_in_C0")}
-    finally:
-        del ac.GRIDS["tiny"]
+    ctx = registry.Context(profile="quick", seed=0, runner=runner, family_size=6)
+    claims = registry.all_claims()
+    return {claim: claims[claim].run(ctx, grid=grid) for claim, grid in TINY.items()}
 
 
 def test_claims_run_and_report(outcomes):
@@ -71,7 +73,7 @@ def test_mnist_point_reports_misclassified_separately(outcomes):
     for point in points:
         assert 0 <= point["misclassified"] <= 1
         assert point["test_accuracy"] == pytest.approx(1 - point["misclassified"])
-        assert len(point["robust_accuracy"]) == len(TINY.eps_grid)
+        assert len(point["robust_accuracy"]) == len(TINY["phase_transition_in_C0"].eps_grid)
         assert point["C0_hat"] <= point["C0"] * (1 + 1e-9)  # the stop rule lands on the ball
 
 
@@ -81,16 +83,17 @@ def test_mnist_point_reports_misclassified_separately(outcomes):
 def init_sample():
     """Enough networks at init for decisive CIs: 60 x 500 first-order points at d = 256 (both
     signs), 24 x 200 attacked points at d = 16, 64, 256 (m = 256)."""
-    large = {signs: ac.first_order_point(ac.InitPoint(256, 256, signs, 60, 500, seed=i))
+    large = {signs: measure.first_order_point(measure.InitPoint(d=256, m=256, signs=signs, n_networks=60, n_points=500, seed=i))
              for i, signs in enumerate(("balanced", "random"))}
-    by_d = {d: ac.init_point(ac.InitPoint(d, 256, "balanced", 24, ac.N_POINTS, seed=10 + d))
+    by_d = {d: measure.init_point(measure.InitPoint(d=d, m=256, signs="balanced", n_networks=24,
+                                                     n_points=measure.N_POINTS, seed=10 + d))
             for d in (16, 64, 256)}
     return large, by_d
 
 
 def test_init_claim_passes_and_wrong_predictions_fail(init_sample):
     large, by_d = init_sample
-    judge = functools.partial(ac.judge_init, large, by_d, d_large=256, m=256, level=LEVEL, seed=0)
+    judge = functools.partial(init.judge_init, large, by_d, d_large=256, m=256, level=LEVEL, seed=0)
     assert verdicts(judge()) == ["pass"] * 3, describe(judge())
     # Balanced signs given the random-signs value (forgetting that E f = 0 removes mu^2 from
     # Var f): 0.798 instead of 0.659; and the reverse for random signs.
@@ -103,46 +106,48 @@ def test_init_claim_passes_and_wrong_predictions_fail(init_sample):
 def test_scaling_claims_fail_wrong_slopes(init_sample):
     _, by_d = init_sample
     # 24 networks per d: the correct slope (about -0.53 over d = 16..256) is not rejected.
-    assert verdicts(ac.judge_d_scaling(by_d, {}, level=LEVEL, seed=0)) != ["fail"]
-    wrong = ac.judge_d_scaling(by_d, {}, level=LEVEL, seed=0, init_slope=(-1.0, (-1.05, -0.95)))
+    assert verdicts(d_scaling.judge_d_scaling(by_d, {}, level=LEVEL, seed=0)) != ["fail"]
+    wrong = d_scaling.judge_d_scaling(by_d, {}, level=LEVEL, seed=0, init_slope=(-1.0, (-1.05, -0.95)))
     assert verdicts(wrong) == ["fail"]  # eta* ~ 1/d would be the kernel regime's scale, not ours
-    by_m = {m: ac.init_point(ac.InitPoint(16, m, "balanced", 24, ac.N_POINTS, seed=m)) for m in (64, 1024)}
-    assert verdicts(ac.judge_width(by_m, level=LEVEL, seed=0)) == ["pass"]
+    by_m = {m: measure.init_point(measure.InitPoint(d=16, m=m, signs="balanced", n_networks=24,
+                                                     n_points=measure.N_POINTS, seed=m)) for m in (64, 1024)}
+    assert verdicts(width.judge_width(by_m, level=LEVEL, seed=0)) == ["pass"]
     # A width-dependent prediction, e.g. eta* ~ m^(-1/4) as for the activation-flip drift.
-    assert verdicts(ac.judge_width(by_m, level=LEVEL, seed=0, width_slope=(-0.25, (-0.3, -0.2)))) == ["fail"]
+    assert verdicts(width.judge_width(by_m, level=LEVEL, seed=0, width_slope=(-0.25, (-0.3, -0.2)))) == ["fail"]
 
 
 @pytest.fixture(scope="module")
 def sphere_trained():
-    points = ac.sphere_points(dataclasses.replace(TINY, sphere_networks=8), 0, (16, 64, 256),
+    points = measure.sphere_points(dataclasses.replace(SPHERE, networks=8), 0, (16, 64, 256),
                               lambda d: (0.0, 0.5))
-    return {(p.d, p.C0): ac.trained_point(p) for p in points}
+    return {(p.d, p.C0): measure.trained_point(p) for p in points}
 
 
 def test_bound_claim_fails_an_undercalibrated_kappa():
     """At C0 = 0 the envelope is kappa_d times the first-order prediction. Calibrated as the
     99.9% quantile it holds for ~99.9% of fresh points; a 97% quantile lets ~3% through, which
     60 networks x 200 points resolve (CI half-width ~0.004 < 0.005)."""
-    init = ac.init_point(ac.InitPoint(64, 256, "balanced", 60, ac.N_POINTS, seed=5))
+    init = measure.init_point(measure.InitPoint(d=64, m=256, signs="balanced", n_networks=60,
+                                                  n_points=measure.N_POINTS, seed=5))
     result = {"eta": init["eta"], "init_f": init["f"], "init_grad_norm": init["grad_norm"],
               "C0_hat": np.zeros(60)}
-    calibration = ac.KappaPoint(64, 256, 60, ac.N_POINTS, seed=6)
-    kappa = ac.kappa_point(calibration)["kappa"]
-    good = {"kappa 99.9%": ac.violations(result, d=64, m=256, C0=0.0, kappa=kappa)}
-    assert verdicts(ac.judge_bound(good, level=LEVEL, seed=0)) == ["pass"], good
+    calibration = measure.KappaPoint(d=64, m=256, n_networks=60, n_points=measure.N_POINTS, seed=6)
+    kappa = measure.kappa_point(calibration)["kappa"]
+    good = {"kappa 99.9%": bound.violations(result, d=64, m=256, C0=0.0, kappa=kappa)}
+    assert verdicts(bound.judge_bound(good, level=LEVEL, seed=0)) == ["pass"], good
     low = bounds.calibrate_kappa(jax.random.PRNGKey(calibration.seed), 64, 256, n_networks=60,
-                                 n_points=ac.N_POINTS, q=0.97).kappa
-    bad = {"kappa 97%": ac.violations(result, d=64, m=256, C0=0.0, kappa=low)}
-    assert verdicts(ac.judge_bound(bad, level=LEVEL, seed=0)) == ["fail"], bad[("kappa 97%")].sum(0)
+                                 n_points=measure.N_POINTS, q=0.97).kappa
+    bad = {"kappa 97%": bound.violations(result, d=64, m=256, C0=0.0, kappa=low)}
+    assert verdicts(bound.judge_bound(bad, level=LEVEL, seed=0)) == ["fail"], bad[("kappa 97%")].sum(0)
 
 
 def test_constant_claim_fails_a_growing_constant(sphere_trained):
-    by_C0 = {C0: {d: ac.constants(sphere_trained[d, C0], d=d, C0=C0) for d in (16, 64, 256)}
+    by_C0 = {C0: {d: constant.constants(sphere_trained[d, C0], d=d, C0=C0) for d in (16, 64, 256)}
              for C0 in (0.0, 0.5)}
-    assert verdicts(ac.judge_constant(by_C0, 256, level=LEVEL, seed=0)) == ["pass"] * 2
+    assert verdicts(constant.judge_constant(by_C0, 256, level=LEVEL, seed=0)) == ["pass"] * 2
     # eta* d / (|f0| + C0): a constant that grows like sqrt(d) must fail on held-out d.
     grown = {C0: {d: by_d[d] * math.sqrt(d) for d in by_d} for C0, by_d in by_C0.items()}
-    assert verdicts(ac.judge_constant(grown, 256, level=LEVEL, seed=0)) == ["fail"] * 2
+    assert verdicts(constant.judge_constant(grown, 256, level=LEVEL, seed=0)) == ["fail"] * 2
 
 
 def test_transition_checks_fail_a_wrong_slope(sphere_trained):
@@ -151,9 +156,9 @@ def test_transition_checks_fail_a_wrong_slope(sphere_trained):
     fixed = {0.5: {d: sphere_trained[d, 0.5] for d in (16, 64, 256)}}
     path = {d: sphere_trained[d, 0.5] for d in (16, 64, 256)}
     kwargs = dict(fit_ds=[16, 64, 256], level=LEVEL, seed=0)
-    checks = ac.judge_transition(fixed, path, **kwargs)
+    checks = transition.judge_transition(fixed, path, **kwargs)
     assert checks[0].verdict != "fail", describe(checks)
-    wrong = ac.judge_transition(fixed, path, fixed_slope=(0.0, (-0.1, 0.1)), **kwargs)
+    wrong = transition.judge_transition(fixed, path, fixed_slope=(0.0, (-0.1, 0.1)), **kwargs)
     assert wrong[0].verdict == "fail", describe(wrong)
     assert wrong[-1].verdict == "fail"  # C0 fixed is not C0 ~ sqrt(d): the slope stays ~ -1/2
 
@@ -167,11 +172,11 @@ def test_conditional_prediction_averages_to_theory():
 def test_violations_use_each_networks_radius():
     result = {"eta": np.array([[0.1, 0.5]]), "init_f": np.array([[0.2, 0.2]]),
               "init_grad_norm": np.array([[6.0, 6.0]]), "C0_hat": np.array([0.5])}
-    rows = ac.violations(result, d=64, m=1024, C0=0.5, kappa=1.1)
-    bound = bounds.lazy_envelope(np.array([0.2]), np.array([6.0]), C0=0.5, d=64, m=1024, kappa_d=1.1)
-    assert float(bound[0]) < 0.5  # so the second point violates
+    rows = bound.violations(result, d=64, m=1024, C0=0.5, kappa=1.1)
+    envelope = bounds.lazy_envelope(np.array([0.2]), np.array([6.0]), C0=0.5, d=64, m=1024, kappa_d=1.1)
+    assert float(envelope[0]) < 0.5  # so the second point violates
     np.testing.assert_array_equal(rows, [[1, 2]])
-    custom = ac.violations(result, d=64, m=1024, C0=0.5, kappa=1.1,
+    custom = bound.violations(result, d=64, m=1024, C0=0.5, kappa=1.1,
                            bound=lambda f0, g0, *, C0, d, m: np.full(np.shape(f0), 1.0))
     np.testing.assert_array_equal(custom, [[0, 2]])
 
@@ -181,12 +186,12 @@ def test_pooled_init_is_the_model_at_every_size():
     # of 49 entries the sample variance has standard error sqrt(2 / 200704) = 0.003; 0.02 is
     # over 6 of them.
     for d in (49, 196, 784):
-        net = ac.pooled_init(jax.random.PRNGKey(0), d, 4096)
+        net = measure.pooled_init(jax.random.PRNGKey(0), d, 4096)
         assert net.W.shape == (4096, d) and float(net.a.sum()) == 0.0
         assert abs(float(np.var(np.asarray(net.W))) - 1.0) < 0.02
         assert abs(float(np.mean(np.asarray(net.W)))) < 0.02
     with pytest.raises(ValueError, match="size dividing 28"):
-        ac.pooled_init(jax.random.PRNGKey(0), 36, 8)
+        measure.pooled_init(jax.random.PRNGKey(0), 36, 8)
 
 
 def test_pooled_init_shares_the_offset_across_sizes():
@@ -194,8 +199,8 @@ def test_pooled_init_shares_the_offset_across_sizes():
     # preactivations on an image and its downsampled twin, so their outputs correlate strongly
     # (measured 0.78). Independent draws would give 0 with standard error 1/sqrt(64) = 0.125:
     # 0.5 is 4 of those away.
-    small, full = ac.load("mnist", 49, 0, 0, 0), ac.load("mnist", 784, 0, 0, 0)
+    small, full = measure.load("mnist", 49, 0, 0, 0), measure.load("mnist", 784, 0, 0, 0)
     keys = jax.random.split(jax.random.PRNGKey(1), 64)
-    f_small = [float(models.apply(ac.pooled_init(k, 49, 256), small.x_test[0])) for k in keys]
-    f_full = [float(models.apply(ac.pooled_init(k, 784, 256), full.x_test[0])) for k in keys]
+    f_small = [float(models.apply(measure.pooled_init(k, 49, 256), small.x_test[0])) for k in keys]
+    f_full = [float(models.apply(measure.pooled_init(k, 784, 256), full.x_test[0])) for k in keys]
     assert np.corrcoef(f_small, f_full)[0, 1] > 0.5

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from conftest import assert_close
 from ntk_attack import attacks
-from ntk_attack.attacks import (FLIPPED, NO_FLIP, ZERO_GRADIENT, ZERO_OUTPUT, fgm, line_search_reference,
-                                min_flip, pgd, robust_accuracy)
+from ntk_attack.attacks import FlipStatus, line_search_reference, min_flip
+from ntk_attack.labelled_attacks import fgm, pgd, robust_accuracy
 from ntk_attack.models import TwoLayer, apply, init_two_layer, input_grad
 
 
@@ -88,9 +88,9 @@ def assert_minimal(params, x, result):
 def test_property_flips_and_is_minimal(seed, d, m, signs):
     params, x = setup(jax.random.PRNGKey(seed), d, m, 1, signs)
     result = min_flip(params, x[0])
-    if result.status == FLIPPED:
+    if result.status == FlipStatus.FLIPPED:
         assert_minimal(params, x[0], result)
-    elif result.status == NO_FLIP:
+    elif result.status == FlipStatus.NO_FLIP:
         # No zero on the whole ray: h keeps its sign at every breakpoint and far beyond.
         u = direction(params, x, result.f0[None])[0]
         t = -(params.W @ x[0]) / (params.W @ u)
@@ -99,7 +99,7 @@ def test_property_flips_and_is_minimal(seed, d, m, signs):
         assert bool(jnp.all(values > 0))
         assert result.eta == jnp.inf and result.searched_max == jnp.inf
     else:  # tiny networks can have every neuron inactive at x
-        assert result.status == ZERO_GRADIENT and result.eta == jnp.inf
+        assert result.status == FlipStatus.ZERO_GRADIENT and result.eta == jnp.inf
 
 
 @given(seed=st.integers(0, 2 ** 31 - 1), scale=st.floats(0.1, 10.0))
@@ -157,14 +157,14 @@ def test_no_flip_reported_with_range():
     x = jnp.array([[0.6, 0.8]])
     for method in ("exact", "bisection"):
         result = min_flip(params, x, method=method)
-        assert result.status[0] == NO_FLIP and not result.flipped[0]
+        assert result.status[0] == FlipStatus.NO_FLIP and not result.flipped[0]
         assert result.eta[0] == jnp.inf and result.delta_norm[0] == jnp.inf
     assert min_flip(params, x).searched_max[0] == jnp.inf
     bisection = min_flip(params, x, method="bisection")
     assert_close(bisection.searched_max, 64 * bisection.first_order, rtol=1e-15,
                  why="default range is 64 first-order steps")
     reference = line_search_reference(params, x, max_steps=100)
-    assert reference.status[0] == NO_FLIP and reference.eta[0] == jnp.inf
+    assert reference.status[0] == FlipStatus.NO_FLIP and reference.eta[0] == jnp.inf
 
 
 @pytest.mark.parametrize("method", ["exact", "bisection", "reference"])
@@ -178,7 +178,7 @@ def test_zero_gradient_and_zero_output_reported(method):
         result = line_search_reference(params, x, max_steps=10)
     else:
         result = min_flip(params, x, method=method)
-    np.testing.assert_array_equal(result.status, [ZERO_GRADIENT, ZERO_OUTPUT])
+    np.testing.assert_array_equal(result.status, [FlipStatus.ZERO_GRADIENT, FlipStatus.ZERO_OUTPUT])
     assert not bool(jnp.any(result.flipped))
     for field in result:
         assert not bool(jnp.any(jnp.isnan(field))), "NaN in FlipResult"

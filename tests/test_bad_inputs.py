@@ -19,7 +19,8 @@ from ntk_attack import io
 from conftest import assert_close
 
 import dummy_claims
-from ntk_attack import attacks, bounds, cli, data, kernels, models, predictors, training
+from ntk_attack import attacks, bounds, data, kernels, labelled_attacks, models, predictors, training
+from verification import cli
 from verification import report
 
 KEY = jax.random.PRNGKey(0)
@@ -127,7 +128,7 @@ def test_min_flip_at_width_one_and_dimension_one():
     x = jax.random.normal(jax.random.PRNGKey(1), (12, 3))
     result = attacks.min_flip(one, x)
     z = np.asarray(x @ one.W[0])
-    np.testing.assert_array_equal(result.status, np.where(z > 0, attacks.FLIPPED, attacks.ZERO_GRADIENT))
+    np.testing.assert_array_equal(result.status, np.where(z > 0, attacks.FlipStatus.FLIPPED, attacks.FlipStatus.ZERO_GRADIENT))
     assert_close(result.eta[z > 0], z[z > 0] / float(jnp.linalg.norm(one.W[0])), rtol=1e-14,
                  why="one linear piece; float64 rounding of w . x / ||w||")
     assert np.all(np.isinf(np.asarray(result.eta)[z <= 0]))
@@ -142,7 +143,7 @@ def test_min_flip_at_width_one_and_dimension_one():
      r"x must hold at least one training point. Got shape \(0, 4\)"),
     (lambda p, x, y: predictors.ntk_regression(x[:0], y[:0], kernel=kernels.ntk_first_layer, ridge=0.1),
      r"x_train must hold at least one training point. Got shape \(0, 4\)"),
-    (lambda p, x, y: attacks.robust_accuracy(p, x[:0], y[:0], [0.1]),
+    (lambda p, x, y: labelled_attacks.robust_accuracy(p, x[:0], y[:0], [0.1]),
      r"x must have shape \(n, d\) with n >= 1"),
     (lambda p, x, y: training.train(p, x, y, loss="logistic", lr=0.5, steps=1, C0=0.0),
      "C0 must be a finite number > 0. Got 0.0"),

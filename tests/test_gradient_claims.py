@@ -1,7 +1,8 @@
-"""Claims of issue 5 (verification.gradient_claims): the quick profile passes, wrong predictions fail.
+"""The gradient claims (verification.claims.gradients): the quick profile passes, wrong predictions fail.
 
 The quick-profile claims share one sweep cache, so the networks are trained once (about 30 to
-45 s on 2 cores); the judges are then fed wrong predictions on the same measurements.
+45 s on 2 cores); the judges are then fed wrong predictions on the same measurements. Tests
+that run the quick profile are marked ``profile``.
 """
 import json
 import math
@@ -13,7 +14,7 @@ from matplotlib.figure import Figure
 
 from ntk_attack import io
 from ntk_attack import training
-from verification import gradient_claims as gc
+from verification.claims.gradients import antisymmetric, drift, ensemble, measure, trained
 from verification import protocol, registry, report
 from verification.sweep import SweepRunner
 
@@ -40,6 +41,7 @@ def describe(outcome):
     return "; ".join(f"{c.name}: {c.verdict} {c.estimate:.4g} CI {c.ci}" for c in outcome.checks)
 
 
+@pytest.mark.profile
 @pytest.mark.parametrize("claim_id", CLAIM_IDS)
 def test_quick_profile_passes(outcomes, claim_id):
     outcome = outcomes[claim_id]
@@ -48,25 +50,28 @@ def test_quick_profile_passes(outcomes, claim_id):
 
 
 def balanced_summaries(context):
-    grid = gc.GRIDS["quick"]
-    points = gc.network_grid(grid, context.seed, "balanced")
-    return grid, gc.per_network(points, context.runner.map(gc.network_gradients, points))
+    grid = measure.SWEEPS["quick"]
+    points = measure.network_grid(grid, context.seed, "balanced")
+    return grid, measure.per_network(points, context.runner.map(measure.network_gradients, points))
 
 
+@pytest.mark.profile
 def test_predicting_no_convergence_fails(outcomes, context):
     grid, summaries = balanced_summaries(context)  # cached by the claims above
-    checks = gc.judge_trained(grid.widths, summaries, level=context.level(), seed=0,
+    checks = trained.judge_trained(grid.widths, summaries, level=context.level(), seed=0,
                               slope=(0.0, (-0.125, 0.125)))
     assert [c.verdict for c in checks] == ["fail"], [(c.estimate, c.ci) for c in checks]
 
 
+@pytest.mark.profile
 def test_predicting_the_wrong_ensemble_rate_fails(outcomes, context):
     data = outcomes["ensemble_gradient_converges"].data
-    checks = gc.judge_ensemble(data["k"], data["distance"], level=context.level(), seed=0,
+    checks = ensemble.judge_ensemble(data["k"], data["distance"], level=context.level(), seed=0,
                                slope=(-0.25, (-0.375, -0.125)))
     assert [c.verdict for c in checks] == ["fail"], [(c.estimate, c.ci) for c in checks]
 
 
+@pytest.mark.profile
 def test_linearization_predicted_to_reach_the_kernel_gradient_fails(outcomes, context):
     """If the linearisation's gradient converged to grad h_t, the gap would shrink: it does not."""
     grid, summaries = balanced_summaries(context)
@@ -77,15 +82,15 @@ def test_linearization_predicted_to_reach_the_kernel_gradient_fails(outcomes, co
 
 
 def test_value_drift_lemma_is_tight_and_catches_an_underestimated_C0_hat():
-    drift_ratio, C0_ratio = gc.tight_case()
+    drift_ratio, C0_ratio = drift.tight_case()
     assert abs(drift_ratio - 1) < 1e-12 and abs(C0_ratio - 1) < 1e-12
     C0 = 3.0
     exact = {"drift": np.array([C0]), "x_norm": np.array([1.0]), "C0_hat": np.array(C0)}
     low = dict(exact, C0_hat=np.array(C0 * (1 - 1e-6)))  # an estimate below the row-wise maximum
-    ok = gc.judge_drift([exact], tight=(drift_ratio, C0_ratio), C0_rule=(0.0, 0.0))
-    bad = gc.judge_drift([low], tight=(drift_ratio, C0_ratio), C0_rule=(0.0, 0.0))
+    ok = drift.judge_drift([exact], tight=(drift_ratio, C0_ratio), C0_rule=(0.0, 0.0))
+    bad = drift.judge_drift([low], tight=(drift_ratio, C0_ratio), C0_rule=(0.0, 0.0))
     assert ok[0].verdict == "pass" and bad[0].verdict == "fail"
-    assert gc.judge_drift([exact], tight=(1 + 1e-6, 1.0), C0_rule=(0.0, 0.0))[1].verdict == "fail"
+    assert drift.judge_drift([exact], tight=(1 + 1e-6, 1.0), C0_rule=(0.0, 0.0))[1].verdict == "fail"
 
 
 def test_C0_hat_is_the_row_wise_maximum(key):
@@ -96,6 +101,7 @@ def test_C0_hat_is_the_row_wise_maximum(key):
     assert math.isclose(float(training.C0_hat(W, W0)), 4.0 * 1.0, rel_tol=1e-14)
 
 
+@pytest.mark.profile
 def test_figures_draw_from_report_data(outcomes):
     claims = registry.all_claims()
     for claim_id in ("trained_gradient_converges_to_kernel_gradient", "antisymmetric_init_gradient_converges"):
@@ -107,7 +113,7 @@ def test_figures_draw_from_report_data(outcomes):
 
 
 def test_point_functions_pickle_for_worker_processes():
-    for fn in (gc.network_gradients, gc.ensemble_gradients, gc.ball_training):
+    for fn in (measure.network_gradients, ensemble.ensemble_gradients, drift.ball_training):
         assert pickle.loads(pickle.dumps(fn)) is fn
 
 

@@ -6,7 +6,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from ntk_attack import io
-from verification import kernel_claims as kc
+from verification.claims.kernels import analytic, convergence, empirical
 from verification import protocol, report, sweep
 
 LEVEL = 0.99  # one claim alone; the suite's Bonferroni level only widens the CIs
@@ -17,19 +17,19 @@ def verdicts(checks):
 
 
 def test_analytic_claim_passes_and_a_wrong_kernel_fails():
-    x = kc.analytic_inputs(kc.AnalyticPoint("sphere", 16, 5, seed=0))
-    assert verdicts(kc.judge_analytic({"sphere": kc.analytic_differences(x)})) == ["pass"] * 2
+    x = analytic.analytic_inputs(analytic.AnalyticPoint(source="sphere", n=16, d=5, seed=0))
+    assert verdicts(analytic.judge_analytic({"sphere": analytic.analytic_differences(x)})) == ["pass"] * 2
     # Comparing Theta_W with neural-tangents' full ntk (forgetting "- nngp") must fail.
-    wrong = kc.analytic_differences(x, pairs=(("ntk_first_layer", "ntk"),))
-    assert verdicts(kc.judge_analytic({"sphere": wrong})) == ["fail"] * 2
+    wrong = analytic.analytic_differences(x, pairs=(("ntk_first_layer", "ntk"),))
+    assert verdicts(analytic.judge_analytic({"sphere": wrong})) == ["fail"] * 2
 
 
 def test_empirical_claim_passes_and_neural_tangents_own_readout_fails():
-    point = kc.EmpiricalPoint(n=8, d=4, m=32, signs="balanced", seed=0)
-    assert verdicts(kc.judge_empirical({"balanced": kc.empirical_point(point)})) == ["pass"]
+    point = empirical.EmpiricalPoint(n=8, d=4, m=32, signs="balanced", seed=0)
+    assert verdicts(empirical.judge_empirical({"balanced": empirical.empirical_point(point)})) == ["pass"]
     # neural-tangents' N(0, 1) readout weighs neurons by a_s^2 != 1: the issue's pitfall.
-    wrong = kc.empirical_point(kc.EmpiricalPoint(8, 4, 32, "balanced", 0, nt_readout="nt_init"))
-    assert verdicts(kc.judge_empirical({"balanced": wrong})) == ["fail"]
+    wrong = empirical.empirical_point(empirical.EmpiricalPoint(n=8, d=4, m=32, signs="balanced", seed=0, nt_readout="nt_init"))
+    assert verdicts(empirical.judge_empirical({"balanced": wrong})) == ["fail"]
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +37,16 @@ def tiny_convergence(tmp_path_factory):
     # 400 networks x 2 widths: CI half-widths ~0.015 (ratio) and ~0.011 (slope) at level 0.99
     # (per-network sd of the normalised squared error ~0.25), so even the sqrt(2)-inflated CI
     # of a wrong antisymmetric prediction (~0.021) stays under the allowed 0.025 and can fail.
-    points = [kc.ConvergencePoint(m, signs, 400, 4, 28, 8, points_seed=1,
+    points = [convergence.ConvergencePoint(m=m, signs=signs, n_networks=400, n_circle=4, n_random=28, d=8,
+                                           points_seed=1,
                                   seed=protocol.derive_seed(0, signs, m))
-              for signs in kc.SD_FACTORS for m in (64, 1024)]
+              for signs in convergence.SD_FACTORS for m in (64, 1024)]
     return sweep.SweepRunner(tmp_path_factory.mktemp("cache")), points
 
 
 def test_convergence_claim_passes(tiny_convergence):
     runner, points = tiny_convergence
-    outcome = kc.run_convergence(runner, points, level=LEVEL, seed=0)
+    outcome = convergence.run_convergence(runner, points, level=LEVEL, seed=0)
     assert verdicts(outcome.checks) == ["pass"] * 3, [(c.name, c.estimate, c.ci) for c in outcome.checks]
 
 
@@ -55,14 +56,14 @@ def test_convergence_claim_passes(tiny_convergence):
 ], ids=("slope", "antisymmetric-sd"))
 def test_convergence_claim_fails_a_wrong_prediction(tiny_convergence, wrong, failing):
     runner, points = tiny_convergence
-    checks = kc.run_convergence(runner, points, level=LEVEL, seed=0, **wrong).checks
+    checks = convergence.run_convergence(runner, points, level=LEVEL, seed=0, **wrong).checks
     assert verdicts(checks)[failing] == "fail", [(c.name, c.estimate, c.ci) for c in checks]
 
 
 def test_convergence_figures_draw_from_report_json(tiny_convergence):
     runner, points = tiny_convergence
-    data = json.loads(io.dumps(kc.run_convergence(runner, points, level=LEVEL, seed=0).data))
-    figures = kc.convergence_figures(data)
+    data = json.loads(io.dumps(convergence.run_convergence(runner, points, level=LEVEL, seed=0).data))
+    figures = convergence.convergence_figures(data)
     assert set(figures) == {"kernel_error_vs_width", "kernel_vs_angle"}
     for fig in figures.values():
         ax = fig.axes[0]

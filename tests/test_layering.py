@@ -38,7 +38,7 @@ def test_the_walk_sees_imports_inside_functions(tmp_path):
 
 
 def test_imports_leave_float64_off():
-    code = ("import jax, ntk_attack, verification, verification.report, verification.cli\n"
+    code = ("import jax, ntk_attack, verification, verification.report, verification.cli, verification.claims.attacks\n"
             "assert not jax.config.jax_enable_x64\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())})

@@ -1,7 +1,11 @@
-"""The sweep runner: order, cache hits, fresh runs, corrupt files, executors, the abort hook."""
+"""The sweep runner: order, cache hits, fresh runs, corrupt files, executors, the abort hook,
+and cache keys that follow the code each point function runs."""
 import concurrent.futures
 import dataclasses
+import importlib
 import os
+import sys
+import textwrap
 import zipfile
 
 import numpy as np
@@ -167,3 +171,101 @@ def test_abort_hook_kills_after_nth_written_point(tmp_path):
     resumed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.strip() == "2"
+
+
+LIB = """
+    \"\"\"A measured library function.\"\"\"
+    SHIFT = 1.0
+
+
+    def helper(x):
+        \"\"\"Docstring 1.\"\"\"
+        return x + SHIFT
+
+
+    def other(x):
+        return 2 * x
+"""
+CLAIM = """
+    import dataclasses
+
+    from userpkg import lib
+
+    CACHE_VERSION = 1
+    LABEL = "label 1"
+
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class P:
+        i: int
+
+
+    def uses_helper(p: P) -> dict:
+        \"\"\"Docstring A.\"\"\"
+        return {"v": lib.helper(p.i)}
+
+
+    def uses_other(p: P) -> dict:
+        return {"v": lib.other(p.i)}
+
+
+    def figure(data):
+        return LABEL  # a figure: no point function reaches it
+"""
+
+
+def load_userpkg(root, lib=LIB, claim=CLAIM):
+    package = root / "userpkg"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "lib.py").write_text(textwrap.dedent(lib))
+    (package / "claim.py").write_text(textwrap.dedent(claim))
+    for name in ("userpkg.claim", "userpkg.lib", "userpkg"):
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+    return importlib.import_module("userpkg.claim")
+
+
+def run_userpkg(cache, module):
+    runner = SweepRunner(cache, quiet=True)
+    helped = runner.map(module.uses_helper, [module.P(i=1), module.P(i=2)])
+    runner.map(module.uses_other, [module.P(i=3)])
+    return runner, [float(r["v"]) for r in helped]
+
+
+def test_cache_key_follows_the_code_each_point_function_runs(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cache = tmp_path / "cache"
+    runner, values = run_userpkg(cache, load_userpkg(tmp_path))
+    assert (runner.computed, values) == (3, [2.0, 3.0])
+    # Docstrings, comments, a figure and its label change: every point is reused.
+    cosmetic = load_userpkg(tmp_path, LIB.replace("Docstring 1.", "Other words.").replace(
+        "return 2 * x", "return 2 * x  # a comment"), CLAIM.replace("Docstring A.", "Changed.")
+        .replace("label 1", "label 2").replace("return LABEL", "return LABEL.upper()"))
+    runner, values = run_userpkg(cache, cosmetic)
+    assert (runner.computed, runner.cached, values) == (0, 3, [2.0, 3.0])
+    # The measured helper changes: exactly the two points whose function reaches it rerun.
+    changed = load_userpkg(tmp_path, LIB.replace("return x + SHIFT", "return x + 2 * SHIFT"))
+    runner, values = run_userpkg(cache, changed)
+    assert (runner.computed, runner.cached, values) == (2, 1, [3.0, 4.0])
+    # So does a constant it reads, and the claim's CACHE_VERSION reruns all of its points.
+    runner, _ = run_userpkg(cache, load_userpkg(tmp_path, LIB.replace("SHIFT = 1.0", "SHIFT = 3.0")))
+    assert (runner.computed, runner.cached) == (2, 1)
+    runner, _ = run_userpkg(cache, load_userpkg(tmp_path, claim=CLAIM.replace(
+        "CACHE_VERSION = 1", "CACHE_VERSION = 2")))
+    assert (runner.computed, runner.cached) == (3, 0)
+
+
+def test_a_tag_caches_points_apart(tmp_path):
+    plain = SweepRunner(tmp_path, quiet=True)
+    plain.map(square, POINTS[:2])
+    tagged = SweepRunner(tmp_path, quiet=True, tag="mutant-1")
+    tagged.map(square, POINTS[:2])
+    assert (tagged.computed, tagged.cached) == (2, 0)
+    assert len(list((tmp_path / "mutant-1" / "square").glob("*.npz"))) == 2
+    assert sweep.point_key(square, POINTS[0], "mutant-1") != sweep.point_key(square, POINTS[0])
+    again = SweepRunner(tmp_path, quiet=True, tag="mutant-1")
+    again.map(square, POINTS[:2])
+    assert (again.computed, again.cached) == (0, 2)
+    with pytest.raises(ValueError, match="tag must be"):
+        SweepRunner(tmp_path, tag="../escape")

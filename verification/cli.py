@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="results folder (default: results)")
     verify.add_argument("--seed", type=_int_at_least(0), default=0, help=seed_help + " (default 0)")
     verify.add_argument("--only", nargs="+", metavar="CLAIM", help="run only these claim ids")
+    verify.add_argument("--claims", nargs="+", default=[], metavar="MODULE",
+                        help="also import these modules (from the current folder or sys.path), "
+                             "each registering claims (docs/extending.md)")
+    verify.add_argument("--tag", default="", metavar="TAG",
+                        help="cache grid points apart under this label (letters, digits, - and _), "
+                             "e.g. for runs of deliberately changed code")
     verify.add_argument("--workers", type=_int_at_least(1), default=1, metavar="N",
                         help="processes for grid points (default 1: in this process); results "
                              "are bitwise the same for every N")
@@ -179,15 +185,19 @@ def main(argv=None) -> int:
 def cmd_verify(args) -> int:
     from verification import report
 
+    if args.claims and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` does: the user's module sits here
+
     if args.list:
-        for claim_id, spec in report.load_claims().items():
+        for claim_id, spec in report.load_claims(args.claims).items():
             print(f"{claim_id}\t{spec.title}")
         return EXIT_OK
     if args.mnist is not None and not os.path.exists(args.mnist):
         raise UsageError(f"--mnist {args.mnist!r}: no such file or folder.")
     result = report.run_claims(args.only, profile=args.profile, seed=args.seed, out_dir=args.out,
                                workers=args.workers, fresh=args.fresh, quiet=args.quiet,
-                               pdf=args.pdf, mnist_path=args.mnist)
+                               pdf=args.pdf, mnist_path=args.mnist, claim_modules=args.claims,
+                               tag=args.tag)
     summary = result["summary"]
     counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n) or "no claims"
     print(f"{summary['verdict']}: {counts} in {result['run']['total_time_s']:.1f} s; "
@@ -300,7 +310,7 @@ def cmd_attack(args) -> int:
     flip = attacks.min_flip(params, x)
     eta, first = np.asarray(flip.eta), np.asarray(flip.first_order)
     status = np.asarray(flip.status)
-    flipped = status == attacks.FLIPPED
+    flipped = status == attacks.FlipStatus.FLIPPED
     finite = np.isfinite(first)
     sqrt_d = math.sqrt(args.d)
 
@@ -308,7 +318,7 @@ def cmd_attack(args) -> int:
         return float(np.mean(values)) if values.size else None
 
     result.update({
-        "status_counts": {name: int(np.sum(status == k)) for k, name in enumerate(attacks.STATUS)},
+        "status_counts": {s.name.lower(): int(np.sum(status == s)) for s in attacks.FlipStatus},
         "median_eta": float(np.median(eta)),  # no-flip points count as inf: a median, not a mean
         "median_eta_sqrt_d": float(np.median(eta) * sqrt_d),
         "mean_eta_flipped": mean_or_none(eta[flipped]),

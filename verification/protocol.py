@@ -131,6 +131,28 @@ def slope_over_units(x, per_unit, *, level: float, seed: int, reduce=np.mean):
                      seed=seed)
 
 
+def slope_check(name: str, x, per_unit, *, predicted: float, band, level: float, seed: int,
+                ci_share: float, why: str | None = None, note: str = "", reduce=np.mean) -> Check:
+    """A log-log slope of per-unit summaries against ``x``, judged against ``band``.
+
+    Args:
+        name: the check's name.
+        x: `(k,)` grid values; ``per_unit``: `(n_units, k)` positive summaries.
+        predicted: the predicted slope; ``band``: ``(lo, hi)`` values that count as agreement.
+        level, seed: CI level and bootstrap seed.
+        ci_share: the widest allowed CI half-width as a share of the band's half-width (a
+            claim's own choice: how sharply its CI must resolve the band).
+        why: where the band comes from (default: an equivalence band around ``predicted``).
+        reduce: how resampled units are combined at each grid value (default: mean).
+    """
+    lo, hi = band
+    estimate, ci = slope_over_units(x, per_unit, level=level, seed=seed, reduce=reduce)
+    return check(name, prediction=f"slope {predicted:g}", estimate=estimate, ci=ci,
+                 band=Band(lo, hi, ci_share * (hi - lo) / 2,
+                           why or f"equivalence band [{lo:g}, {hi:g}] around {predicted:g}"),
+                 level=level, note=note)
+
+
 def derive_seed(seed: int, *labels) -> int:
     """A 31-bit seed derived from ``seed`` and JSON-able ``labels`` (grid point, role, ...).
 

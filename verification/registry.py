@@ -1,22 +1,35 @@
-"""The claim registry: what a claim is, what it receives and what it returns.
+"""The claim registry: what a claim is, what it receives and what it returns, and where
+claims are found.
 
-A claim is a function ``run(ctx: Context) -> Outcome`` registered with :func:`claim`. It
-measures, compares with an independent prediction through :mod:`verification.protocol`
-checks, and returns JSON-able data from which its figures are drawn (so ``ntk-attack
-figures`` can re-render from ``report.json`` alone).
+A claim is a function ``run(ctx: Context, *, grid=None) -> Outcome`` registered with
+:func:`claim`. It measures, compares with an independent prediction through
+:mod:`verification.protocol` checks, and returns JSON-able data from which its figures are
+drawn (so ``ntk-attack figures`` can re-render from ``report.json`` alone). ``grid`` is the
+claim's grid point set; None means the grid of ``ctx.profile``.
+
+Discovery (:func:`all_claims`), in this order, each module imported once:
+
+1. the families of this project, the subpackages of :mod:`verification.claims` (``kernels``,
+   ``gradients``, ``attacks`` first, then any other subpackage by name): a new family is one
+   new subpackage, found without any registration;
+2. every entry point of the group ``ntk_attack.claims`` (``[options.entry_points]`` of a
+   package's ``setup.cfg``: ``name = module``), for claims that live in other packages;
+3. modules named at run time (``ntk-attack verify --claims MODULE``, :func:`load_modules`).
 """
 import dataclasses
 import importlib
+import importlib.metadata
+import pkgutil
 from typing import Callable
 
 from verification.protocol import ALPHA
 
 PROFILES = ("quick", "full")
-FAMILY_MODULES = ("verification.kernel_claims", "verification.gradient_claims",
-                  "verification.attack_claims")
+ENTRY_POINT_GROUP = "ntk_attack.claims"
+FAMILY_ORDER = ("kernels", "gradients", "attacks")  # report order of the project's families
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Context:
     """What every claim receives.
 
@@ -26,12 +39,15 @@ class Context:
         runner: a ``verification.sweep.SweepRunner``; grid points go through ``runner.map``.
         family_size: number of registered claims, for the Bonferroni level.
         mnist_path: a local full MNIST file, or None for the bundled subset.
+        tag: the run's cache tag (``runner.tag``): empty for a normal run; a run of
+            deliberately changed code (a planted bug) sets it so its points cache apart.
     """
     profile: str
     seed: int
     runner: object
     family_size: int
     mnist_path: str | None = None
+    tag: str = ""
 
     @property
     def quick(self) -> bool:
@@ -88,8 +104,36 @@ def claim(claim_id: str, *, title: str, figures: Callable | None = None):
     return register
 
 
-def all_claims() -> dict:
-    """Import every claim family and return ``{claim_id: ClaimSpec}`` in registration order."""
-    for module in FAMILY_MODULES:
-        importlib.import_module(module)
+def family_modules() -> list:
+    """Module names of the claim families: subpackages of :mod:`verification.claims`, then the
+    entry points of :data:`ENTRY_POINT_GROUP` (duplicates dropped, order kept)."""
+    import verification.claims
+    names = sorted((info.name for info in pkgutil.iter_modules(verification.claims.__path__)
+                    if info.ispkg),
+                   key=lambda name: (FAMILY_ORDER.index(name) if name in FAMILY_ORDER
+                                     else len(FAMILY_ORDER), name))
+    modules = [f"verification.claims.{name}" for name in names]
+    modules += [entry.value for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    return list(dict.fromkeys(modules))
+
+
+def load_modules(modules) -> None:
+    """Import each module of ``modules`` (names), which registers its claims.
+
+    Raises:
+        ValueError: a module that cannot be imported, naming it and the reason.
+    """
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # noqa: BLE001  (any failure to import is the user's to fix)
+            raise ValueError(f"cannot import claim module {module!r} "
+                             f"({type(error).__name__}: {error}).") from None
+
+
+def all_claims(modules=()) -> dict:
+    """Import every claim family, then ``modules``, and return ``{claim_id: ClaimSpec}`` in
+    registration order."""
+    load_modules(family_modules())
+    load_modules(modules)
     return CLAIMS

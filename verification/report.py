@@ -21,10 +21,8 @@ Environment:
 """
 import dataclasses
 import datetime
-import importlib
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import re
@@ -36,13 +34,12 @@ import traceback
 from pathlib import Path
 
 import jax
-import numpy as np
 from tqdm.auto import tqdm
 
 from ntk_attack.io import decode as _decode
 from ntk_attack.io import dumps, write_text_atomically
-from ntk_attack.io import encode as _encode
 from verification import enable_x64, protocol, registry
+from verification.markdown import to_markdown
 from verification.sweep import SweepRunner
 
 EXTRA_CLAIMS_ENV = "NTK_ATTACK_EXTRA_CLAIMS"
@@ -52,13 +49,11 @@ PACKAGES = ("ntk-attack", "jax", "jaxlib", "neural-tangents", "numpy", "scipy", 
 
 # --- claims ----------------------------------------------------------------------------------
 
-def load_claims() -> dict:
-    """``{claim_id: ClaimSpec}``: the claim families, then ``NTK_ATTACK_EXTRA_CLAIMS``'s modules."""
-    claims = registry.all_claims()
-    for module in os.environ.get(EXTRA_CLAIMS_ENV, "").split(","):
-        if module.strip():
-            importlib.import_module(module.strip())
-    return claims
+def load_claims(modules=()) -> dict:
+    """``{claim_id: ClaimSpec}``: the claim families, ``modules`` (``--claims``), then
+    ``NTK_ATTACK_EXTRA_CLAIMS``'s modules."""
+    extra = [m.strip() for m in os.environ.get(EXTRA_CLAIMS_ENV, "").split(",") if m.strip()]
+    return registry.all_claims([*modules, *extra])
 
 
 def select_claims(ids, claims: dict) -> list:
@@ -91,7 +86,7 @@ def check_out_dir(out_dir) -> Path:
 
 def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="results",
                workers: int = 1, fresh: bool = False, quiet: bool = False, pdf: bool = False,
-               mnist_path=None, executor=None) -> dict:
+               mnist_path=None, executor=None, claim_modules=(), tag: str = "") -> dict:
     """Run claims, write ``report.json``, ``report.md`` and figures into ``out_dir``.
 
     Args:
@@ -105,6 +100,8 @@ def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="resu
         pdf: also write each figure as PDF.
         mnist_path: a local full MNIST file for claims that use it, or None.
         executor: a ``concurrent.futures.Executor`` for grid points (overrides ``workers``).
+        claim_modules: names of modules to import first, each registering claims (``--claims``).
+        tag: cache tag mixed into every point's key (``SweepRunner(tag=...)``); empty by default.
 
     Returns:
         The report (as written to ``report.json``, non-finite floats decoded).
@@ -124,12 +121,13 @@ def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="resu
             raise ValueError(f"MNIST file {str(mnist_path)!r} does not exist.")
         from ntk_attack import data
         data.check_mnist(mnist_path)  # a malformed file fails now, not inside a claim
-    claims = load_claims()
+    claims = load_claims(claim_modules)
     specs = select_claims(ids, claims)
     out = check_out_dir(out_dir)
     run = {
         "command": rerun_command(ids, profile=profile, seed=seed, out_dir=out_dir,
-                                 mnist_path=mnist_path),
+                                 mnist_path=mnist_path, claim_modules=claim_modules, tag=tag),
+        "claim_modules": list(claim_modules), "tag": tag,
         "profile": profile, "seed": seed, "only": None if ids is None else list(ids),
         "workers": workers, "fresh": fresh,
         "mnist_path": None if mnist_path is None else str(mnist_path),
@@ -141,10 +139,11 @@ def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="resu
     entries = []
     formats = ("png", "pdf") if pdf else ("png",)
     with SweepRunner(out / "cache", workers=workers, executor=executor, fresh=fresh,
-                     quiet=quiet) as runner:
+                     quiet=quiet, tag=tag) as runner:
         context = registry.Context(profile=profile, seed=seed, runner=runner,
                                    family_size=len(claims),
-                                   mnist_path=None if mnist_path is None else str(mnist_path))
+                                   mnist_path=None if mnist_path is None else str(mnist_path),
+                                   tag=tag)
         bar = tqdm(specs, desc="claims", unit="claim", disable=quiet, file=sys.stderr,
                    dynamic_ncols=True)
         for spec in bar:
@@ -227,10 +226,15 @@ def exit_code(report: dict) -> int:
     return report["summary"]["exit_code"]
 
 
-def rerun_command(ids, *, profile, seed, out_dir, mnist_path=None) -> str:
+def rerun_command(ids, *, profile, seed, out_dir, mnist_path=None, claim_modules=(),
+                  tag: str = "") -> str:
     """The shell command that reruns this selection with the same numbers."""
     words = ["ntk-attack", "verify", "--profile", profile, "--seed", str(seed),
              "--out", str(out_dir)]
+    if claim_modules:
+        words += ["--claims", *claim_modules]
+    if tag:
+        words += ["--tag", tag]
     if ids is not None:
         words += ["--only", *ids]
     if mnist_path is not None:
@@ -330,78 +334,3 @@ def load_report(path) -> dict:
         raise ValueError(f"{str(path)!r} is damaged: it needs 'run' and 'summary' objects and a "
                          "'claims' list of entries with an 'id' and a 'verdict'.")
     return report
-
-
-# --- markdown --------------------------------------------------------------------------------
-
-def _num(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and not math.isfinite(value):
-        return {math.inf: "∞", -math.inf: "−∞"}.get(value, "nan")
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(report: dict) -> str:
-    """``report.md``: the verdict table first, then one section per claim with its figures."""
-    run, summary = report["run"], report["summary"]
-    counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n)
-    versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
-    lines = [
-        "# ntk-attack verification report", "",
-        f"**Verdict: {summary['verdict']}** ({counts or 'no claims'}); profile `{run['profile']}`, "
-        f"seed {run['seed']}, {run['dtype']}, {run['total_time_s']:.1f} s.", "",
-        "| verdict | claim | title | checks passed | time |", "| --- | --- | --- | --- | --- |",
-    ]
-    entries = sorted(report["claims"], key=lambda e: protocol.VERDICTS.index(e["verdict"]))
-    for e in entries:
-        passed = f"{sum(c['verdict'] == 'pass' for c in e['checks'])}/{len(e['checks'])}"
-        lines.append(f"| **{e['verdict']}** | [`{e['id']}`](#{_anchor(e['id'])}) | "
-                     f"{_cell(e['title'])} | {passed} | {e['wall_time_s']:.1f} s |")
-    lines += ["", f"Rerun: `{run['command']}`", "", f"Versions: {versions}; workers "
-              f"{run['workers']}; started {run['started_utc']}.", "",
-              "Verdicts (THEORY.md section 8): *pass*, the CI lies inside the band; *fail*, "
-              "entirely outside; *inconclusive*, wider than allowed or straddling an edge "
-              "(never a pass). Each CI is at the Bonferroni level shown.", ""]
-    for e in report["claims"]:
-        lines += [f"## {e['id']}", "", f"**{e['verdict']}**: {_cell(e['title'])} "
-                  f"({e['wall_time_s']:.1f} s, seed {e['seed']}, {e['sweep']['computed']} grid "
-                  f"points computed, {e['sweep']['cached']} cached).", ""]
-        if e["prediction"]:
-            lines += [f"Prediction: {e['prediction']}", ""]
-        if e["reason"]:
-            lines += [f"Reason: {_cell(e['reason'])}", ""]
-        if e["checks"]:
-            lines += ["| check | prediction | estimate | CI | level | band | max half-width "
-                      "| verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-            for c in e["checks"]:
-                band = c["band"]
-                lines.append(
-                    f"| {_cell(c['name'])} | {_cell(c['prediction'])} | {_num(c['estimate'])} | "
-                    f"[{_num(c['ci'][0])}, {_num(c['ci'][1])}] | "
-                    f"{'exact' if c['level'] is None else _num(c['level'])} | "
-                    f"[{_num(band['lo'])}, {_num(band['hi'])}] | {_num(band['max_half_width'])} | "
-                    f"**{c['verdict']}** |")
-            lines += [""] + [f"- *{_cell(c['name'])}*: {_cell(c['band']['why'])}"
-                             + (f" {_cell(c['note'])}" if c["note"] else "") for c in e["checks"]]
-            lines.append("")
-        if e["config"]:
-            lines += [f"Config: `{json.dumps(_encode(e['config']), sort_keys=True)}`", ""]
-        if e["notes"]:
-            lines += [f"Notes: {e['notes']}", ""]
-        if e["sweep"]["corrupt_recomputed"]:
-            lines += ["Corrupt cache files recomputed: "
-                      f"{len(e['sweep']['corrupt_recomputed'])}.", ""]
-        lines += [f"![{Path(p).stem}]({p})" for p in e.get("figures", [])]
-        if e.get("figure_error"):
-            lines.append(f"Figures could not be drawn: {_cell(e['figure_error'])}")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _anchor(claim_id: str) -> str:
-    return re.sub(r"[^a-z0-9_-]", "", claim_id.lower().replace(" ", "-"))

@@ -9,9 +9,13 @@ otherwise, or any executor passed in. Each result is written atomically (tempora
 points it already has. A cache file that cannot be read or whose digest does not match its
 arrays is reported on stderr, listed in ``runner.corrupt`` and recomputed; it is never trusted.
 
-The cache key covers the function's qualified name, the point's fields and a digest of the
-source of ``ntk_attack`` and ``verification``: any change to the code invalidates the cache, so
-a stale result is never reused.
+The cache key covers the function's qualified name, the point's fields, the run's ``tag`` (when
+not empty) and :func:`verification.code_identity.code_identity` of the function: its own source,
+the source of every project function it reaches (a transitive walk of the module-level names it
+references) and its module's ``CACHE_VERSION``. Changing a figure, a label, a judge or a
+docstring reuses every cached point; changing a measured function recomputes exactly the points
+whose functions reach it. A non-empty ``tag`` (e.g. a planted-bug run) keeps its points apart,
+in ``cache_dir/tag/``.
 
 Environment:
     ``NTK_ATTACK_ABORT_AFTER=N``: a testing hook. The process kills itself with ``SIGKILL``
@@ -20,7 +24,6 @@ Environment:
 """
 import concurrent.futures
 import dataclasses
-import functools
 import hashlib
 import json
 import multiprocessing
@@ -35,9 +38,8 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-import ntk_attack
 from ntk_attack.io import atomic_write
-import verification
+from verification.code_identity import code_identity
 
 ABORT_ENV = "NTK_ATTACK_ABORT_AFTER"
 # JAX settings copied from the parent into every worker, so a point gives the same bits in
@@ -60,26 +62,18 @@ def point_fields(point) -> dict:
     raise TypeError(f"a grid point must be a dataclass, a NamedTuple or a dict. Got {type(point)}.")
 
 
-def point_key(fn, point) -> str:
-    """Content hash of the function's qualified name, the point's fields and the code digest."""
-    return hashlib.sha256(_identity(fn, point).encode()).hexdigest()[:20]
+def point_key(fn, point, tag: str = "") -> str:
+    """Content hash of the function's qualified name, the point's fields, the code the function
+    runs and the run's ``tag``."""
+    return hashlib.sha256(_identity(fn, point, tag).encode()).hexdigest()[:20]
 
 
-def _identity(fn, point) -> str:
-    return json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "point": point_fields(point),
-                       "code": code_digest()}, sort_keys=True, default=str)
-
-
-@functools.cache
-def code_digest() -> str:
-    """sha256 of every ``.py`` file of ``ntk_attack`` and ``verification`` (paths and bytes)."""
-    sha = hashlib.sha256()
-    for package in (ntk_attack, verification):
-        root = Path(package.__file__).parent
-        for path in sorted(root.rglob("*.py")):
-            sha.update(str(path.relative_to(root.parent)).encode())
-            sha.update(path.read_bytes())
-    return sha.hexdigest()
+def _identity(fn, point, tag: str = "") -> str:
+    identity = {"fn": f"{fn.__module__}.{fn.__qualname__}", "point": point_fields(point),
+                "code": code_identity(fn)}
+    if tag:
+        identity["tag"] = tag
+    return json.dumps(identity, sort_keys=True, default=str)
 
 
 def jax_settings() -> dict:
@@ -158,6 +152,8 @@ class SweepRunner:
             point functions and points must pickle if it crosses processes).
         fresh: ignore cached results (recompute and overwrite them).
         quiet: no progress bars.
+        tag: a label mixed into every cache key and folder (``cache_dir/tag/``) when not empty,
+            so runs of deliberately changed code (planted bugs) cache their points apart.
 
     Attributes:
         computed: points computed (not read from the cache) by this runner.
@@ -166,7 +162,7 @@ class SweepRunner:
     """
 
     def __init__(self, cache_dir=None, *, workers: int = 1, executor=None, fresh: bool = False,
-                 quiet: bool = False):
+                 quiet: bool = False, tag: str = ""):
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1. Got {workers!r}.")
         _abort_after()  # validate the hook's value before any work
@@ -174,6 +170,9 @@ class SweepRunner:
         self.workers = workers
         self.fresh = fresh
         self.quiet = quiet
+        if not isinstance(tag, str) or (tag and not tag.replace("-", "").replace("_", "").isalnum()):
+            raise ValueError(f"tag must be a string of letters, digits, '-' and '_'. Got {tag!r}.")
+        self.tag = tag
         self.computed = 0
         self.cached = 0
         self.corrupt: list = []
@@ -246,14 +245,15 @@ class SweepRunner:
     def _path(self, fn, point):
         if self.cache_dir is None:
             return None
-        return self.cache_dir / fn.__name__ / f"{point_key(fn, point)}.npz"
+        folder = self.cache_dir / self.tag if self.tag else self.cache_dir
+        return folder / fn.__name__ / f"{point_key(fn, point, self.tag)}.npz"
 
     def _load(self, fn, point):
         path = self._path(fn, point)
         if path is None or self.fresh or not path.exists():
             return None
         try:
-            return read_cached(path, _identity(fn, point))
+            return read_cached(path, _identity(fn, point, self.tag))
         except CorruptCacheError as error:
             self.corrupt.append(str(path))
             tqdm.write(f"ntk-attack: {error}; recomputing it.", file=sys.stderr)
@@ -263,7 +263,7 @@ class SweepRunner:
         path = self._path(fn, point)
         if path is None:
             return
-        identity = _identity(fn, point)
+        identity = _identity(fn, point, self.tag)
         _write_atomically(path, {**arrays, "__point__": np.array(identity),
                                  "__digest__": np.array(_digest(arrays))})
         global _written

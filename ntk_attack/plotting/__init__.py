@@ -1,6 +1,6 @@
-"""Figures: functions from result records to matplotlib ``Figure``s (STYLE.md rule 10).
+"""Figures from arrays (STYLE.md rule 10): ``ntk_attack.plotting.common`` builds headless
+``Figure``s, draws a measurement beside its predicted slope and saves figures atomically.
 
-:mod:`ntk_attack.plotting.common` holds the shared style and saving helpers; the figure
-modules (``kernel_figures``, ``gradient_figures``, ``attack_figures``) draw one family of
-claims each. Nothing here selects a GUI backend or writes files unless asked to.
+The verification's claims draw their own figures with these helpers. Nothing here selects a
+GUI backend or writes files unless asked to.
 """

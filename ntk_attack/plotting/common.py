@@ -1,5 +1,5 @@
-"""Shared figure helpers: a headless figure factory, a log-log plot with its predicted slope,
-and atomic saving.
+"""Figure helpers on arrays: a headless figure factory, a log-log plot with its predicted slope,
+means with error bars, width axes, and atomic saving.
 
 Figures are built on ``matplotlib.figure.Figure`` directly (not ``pyplot``), so they need no
 GUI backend, hold no global state and are freed when dropped.
@@ -64,6 +64,29 @@ def loglog_with_slope(ax, x, y, slope: float, *, yerr=None, label: str = "measur
             label=slope_label or f"slope {slope:g}")
     ax.legend()
     return ax
+
+
+def mean_sd(values):
+    """Mean and standard deviation (``ddof=1``; 0 for one row) over axis 0 of `(n, k)` values."""
+    values = np.asarray(values, dtype=float)
+    sd = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])
+    return values.mean(axis=0), sd
+
+
+def slope_line(ax, x, y, slope: float, *, color, alpha: float = 0.7):
+    """Dashed line ``c x^slope`` through the geometric mean of positive `(k,)` ``x``, ``y``."""
+    x = np.asarray(x, dtype=float)
+    log_c = np.mean(np.log(y)) - slope * np.mean(np.log(x))
+    grid = np.geomspace(x.min(), x.max(), 50)
+    ax.plot(grid, np.exp(log_c) * grid ** slope, "--", color=color, alpha=alpha)
+
+
+def width_axis(ax, widths):
+    """Log x axis ticked at each width ``m``, labelled ``width m``."""
+    ax.set_xscale("log")
+    ax.set_xticks(widths, [f"{int(w)}" for w in widths])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("width m")
 
 
 def save_figure(fig, path, *, formats=("png",), dpi: int = 120) -> list:

@@ -1,0 +1,7 @@
+"""The claims, one module per claim, grouped in families (subpackages).
+
+A family is a package whose import registers its claims with
+:func:`verification.registry.claim`; shared measurements of a family live in one module of it
+(e.g. ``attacks/measure.py``). :func:`verification.registry.all_claims` imports every
+subpackage of this package and every module of the entry-point group ``ntk_attack.claims``.
+"""

@@ -1,0 +1,286 @@
+"""Shared measurements of the attack claims: networks at init and trained in the lazy ball,
+attacked with the exact single-step attack (THEORY.md 3-4).
+
+Notation. ``eta*`` is :func:`ntk_attack.attacks.min_flip` (exact) along
+``u = -sign(f) grad f / ||grad f||``; ``first_order = |f| / ||grad f||``; ``f0`` and ``grad0``
+are taken at the initial weights ``W0``; ``C0_hat = sqrt(m) max_s ||w_s - w_s,0||``.
+
+Networks are the bootstrap units: all points of one network stay together (they share its
+weights and offset). Training data and test points are fixed per grid point (the claims are
+conditional on them). Point functions are module-level (they pickle into workers) and shared
+between claims through the cache; the sweeps shared by several claims are defined here once.
+"""
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntk_attack import attacks, bounds, data, labelled_attacks, models, training
+from verification import protocol
+
+CACHE_VERSION = 1
+SLOPE_CI_SHARE = 0.5  # a slope's CI half-width may be at most half its band width
+KAPPA_QUANTILE = 0.999
+MNIST_LR = 4.0  # the prototype's full-batch rate
+MNIST_SIDE = 28
+SPHERE_LR = 4.0
+# Every attacked batch has N_POINTS points, so each (d, m) compiles the attack once for all claims.
+N_POINTS = 200
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InitSweep:
+    """``networks`` balanced networks of width ``m`` at init per ``d`` in ``ds``, each attacked at
+    ``points`` sphere points."""
+    ds: tuple
+    m: int
+    networks: int
+    points: int = N_POINTS
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SphereSweep:
+    """``networks`` networks of width ``m`` per grid point trained (logistic loss, stop rule) on
+    ``train`` sphere points with labels ``sign(x_1)`` for at most ``steps`` steps, attacked at
+    ``test`` held-out points."""
+    m: int
+    networks: int
+    train: int
+    steps: int
+    test: int = N_POINTS
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KappaSweep:
+    """Calibration of ``kappa_d``: ``networks`` networks at init, ``points`` points each."""
+    networks: int
+    points: int = N_POINTS
+
+
+INIT = {"quick": InitSweep(ds=(16, 64, 256), m=1024, networks=60),
+        "full": InitSweep(ds=(16, 64, 256, 1024), m=4096, networks=100)}
+SPHERE = {"quick": SphereSweep(m=1024, networks=8, train=400, steps=300),
+          "full": SphereSweep(m=1024, networks=8, train=800, steps=1000)}
+KAPPA = {"quick": KappaSweep(networks=40), "full": KappaSweep(networks=100)}
+
+
+def _unit_points(key, n: int, d: int):
+    x = jax.random.normal(key, (n, d))
+    return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _flip_arrays(result: attacks.FlipResult) -> dict:
+    return {"eta": result.eta, "first_order": result.first_order, "f": result.f0,
+            "grad_norm": result.grad_norm, "status": result.status}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InitPoint:
+    """``n_networks`` networks at init, each attacked at its own ``n_points`` sphere points."""
+    d: int
+    m: int
+    signs: str
+    n_networks: int
+    n_points: int
+    seed: int
+
+
+def init_point(point: InitPoint) -> dict:
+    """Per network and point `(n_networks, n_points)`: ``eta``, ``first_order``, ``f``,
+    ``grad_norm``, ``status``; per network `(n_networks,)`: ``sum_a = sum_s a_s``."""
+    rows, sums = [], []
+    for key in jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks):
+        key_w, key_x = jax.random.split(key)
+        params = models.init_two_layer(key_w, point.d, point.m, signs=point.signs)
+        rows.append(_flip_arrays(attacks.min_flip(params, _unit_points(key_x, point.n_points, point.d))))
+        sums.append(jnp.sum(params.a))
+    out = {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
+    return {**out, "sum_a": np.asarray(sums)}
+
+
+@functools.partial(jax.jit, static_argnames=("d", "m", "signs", "n_points"))
+def _first_order_means(keys, *, d: int, m: int, signs: str, n_points: int):
+    def one(key):
+        key_w, key_x = jax.random.split(key)
+        params = models.init_two_layer(key_w, d, m, signs=signs)
+        x = _unit_points(key_x, n_points, d)
+        grad_norm = jnp.linalg.norm(models.input_grad(params, x), axis=-1)
+        return jnp.mean(math.sqrt(d) * jnp.abs(models.apply(params, x)) / grad_norm), jnp.sum(params.a)
+
+    return jax.lax.map(one, keys)
+
+
+def first_order_point(point: InitPoint) -> dict:
+    """Per network `(n_networks,)`: mean over its points of ``sqrt(d) |f| / ||grad f||`` and
+    ``sum_a``. Two products per network, no attack: cheap enough for ~10^5 points."""
+    keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
+    means, sums = _first_order_means(keys, d=point.d, m=point.m, signs=point.signs,
+                                     n_points=point.n_points)
+    return {"mean_first_order_sqrt_d": np.asarray(means), "sum_a": np.asarray(sums)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KappaPoint:
+    """Calibration of ``kappa_d`` at init on seeds used nowhere else (THEORY.md 4)."""
+    d: int
+    m: int
+    n_networks: int
+    n_points: int
+    seed: int
+
+
+def kappa_point(point: KappaPoint) -> dict:
+    calibration = bounds.calibrate_kappa(jax.random.PRNGKey(point.seed), point.d, point.m,
+                                         n_networks=point.n_networks, n_points=point.n_points,
+                                         q=KAPPA_QUANTILE)
+    return dict(calibration._asdict())
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainedPoint:
+    """``n_networks`` networks trained (logistic loss, full-batch GD, stop rule at ``C0``;
+    ``C0 = 0``: untrained) on one data set; ``dataset`` is ``"sphere"`` (labels
+    ``sign(x_1)``, ``n_train + n_test`` points in ``R^d``) or ``"mnist"`` (the bundled 0-vs-1
+    subset at ``size x size``, ``d = size^2``; ``n_train``, ``n_test`` unused)."""
+    dataset: str
+    d: int
+    m: int
+    C0: float
+    n_networks: int
+    n_train: int
+    n_test: int
+    lr: float
+    steps: int
+    data_seed: int
+    seed: int
+    eps_grid: tuple = ()
+
+
+def pooled_init(key, d: int, m: int) -> models.TwoLayer:
+    """A balanced network on ``size x size`` images (``d = size^2``, ``size`` dividing 28) whose
+    rows are the ``k x k`` block sums, divided by ``k = 28 / size``, of one ``28 x 28`` draw.
+
+    Each row is exactly ``N(0, I_d)`` at every size, so every size gets the model of THEORY.md
+    section 1. For one key the sizes share the draw: ``w'_s . x'`` is ``w_s . x~`` with ``x~`` the
+    unit-norm block-constant upsampling of the small image, close to the full image. A network
+    at ``d = 49`` then sees nearly the offset ``f(x; W0)`` of its twin at ``d = 784`` (common
+    random numbers), so the slope against ``d`` compares each network with itself instead of
+    with an independent offset, which MNIST's correlated test images share.
+    """
+    size = math.isqrt(d)
+    if size * size != d or MNIST_SIDE % size:
+        raise ValueError(f"d must be size^2 with size dividing {MNIST_SIDE}. Got d = {d}.")
+    k, full = MNIST_SIDE // size, models.init_two_layer(key, MNIST_SIDE ** 2, m)
+    W = full.W.reshape(m, size, k, size, k).sum(axis=(2, 4)) / k
+    return models.TwoLayer(W.reshape(m, d), full.a)
+
+
+@functools.lru_cache(maxsize=None)
+def load(dataset: str, d: int, n_train: int, n_test: int, data_seed: int) -> data.Dataset:
+    """Sphere points with labels ``sign(x_1)``, or the bundled MNIST 0-vs-1 subset at
+    ``sqrt(d) x sqrt(d)`` (memoised: the subset takes seconds to load and resize)."""
+    if dataset == "sphere":
+        return data.sphere(jax.random.PRNGKey(data_seed), n_train + n_test, d,
+                           test_fraction=n_test / (n_train + n_test))
+    return data.mnist_subset(math.isqrt(d), seed=data_seed)
+
+
+def trained_point(point: TrainedPoint) -> dict:
+    """Attack the trained networks at the test points.
+
+    Returns per network and test point `(n_networks, n_test)`: ``eta``, ``first_order``, ``f``,
+    ``grad_norm``, ``status`` of the trained network, ``init_f`` and ``init_grad_norm`` of
+    ``W0``; per network:
+    ``C0_hat``, ``steps``, ``train_accuracy``, ``robust_accuracy`` `(n_networks, len(eps_grid))`;
+    ``y`` `(n_test,)`.
+    """
+    ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
+    keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
+    init = pooled_init if point.dataset == "mnist" else models.init_two_layer
+    stack = [init(key, point.d, point.m) for key in keys]
+    params0 = models.TwoLayer(jnp.stack([p.W for p in stack]), jnp.stack([p.a for p in stack]))
+    if point.C0 > 0:
+        result = training.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
+                                steps=point.steps, C0=point.C0, rule="stop")
+        trained, history = result.params, result.history
+        C0_hat, steps = history.C0_hat[:, -1], history.steps_taken
+        train_accuracy = history.accuracy[:, -1]
+    else:
+        trained, C0_hat, steps = params0, jnp.zeros(point.n_networks), jnp.zeros(point.n_networks)
+        train_accuracy = jnp.mean(jnp.sign(jax.vmap(models.apply, (0, None))(params0, ds.x_train))
+                                  == ds.y_train, axis=-1)
+    rows = []
+    for i in range(point.n_networks):
+        net = models.TwoLayer(trained.W[i], trained.a[i])
+        flip = attacks.min_flip(net, ds.x_test)
+        row = {**_flip_arrays(flip), "init_f": models.apply(stack[i], ds.x_test),
+               "init_grad_norm": jnp.linalg.norm(models.input_grad(stack[i], ds.x_test), axis=-1)}
+        if point.eps_grid:
+            row["robust_accuracy"] = labelled_attacks.line_robust_accuracy(flip, ds.y_test, point.eps_grid)
+        rows.append(row)
+    out = {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
+    return {**out, "C0_hat": np.asarray(C0_hat), "steps": np.asarray(steps),
+            "train_accuracy": np.asarray(train_accuracy), "y": ds.y_test}
+
+
+def init_points(seed: int, ds, *, m: int, n_networks: int, n_points: int,
+                signs: str = "balanced") -> list:
+    return [InitPoint(d=d, m=m, signs=signs, n_networks=n_networks, n_points=n_points,
+                      seed=protocol.derive_seed(seed, "init", d, m, signs)) for d in ds]
+
+
+def sweep_init_points(sweep: InitSweep, seed: int) -> list:
+    """The shared init sweep's points, one per ``d``."""
+    return init_points(seed, sweep.ds, m=sweep.m, n_networks=sweep.networks, n_points=sweep.points)
+
+
+def sphere_points(sweep: SphereSweep, seed: int, ds, C0s) -> list:
+    """Sphere-trained grid points; ``C0s(d)`` lists the radii at dimension ``d``."""
+    return [TrainedPoint(dataset="sphere", d=d, m=sweep.m, C0=float(C0), n_networks=sweep.networks,
+                         n_train=sweep.train, n_test=sweep.test, lr=SPHERE_LR, steps=sweep.steps,
+                         data_seed=protocol.derive_seed(seed, "sphere-data", d),
+                         seed=protocol.derive_seed(seed, "sphere-networks", d, float(C0)))
+            for d in ds for C0 in C0s(d)]
+
+
+def kappa_points(sweep: KappaSweep, seed: int, ds, m: int) -> list:
+    return [KappaPoint(d=d, m=m, n_networks=sweep.networks, n_points=sweep.points,
+                       seed=protocol.derive_seed(seed, "kappa-calibration", d, m)) for d in ds]
+
+
+def kappas(ctx, points) -> dict:
+    """``{d: kappa_d}`` calibrated at ``points`` (:func:`kappa_point`)."""
+    return {p.d: float(r["kappa"]) for p, r in zip(points, ctx.runner.map(
+        kappa_point, points, desc="kappa calibration"))}
+
+
+def mean_eta(result: dict, mask=None) -> np.ndarray:
+    """Per-network mean of ``eta*`` over flipped points, `(n_networks,)` (THEORY.md 3: no-flip
+    points have no ``eta*``; their fraction is reported). ``mask`` `(n_networks, n_points)`
+    further selects points (e.g. correctly classified)."""
+    keep = np.asarray(result["status"]) == attacks.FlipStatus.FLIPPED
+    if mask is not None:
+        keep = keep & mask
+    eta = np.where(keep, np.asarray(result["eta"], dtype=float), 0.0)
+    return eta.sum(axis=1) / np.maximum(keep.sum(axis=1), 1)
+
+
+def median_eta(result: dict, mask=None) -> np.ndarray:
+    """Per-network median of ``eta*`` (no flip counts as ``inf``), for the reports."""
+    eta = np.asarray(result["eta"], dtype=float)
+    if mask is None:
+        return np.median(eta, axis=1)
+    return np.array([np.median(row[keep]) if keep.any() else np.nan for row, keep in zip(eta, mask)])
+
+
+def slope_check(name: str, x, per_unit, *, slope, band, level: float, seed: int, note: str = ""):
+    """Log-log slope of per-unit positive summaries `(n_units, k)` against ``x`` `(k,)`."""
+    return protocol.slope_check(name, x, per_unit, predicted=slope, band=band, level=level,
+                                seed=seed, ci_share=SLOPE_CI_SHARE, note=note)
+
+
+def no_flip_fraction(result: dict) -> float:
+    return float(np.mean(np.asarray(result["status"]) != attacks.FlipStatus.FLIPPED))

@@ -1,0 +1,87 @@
+"""Claim ``ensemble_gradient_converges``: the mean of ``grad f_t`` over ``k`` inits approaches the
+gradient of ``h_t`` fit to ``Y`` like ``k^(-1/2)`` (THEORY.md 6.4; notation in :mod:`.measure`)."""
+import dataclasses
+import math
+
+import jax
+import numpy as np
+
+from ntk_attack import kernels, models, predictors, training
+from verification import protocol, registry
+from verification.claims.gradients import measure
+
+CACHE_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Grid:
+    """``replicates`` groups of ``k`` networks of width ``m`` on ``dataset``, trained as in ``sweep``."""
+    sweep: measure.Sweep
+    dataset: str
+    m: int
+    k: int
+    replicates: int
+
+
+GRIDS = {"quick": Grid(sweep=measure.SWEEPS["quick"], dataset="digits", m=256, k=16, replicates=6),
+         "full": Grid(sweep=measure.SWEEPS["full"], dataset="digits", m=1024, k=64, replicates=8)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EnsemblePoint:
+    """``k`` independent networks of width ``m`` trained together (``jax.vmap``)."""
+    dataset: str
+    data_seed: int
+    test_fraction: float
+    m: int
+    k: int
+    seed: int
+    lr: float
+    steps: int
+
+
+def ensemble_gradients(point: EnsemblePoint) -> dict:
+    """``distance[j] = mean_x |mean_{i < k_j} grad f_t,i - grad h_t(.; Y)| / |grad h_t(.; Y)|``
+    for ``k_j = 1, 2, 4, ..., k``."""
+    ds = measure.load(point.dataset, point.data_seed, point.test_fraction)
+    keys = jax.random.split(jax.random.PRNGKey(point.seed), point.k)
+    params0 = jax.vmap(lambda key: models.init_two_layer(key, ds.d, point.m))(keys)
+    result = training.train(params0, ds.x_train, ds.y_train, loss="squared", lr=point.lr,
+                            steps=point.steps)
+    h = predictors.ntk_regression(ds.x_train, ds.y_train, kernel=kernels.ntk_first_layer, ridge=0.0,
+                                  steps=point.steps, lr=point.lr)
+    gh = np.asarray(h.input_grad(ds.x_test))
+    ks = 2 ** np.arange(int(math.log2(point.k)) + 1)
+    distance = [np.mean(measure.norm(predictors.ensemble_input_grad(
+        models.TwoLayer(result.params.W[:k], result.params.a[:k]), ds.x_test) - gh) / measure.norm(gh))
+        for k in ks]
+    return {"k": ks, "distance": np.array(distance)}
+
+
+def judge_ensemble(ks, per_replicate, *, level, seed, slope=measure.SLOPES["ensemble"]) -> list:
+    return [measure.slope_check("ensemble", ks, per_replicate, slope, level=level,
+                         seed=protocol.derive_seed(seed, "ensemble"),
+                         what="|mean_k grad f_t - grad h_t(Y)| / |grad h_t(Y)| against k")]
+
+
+@registry.claim("ensemble_gradient_converges",
+                title="Mean gradient over k inits converges to the kernel predictor's like k^(-1/2)")
+def ensemble_gradient_converges(ctx: registry.Context, *, grid: Grid | None = None) -> registry.Outcome:
+    """The mean of ``grad f_t`` over ``k`` independent inits approaches ``grad h_t(.; Y)`` (the
+    analytic predictor fit to ``Y``) like ``k^(-1/2)``: ``E f_0 = 0``, ``E grad f_0 = 0`` with
+    balanced signs (THEORY.md 6.4)."""
+    grid = grid or GRIDS[ctx.profile]
+    name = grid.dataset
+    points = [EnsemblePoint(dataset=name, data_seed=measure.DATA_SEED,
+                            test_fraction=grid.sweep.test_fraction, m=grid.m, k=grid.k,
+                            seed=protocol.derive_seed(ctx.seed, "ensemble", name, grid.m, r),
+                            lr=grid.sweep.lr[name], steps=grid.sweep.steps)
+              for r in range(grid.replicates)]
+    results = ctx.runner.map(ensemble_gradients, points, desc="ensembles")
+    ks = results[0]["k"]
+    per_replicate = np.stack([r["distance"] for r in results])
+    checks = judge_ensemble(ks, per_replicate, level=ctx.level(), seed=ctx.seed)
+    data = {"k": ks, "distance": per_replicate, "m": grid.m, "dataset": name}
+    notes = (f"{name}, m = {grid.m}; replicates (disjoint groups of {grid.k} "
+             "networks) are the bootstrap units; the ensemble of size k is the first k of a group.")
+    return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in points]}, notes)

@@ -1,0 +1,201 @@
+"""Shared measurements of the gradient claims: data, the width sweep of trained networks and its
+per-network summaries (THEORY.md 4, 6).
+
+Notation. ``f_0 = f(.; W0)``; ``f_t`` is the network after ``steps`` of full-batch gradient
+descent at rate ``lr`` on the squared loss ``(1/2n) sum_i (f(x_i) - y_i)^2`` (first layer
+only); ``h_t`` is :func:`ntk_attack.predictors.ntk_regression` with ``Theta_W`` fit to the
+residual ``Y - f_0(X)`` with the same ``lr`` and ``steps``; ``grad`` is the input gradient at
+held-out test points; ``c`` are the coefficients of ``h_t`` and ``L(x) = sum_i c_i x_i
+(pi - theta_i) / (2 pi)`` is ``grad h_t`` without its angle term (THEORY.md 6.2).
+
+Networks (seeds) are the bootstrap units; the test points of one network stay together. Point
+functions are module-level (they pickle into workers) and shared between claims through the
+cache.
+"""
+import dataclasses
+import functools
+
+import jax
+import numpy as np
+
+from ntk_attack import data, kernels, models, predictors, training
+from verification import protocol
+
+CACHE_VERSION = 1
+DATA_SEED = 0  # train/test split of the bundled sets and draw of the sphere points
+IMAGE_SIZE = 8  # digits and MNIST resized to 8 x 8: d = 64, as in THEORY.md 6
+SPHERE_N, SPHERE_D = 400, 64
+# Predicted log-log slopes and their bands: the band ends halfway to the competing rates
+# (0: no convergence, -1/4: activation-flip noise, -1/2: Monte-Carlo kernel error, -1: bias^2).
+SLOPES = {
+    "trained": (-0.25, (-0.375, -0.125)),
+    "linearization": (-0.5, (-0.75, -0.375)),
+    "ensemble": (-0.5, (-0.75, -0.375)),
+    "antisymmetric": (-0.25, (-0.375, -0.125)),
+}
+SLOPE_CI_SHARE = 0.8  # a slope CI may be at most 80% as wide as its band, or it cannot decide
+CLOSE = (0.9, 1.1)  # "stays close": equal within 10%
+CLOSE_HALF_WIDTH = 0.05
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Sweep:
+    """The width sweep: ``n_seeds`` balanced (``n_seeds_antisymmetric`` antisymmetric) networks
+    per width on each data set, holding out ``test_fraction`` of it; ``lr`` maps each data set
+    to its rate, below ``2 n / lambda_max(Theta_W(X, X))`` = 7.0 (digits), 7.9 (MNIST), 229
+    (sphere) so that gradient descent on the linear model is stable (``ntk_regression``
+    refuses unstable rates)."""
+    datasets: tuple
+    test_fraction: float
+    widths: tuple
+    n_seeds: int
+    n_seeds_antisymmetric: int
+    steps: int
+    lr: dict
+
+
+SWEEPS = {
+    # quick: 70% of the digits held out (108 training points) so that 40 networks per width fit
+    # the time budget; the linearisation error varies ~20% between networks, hence 40 seeds
+    # (the antisymmetric and ensemble distances vary ~3%: fewer units decide them).
+    "quick": Sweep(datasets=("digits",), test_fraction=0.7, widths=(256, 1024, 4096), n_seeds=40,
+                   n_seeds_antisymmetric=6, steps=50, lr={"digits": 5.0}),
+    "full": Sweep(datasets=("digits", "mnist", "sphere"), test_fraction=0.2,
+                  widths=(256, 1024, 4096, 16384, 65536), n_seeds=8, n_seeds_antisymmetric=8,
+                  steps=300, lr={"digits": 3.0, "mnist": 3.0, "sphere": 50.0}),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def load(name: str, data_seed: int, test_fraction: float = 0.2) -> data.Dataset:
+    """The data sets of the claims: ``"digits"``, ``"mnist"`` (bundled subset), 0 vs 1 at 8 x 8
+    with labels ±1; ``"sphere"``, uniform points in ``d = 64`` with target ``tanh(3 x_1)``."""
+    if name == "digits":
+        return data.digits(IMAGE_SIZE, seed=data_seed, test_fraction=test_fraction)
+    if name == "mnist":
+        return data.mnist_subset(IMAGE_SIZE, seed=data_seed, test_fraction=test_fraction)
+    if name == "sphere":
+        return data.sphere(jax.random.PRNGKey(data_seed), SPHERE_N, SPHERE_D, target="tanh",
+                           test_fraction=test_fraction)
+    raise ValueError(f"dataset must be 'digits', 'mnist' or 'sphere'. Got {name!r}.")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NetworkPoint:
+    """One network of width ``m`` trained by gradient descent on the squared loss."""
+    dataset: str
+    data_seed: int
+    test_fraction: float
+    m: int
+    signs: str
+    seed: int
+    lr: float
+    steps: int
+
+
+def norm(v):
+    return np.linalg.norm(np.asarray(v), axis=-1)
+
+
+def cos(u, v):
+    return np.sum(np.asarray(u) * np.asarray(v), axis=-1) / (norm(u) * norm(v))
+
+
+def network_gradients(point: NetworkPoint) -> dict:
+    """Gradient norms and distances at every test point, for one trained network.
+
+    Returns per test point `(n_test,)`: ``g0 = |grad f_0|``, ``gh = |grad h_t|``, ``limit =
+    |L|``, ``trained = |grad f_t - grad f_0 - grad h_t|``, ``lin_to_limit = |g_lin - L|`` and
+    ``lin_to_kernel = |g_lin - grad h_t|`` with ``g_lin = (1/sqrt m) sum_s a_s 1[w_s,0 . x > 0]
+    (w_s,t - w_s,0)``, ``angle = |grad h_t - L|``, ``persist = |grad f_t - grad h_t|``, the
+    cosines ``cos_delta = cos(grad f_t - grad f_0, grad h_t)`` and ``cos_full = cos(grad f_t,
+    grad h_t)``, ``drift = |f_t - f_0|`` and ``x_norm``; scalars ``C0_hat`` and ``train_loss``.
+    """
+    ds = load(point.dataset, point.data_seed, point.test_fraction)
+    x, y, xt = ds.x_train, ds.y_train, ds.x_test
+    params0 = models.init_two_layer(jax.random.PRNGKey(point.seed), ds.d, point.m, signs=point.signs)
+    result = training.train(params0, x, y, loss="squared", lr=point.lr, steps=point.steps)
+    h = predictors.ntk_regression(x, y - np.asarray(models.apply(params0, x)),
+                                  kernel=kernels.ntk_first_layer, ridge=0.0, steps=point.steps,
+                                  lr=point.lr)
+    g0 = np.asarray(models.input_grad(params0, xt))
+    gt = np.asarray(models.input_grad(result.params, xt))
+    gh = np.asarray(h.input_grad(xt))
+    limit = np.asarray(predictors.angle_free_input_grad(h, xt))
+    g_lin = np.asarray(predictors.linearize(params0).input_grad(result.params.W, xt)) - g0
+    drift = np.abs(np.asarray(models.apply(result.params, xt) - models.apply(params0, xt)))
+    return {"g0": norm(g0), "gh": norm(gh), "limit": norm(limit),
+            "trained": norm(gt - g0 - gh), "lin_to_limit": norm(g_lin - limit),
+            "lin_to_kernel": norm(g_lin - gh), "angle": norm(gh - limit),
+            "persist": norm(gt - gh), "cos_delta": cos(gt - g0, gh), "cos_full": cos(gt, gh),
+            "drift": drift, "x_norm": norm(xt), "C0_hat": result.history.C0_hat[-1],
+            "train_loss": result.history.loss[-1]}
+
+
+def network_grid(grid: Sweep, seed: int, signs: str) -> list:
+    """The width sweep's points, ordered by data set, width, then seed index (the unit)."""
+    n_seeds = grid.n_seeds_antisymmetric if signs == "antisymmetric" else grid.n_seeds
+    return [NetworkPoint(dataset=name, data_seed=DATA_SEED, test_fraction=grid.test_fraction, m=m,
+                         signs=signs, seed=protocol.derive_seed(seed, "network", name, signs, m, i),
+                         lr=grid.lr[name], steps=grid.steps)
+            for name in grid.datasets for m in grid.widths for i in range(n_seeds)]
+
+
+def per_network(points, results) -> dict:
+    """``{dataset: {summary: (n_seeds, n_widths)}}``: per-network means over test points."""
+    out = {}
+    widths = sorted({p.m for p in points})
+    for name in dict.fromkeys(p.dataset for p in points):
+        rows = {}
+        for m in widths:
+            for p, r in zip(points, results):
+                if p.dataset != name or p.m != m:
+                    continue
+                with np.errstate(divide="ignore", invalid="ignore"):  # antisymmetric: g0 == 0
+                    summary = {"trained": np.mean(r["trained"] / r["gh"]),
+                               "lin_to_limit": np.mean(r["lin_to_limit"] / r["limit"]),
+                               "lin_to_kernel": np.mean(r["lin_to_kernel"] / r["gh"]),
+                               "angle": np.mean(r["angle"] / r["gh"]),
+                               "persist_paired": np.mean(r["persist"] / r["g0"]),
+                               "persist_sq": np.mean(r["persist"] ** 2),
+                               "gh": np.mean(r["gh"]),
+                               "cos_delta": np.mean(r["cos_delta"]), "cos_full": np.mean(r["cos_full"]),
+                               "C0_hat": float(r["C0_hat"]), "train_loss": float(r["train_loss"])}
+                for key, value in summary.items():
+                    rows.setdefault(key, {}).setdefault(m, []).append(float(value))
+        out[name] = {key: np.array([by_m[m] for m in widths]).T for key, by_m in rows.items()}
+    return out
+
+
+def sweep(ctx, grid: Sweep, signs: str):
+    """``(points, results, per_network summaries)`` of the width sweep with ``signs``."""
+    points = network_grid(grid, ctx.seed, signs)
+    results = ctx.runner.map(network_gradients, points, desc=f"{signs} networks")
+    return points, results, per_network(points, results)
+
+
+def config(grid, points) -> dict:
+    return {"grid": dataclasses.asdict(grid), "data_seed": DATA_SEED, "image_size": IMAGE_SIZE,
+            "points": [dataclasses.asdict(p) for p in points]}
+
+
+def series(summaries: dict, keys) -> dict:
+    return {name: {k: s[k] for k in keys} for name, s in summaries.items()}
+
+
+def slope_check(name, widths, per_unit, slope, *, level, seed, what):
+    """Log-log slope of per-unit summaries against ``widths``: ``slope = (predicted, (lo, hi))``."""
+    predicted, band = slope
+    return protocol.slope_check(
+        f"{name}: log-log slope of {what}", widths, per_unit, predicted=predicted, band=band,
+        level=level, seed=seed, ci_share=SLOPE_CI_SHARE,
+        why=f"predicted slope {predicted:g}; band ends halfway to the competing rates "
+            "(THEORY.md 6, SLOPES); CI at most 80% of the band")
+
+
+def mean_check(name, per_unit, *, prediction, level, seed, band=CLOSE, half_width=CLOSE_HALF_WIDTH,
+                why="equivalence margin 10% (THEORY.md 8)", statistic=None):
+    statistic = statistic or (lambda rows: float(np.mean(rows)))
+    estimate, ci = protocol.bootstrap(per_unit, statistic, level=level, seed=seed)
+    return protocol.check(name, prediction=prediction, estimate=estimate, ci=ci,
+                          band=protocol.Band(band[0], band[1], half_width, why), level=level)

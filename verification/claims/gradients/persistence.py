@@ -1,0 +1,49 @@
+"""Claim ``init_gradient_term_persists``: ``|grad f_t - grad h_t|`` stays at ``|grad f_0| ~
+sqrt(d/2 - 1/(2 pi))`` at every width (THEORY.md 2, 6.3; notation in :mod:`.measure`)."""
+import math
+
+import numpy as np
+
+from ntk_attack import theory
+from verification import protocol, registry
+from verification.claims.gradients import measure
+
+CACHE_VERSION = 1
+GRIDS = dict(measure.SWEEPS)
+
+
+def judge_persistence(widths, summaries, d: dict, *, level, seed) -> list:
+    """``|grad f_t - grad h_t| / |grad f_0|`` at every width, and the RMS of ``|grad f_t - grad h_t|``
+    over all networks against ``sqrt(d/2 - 1/(2 pi))`` (THEORY.md 2)."""
+    checks = []
+    for name, s in summaries.items():
+        for j, m in enumerate(widths):
+            checks.append(measure.mean_check(
+                f"{name}: |grad f_t - grad h_t| / |grad f_0| at m = {m}", s["persist_paired"][:, j],
+                prediction="1", level=level, seed=protocol.derive_seed(seed, "paired", name, m)))
+        scale = theory.grad_norm_sq_init(d[name])
+        checks.append(measure.mean_check(
+            f"{name}: RMS |grad f_t - grad h_t| / sqrt(d/2 - 1/(2 pi)), all networks",
+            s["persist_sq"].reshape(-1), prediction="1", level=level,
+            seed=protocol.derive_seed(seed, "rms", name), half_width=0.1,
+            why="equivalence margin 10%; per-network spread ~sqrt(2/d) (|grad f_0|^2 is nearly "
+                "chi-square in d dimensions), so the CI may be as wide as 0.1",
+            statistic=lambda rows: math.sqrt(float(np.mean(rows)) / scale)))
+    return checks
+
+
+@registry.claim("init_gradient_term_persists",
+                title="|grad f_t - grad h_t| stays at |grad f_0| ~ sqrt(d/2) at every width")
+def init_gradient_term_persists(ctx: registry.Context, *, grid=None) -> registry.Outcome:
+    """``|grad f_t - grad h_t|`` stays near ``|grad f_0| ~ sqrt(d/2 - 1/(2 pi))`` at every width:
+    the kernel predictor is smooth, the network keeps its init's ``sqrt(d)`` gradient (THEORY.md 6.3)."""
+    grid = grid or GRIDS[ctx.profile]
+    points, _, summaries = measure.sweep(ctx, grid, "balanced")
+    d = {name: measure.load(name, measure.DATA_SEED, grid.test_fraction).d for name in summaries}
+    n_checks = len(summaries) * (len(grid.widths) + 1)
+    checks = judge_persistence(grid.widths, summaries, d, level=ctx.level(n_checks), seed=ctx.seed)
+    data = {"widths": grid.widths, "d": d,
+            "series": measure.series(summaries, ("persist_paired", "persist_sq", "gh"))}
+    notes = "Mean |grad h_t| per width: " + "; ".join(
+        f"{name} " + ", ".join(f"{v:.2f}" for v in s["gh"].mean(axis=0)) for name, s in summaries.items())
+    return registry.Outcome(checks, data, measure.config(grid, points), notes)

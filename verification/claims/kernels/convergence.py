@@ -1,0 +1,205 @@
+"""Claim ``empirical_converges_to_analytic``: ``Theta_hat - Theta_W`` has the exact Bernoulli
+standard deviation ``|x.x'| sqrt(p (1 - p) / m)`` (:func:`ntk_attack.theory.empirical_ntk_sd`)
+and shrinks like ``m^(-1/2)`` (THEORY.md 5)."""
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntk_attack import kernels, models, theory
+from ntk_attack.plotting import common
+from verification import protocol, registry
+
+CACHE_VERSION = 1
+SD_FACTORS = {signs: theory.ntk_sd_factor(signs) for signs in ("balanced", "antisymmetric")}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Grid:
+    """``n_networks`` networks per width and sign scheme on ``n_circle`` great-circle points and
+    ``n_random`` sphere points in ``R^d``."""
+    widths: tuple
+    n_networks: int
+    n_circle: int = 8
+    n_random: int = 56
+    d: int = 16
+
+
+# Random sphere points decorrelate the entries (per-network sd of the normalised squared
+# error ~0.2, against ~0.55 for circle points alone); the circle covers every angle.
+GRIDS = {"quick": Grid(widths=(64, 256, 1024), n_networks=200),
+         "full": Grid(widths=tuple(2 ** k for k in range(6, 15)), n_networks=400)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConvergencePoint:
+    """``n_networks`` networks of width ``m`` on fixed inputs: ``n_circle`` points evenly on a
+    random great circle (every angle from 0 to pi) and ``n_random`` uniform sphere points."""
+    m: int
+    signs: str
+    n_networks: int
+    n_circle: int
+    n_random: int
+    d: int
+    points_seed: int
+    seed: int
+
+
+def convergence_inputs(point: ConvergencePoint) -> np.ndarray:
+    rng = np.random.default_rng(point.points_seed)
+    basis = np.linalg.qr(rng.normal(size=(point.d, 2)))[0].T
+    phi = 2 * np.pi * np.arange(point.n_circle) / point.n_circle
+    x = rng.normal(size=(point.n_random, point.d))
+    return np.concatenate([np.stack([np.cos(phi), np.sin(phi)], 1) @ basis,
+                           x / np.linalg.norm(x, axis=1, keepdims=True)])
+
+
+def convergence_point(point: ConvergencePoint) -> dict:
+    """Per network, the mean over entries of ``(Theta_hat - Theta_W)^2``; the exact
+    independent-row prediction ``mean (x.x')^2 p (1 - p) / m``; one network's ``Theta_hat``."""
+    x = jnp.asarray(convergence_inputs(point))
+    theta = kernels.ntk_first_layer(x, x)
+    cos = np.clip(np.asarray(x @ x.T), -1, 1)
+    predicted = np.mean(theory.empirical_ntk_variance(np.asarray(x @ x.T), cos)) / point.m
+
+    def one(key):
+        params = models.init_two_layer(key, point.d, point.m, signs=point.signs)
+        theta_hat = kernels.empirical_ntk(params, x)
+        return jnp.mean((theta_hat - theta) ** 2), theta_hat
+
+    keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
+    mse, theta_hat = jax.lax.map(one, keys, batch_size=8)
+    return {"mse": mse, "predicted_mse": predicted, "theta_hat": theta_hat[0], "cos": cos}
+
+
+def judge_convergence(widths, mse: dict, predicted: dict, *, level: float, seed: int,
+                      slope: float = -0.5, sd_factors=SD_FACTORS) -> list:
+    """Checks of the entrywise standard deviation and of the log-log slope.
+
+    Args:
+        widths: `(k,)` widths.
+        mse: ``{signs: (n_networks, k)}`` per-network mean squared entry error (networks are
+            the independent units of the bootstrap).
+        predicted: ``{signs: (k,)}`` exact independent-row mean variance.
+        level: CI level of each check.
+        seed: bootstrap seed.
+        slope: predicted slope of the RMS error against ``m``.
+        sd_factors: predicted ratio of the measured to the independent-row standard deviation.
+    """
+    ratio_band = protocol.Band(0.95, 1.05, 0.025, "exact prediction; equivalence margin 5% of the "
+                               "standard deviation, CI must resolve it to 2.5%.")
+    slope_band = protocol.Band(slope - 0.05, slope + 0.05, 0.025,
+                               "exact prediction; equivalence margin 0.05 (THEORY.md 8).")
+    checks = []
+    for signs, per_network in mse.items():
+        per_network = np.asarray(per_network) / np.asarray(predicted[signs])
+        estimate, ci = protocol.bootstrap(
+            per_network, lambda rows: math.sqrt(np.mean(rows)) / sd_factors[signs], level=level,
+            seed=protocol.derive_seed(seed, "ratio", signs))
+        checks.append(protocol.check(
+            f"{signs}: entrywise sd / ({sd_factors[signs]:.4g} |x.x'| sqrt(p(1-p)/m))",
+            prediction="1", estimate=estimate, ci=ci, band=ratio_band, level=level,
+            note="pooled over widths: sqrt(sum of squared errors / sum of predicted variances)"))
+    first = next(iter(mse))
+    estimate, ci = protocol.slope_over_units(
+        widths, np.asarray(mse[first]), level=level, seed=protocol.derive_seed(seed, "slope"),
+        reduce=lambda rows, axis: np.sqrt(np.mean(rows, axis=axis)))
+    checks.append(protocol.check(f"{first}: log-log slope of the RMS entry error against m",
+                                 prediction=f"{slope:g}", estimate=estimate, ci=ci, band=slope_band,
+                                 level=level))
+    return checks
+
+
+def convergence_points(grid: Grid, seed: int) -> list:
+    points_seed = protocol.derive_seed(seed, "convergence", "points")
+    return [ConvergencePoint(m=m, signs=signs, n_networks=grid.n_networks, n_circle=grid.n_circle,
+                             n_random=grid.n_random, d=grid.d, points_seed=points_seed,
+                             seed=protocol.derive_seed(seed, "convergence", signs, m))
+            for signs in SD_FACTORS for m in grid.widths]
+
+
+def error_vs_width(data: dict):
+    """RMS entry error of ``Theta_hat - Theta_W`` against width ``m``, log-log, with the exact
+    prediction ``sqrt(mean (x.x')^2 p (1-p) / m)`` (times ``sqrt 2`` for antisymmetric init),
+    a line of slope ``-1/2``.
+
+    Args:
+        data: ``{"widths": (k,), "rms_error": {signs: (k,)}, "predicted_rms": {signs: (k,)}}``.
+    """
+    widths = np.asarray(data["widths"], dtype=float)
+    fig, ax = common.new_figure()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for i, (signs, rms) in enumerate(data["rms_error"].items()):
+        ax.plot(widths, rms, "o", color=f"C{2 * i}", label=f"measured, {signs} signs")
+        ax.plot(widths, data["predicted_rms"][signs], "--", color=f"C{2 * i + 1}",
+                label=f"predicted ~ m^(-1/2), {signs}")
+    ax.set_xlabel("width m")
+    ax.set_ylabel("RMS entry error of empirical NTK")
+    ax.set_title("Theta_hat - Theta_W against width")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def kernel_vs_angle(data: dict):
+    """Empirical first-layer NTK entries of one network per width against the angle ``theta``,
+    on the analytic curve ``Theta_W = cos(theta) (pi - theta) / (2 pi)`` (unit inputs).
+
+    Args:
+        data: ``{"angle": (k,), "theta_hat": {str(m): (k,)}, "theta_hat_signs": str}``, the
+            ``k`` upper-triangle entries of the kernel matrix.
+    """
+    fig, ax = common.new_figure()
+    for i, (m, theta_hat) in enumerate(data["theta_hat"].items()):
+        ax.scatter(data["angle"], theta_hat, s=8, alpha=0.6, color=f"C{i}", label=f"empirical, m = {m}")
+    grid = np.linspace(0, np.pi, 200)
+    ax.plot(grid, np.cos(grid) * theory.kappa0(np.cos(grid)), "-", color="k", label="analytic Theta_W")
+    ax.set_xlabel("angle theta between inputs (rad)")
+    ax.set_ylabel("first-layer NTK")
+    ax.set_title(f"one network per width, {data['theta_hat_signs']} signs")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def convergence_figures(data: dict) -> dict:
+    return {"kernel_error_vs_width": error_vs_width(data), "kernel_vs_angle": kernel_vs_angle(data)}
+
+
+@registry.claim("empirical_converges_to_analytic", title="Empirical NTK converges to Theta_W like m^(-1/2)",
+                figures=convergence_figures)
+def empirical_converges_to_analytic(ctx: registry.Context, *, grid: Grid | None = None
+                                    ) -> registry.Outcome:
+    """Each entry of ``Theta_hat - Theta_W`` has standard deviation exactly
+    ``|x.x'| sqrt(p (1 - p) / m)``, ``p = (pi - theta) / (2 pi)`` (``sqrt 2`` larger with
+    antisymmetric init), so the error's log-log slope against the width ``m`` is ``-1/2``."""
+    return run_convergence(ctx.runner, convergence_points(grid or GRIDS[ctx.profile], ctx.seed),
+                           level=ctx.level(3), seed=ctx.seed)
+
+
+def run_convergence(runner, points, *, level: float, seed: int, slope: float = -0.5,
+                    sd_factors=SD_FACTORS) -> registry.Outcome:
+    """Measure ``points`` (one per ``(signs, m)``) and judge them against the predicted
+    ``slope`` and ``sd_factors`` (see :func:`judge_convergence`); the claim at any grid."""
+    results = runner.map(convergence_point, points, desc="empirical NTK widths")
+    widths = sorted({p.m for p in points})
+    by = {(p.signs, p.m): r for p, r in zip(points, results)}
+    signs_list = list(dict.fromkeys(p.signs for p in points))
+    mse = {s: np.stack([by[s, m]["mse"] for m in widths], axis=1) for s in signs_list}
+    predicted = {s: np.array([float(by[s, m]["predicted_mse"]) for m in widths]) for s in signs_list}
+    checks = judge_convergence(widths, mse, predicted, level=level, seed=seed, slope=slope,
+                               sd_factors=sd_factors)
+    first = signs_list[0]
+    upper = np.triu_indices(len(by[first, widths[0]]["cos"]))  # entries of a symmetric kernel
+    data = {"widths": widths,
+            "rms_error": {s: np.sqrt(mse[s].mean(axis=0)) for s in signs_list},
+            "predicted_rms": {s: np.sqrt(predicted[s]) * SD_FACTORS[s] for s in signs_list},
+            "sd_ratio_per_width": {s: np.sqrt(mse[s].mean(axis=0) / predicted[s]) for s in signs_list},
+            "angle": np.arccos(by[first, widths[0]]["cos"][upper]),
+            "theta_hat": {str(m): by[first, m]["theta_hat"][upper] for m in widths},
+            "theta_hat_signs": first}
+    config = {"points": [dataclasses.asdict(p) for p in points], "level": level}
+    return registry.Outcome(checks, data, config,
+                            notes="Networks are the bootstrap units; inputs are fixed (the "
+                                  "prediction is conditional on them).")
