@@ -43,8 +43,9 @@ def _scaling_laws():
 
 def _constant():
     k = np.array([[2.1, 1.7, 1.5], [0.96, 0.81, 0.77]])
-    return scaling.constant_plot(D, k, k - 0.05, k + 0.05, fit_range=(16, 64), K_hat=1.95,
-                                 K_hat_ci=(1.76, 2.15), held_out_d=256, threshold=2.15,
+    return scaling.constant_plot(D, k, k - 0.05, k + 0.05, fit_range=(16, 64),
+                                 K_hat=[1.95, 0.878], K_hat_ci=[(1.76, 2.15), (0.848, 0.911)],
+                                 held_out_d=256, threshold=[2.15, 0.911],
                                  threshold_label="upper CI end of K_hat",
                                  labels=["C0 = 0", "C0 = 1"])
 
@@ -214,3 +215,18 @@ def test_palette_is_okabe_ito():
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, raise_on_error=False, verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_unsorted_x_keeps_masks_and_predictions_with_their_points():
+    x = np.array([256.0, 16.0, 64.0])
+    est = np.array([3.0, 1.0, 2.0])
+    fig = scaling.scaling_plot(x, est, est - 0.1, est + 0.1, xlabel="d", ylabel="y",
+                               prediction=[est * 1.5], out_of_conditions=[x == 256.0],
+                               logy=False)
+    ax = fig.axes[0]
+    dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert list(dashed[0].get_xdata()) == [16.0, 64.0, 256.0]
+    assert list(dashed[0].get_ydata()) == [1.5, 3.0, 4.5]
+    hollow = [ln for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"
+              and len(ln.get_xdata())]
+    assert [list(ln.get_xdata()) for ln in hollow] == [[256.0]]

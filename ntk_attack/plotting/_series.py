@@ -10,12 +10,14 @@ import numpy as np
 
 
 class Series(NamedTuple):
-    """One measured series: `(k,)` arrays and its legend label."""
+    """One measured series, sorted by ``x``: `(k,)` arrays, its legend label and ``order``,
+    the permutation that sorted it (apply it to any array given in the caller's order)."""
     x: np.ndarray
     estimate: np.ndarray
     ci_lo: np.ndarray
     ci_hi: np.ndarray
     label: str
+    order: np.ndarray
 
 
 def _rows(name, value, count=None):
@@ -64,7 +66,7 @@ def as_series(x, estimate, ci_lo, ci_hi, labels=None) -> list:
             raise ValueError(f"series {i}: each CI must contain its estimate. Got estimate "
                              f"{e[~ok]} with CI lo {lo[~ok]} and hi {hi[~ok]}.")
         order = np.argsort(xi, kind="stable")
-        out.append(Series(xi[order], e[order], lo[order], hi[order], label))
+        out.append(Series(xi[order], e[order], lo[order], hi[order], label, order))
     return out
 
 
@@ -79,7 +81,7 @@ def as_mask(name, mask, series: list) -> list:
     for i, (row, s) in enumerate(zip(rows, series)):
         if row.shape != s.x.shape:
             raise ValueError(f"{name}[{i}] must have shape {s.x.shape}. Got {row.shape}.")
-        out.append(row.astype(bool))
+        out.append(row.astype(bool)[s.order])
     return out
 
 

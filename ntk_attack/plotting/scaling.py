@@ -47,31 +47,38 @@ def draw_series(ax, series: list, outside: list, *, ci_label: str, ci_style: str
 def draw_prediction(ax, series: list, prediction, *, label: str):
     """Draw ``prediction`` at its absolute level over each series' ``x`` range.
 
-    ``prediction``: a callable ``x -> y``, a sequence of callables (one per series), or
-    arrays shaped like the estimates (drawn through each series' ``x``). One shared callable
-    is drawn black, per-series predictions dashed in the series' colour.
+    ``prediction``: a callable ``x -> y`` (one law shared by all series, drawn black over
+    their whole range), or one entry per series, each a callable, a `(k_i,)` array of
+    predicted values at the series' ``x`` or None (no prediction for that series), drawn
+    dashed in the series' colour; an `(s, k)` array is one row per series.
     """
     if prediction is None:
         return
-    shared = callable(prediction)
-    if shared:
-        lo = min(s.x.min() for s in series)
-        hi = max(s.x.max() for s in series)
-        grid = _grid(ax, lo, hi)
-        ax.plot(grid, prediction(grid), "--", color=style.PREDICTION, label=label)
+    if callable(prediction):
+        grid = _grid(ax, min(s.x.min() for s in series), max(s.x.max() for s in series))
+        ax.plot(grid, prediction(grid) + 0 * grid, "--", color=style.PREDICTION, label=label)
         return
-    if isinstance(prediction, (list, tuple)) and all(callable(p) for p in prediction):
-        curves = [(_grid(ax, s.x.min(), s.x.max()), p) for s, p in zip(series, prediction)]
-        curves = [(g, p(g)) for g, p in curves]
-    else:
-        rows = _series._rows("prediction", prediction, len(series))
-        curves = [(s.x, np.asarray(r)[np.argsort(np.argsort(s.x))]) for s, r in zip(series, rows)]
-    if len(curves) != len(series):
+    if isinstance(prediction, np.ndarray) and prediction.ndim == 1:
+        prediction = [prediction] * len(series)
+    entries = list(prediction)
+    if len(entries) != len(series):
         raise ValueError(f"prediction must have one entry per series ({len(series)}). "
-                         f"Got {len(curves)}.")
-    for i, (gx, gy) in enumerate(curves):
-        ax.plot(gx, gy, "--", color=style.series_color(i) if len(series) > 1 else style.PREDICTION,
-                label=label if i == 0 else None)
+                         f"Got {len(entries)}.")
+    labelled = False
+    for i, (s, p) in enumerate(zip(series, entries)):
+        if p is None:
+            continue
+        if callable(p):
+            gx = _grid(ax, s.x.min(), s.x.max())
+            gy = p(gx) + 0 * gx
+        else:
+            gy = np.asarray(p, dtype=float)
+            if gy.shape != s.x.shape:
+                raise ValueError(f"prediction[{i}] must have shape {s.x.shape}. Got {gy.shape}.")
+            gx, gy = s.x, gy[s.order]
+        color = style.series_color(i) if len(series) > 1 else style.PREDICTION
+        ax.plot(gx, gy, "--", color=color, label=None if labelled else label)
+        labelled = True
 
 
 def _grid(ax, lo, hi, n=200):
@@ -80,18 +87,28 @@ def _grid(ax, lo, hi, n=200):
     return np.linspace(lo, hi, n)
 
 
-def draw_slope_guide(ax, series: list, slope: float):
-    """A grey dotted line of log-log ``slope`` through the first point of the first series,
-    labelled as a slope-only guide (its level is not a prediction)."""
-    s = series[0]
-    grid = np.geomspace(s.x.min(), s.x.max(), 50)
-    ax.plot(grid, s.estimate[0] * (grid / s.x[0]) ** slope, ":", color=style.GUIDE,
-            label=f"slope-only guide: slope {slope:g} (level not predicted)")
+def draw_slope_guide(ax, series: list, slope):
+    """Dotted lines of log-log ``slope`` through each series' first point, labelled as
+    slope-only guides (their level is not a prediction).
+
+    ``slope``: one float (for the first series) or one float or None per series.
+    """
+    slopes = [slope] if np.isscalar(slope) else list(slope)
+    if len(slopes) > len(series):
+        raise ValueError(f"slope_guide must have at most one entry per series ({len(series)}). "
+                         f"Got {len(slopes)}.")
+    for i, (s, k) in enumerate(zip(series, slopes)):
+        if k is None:
+            continue
+        grid = np.geomspace(s.x.min(), s.x.max(), 50)
+        color = style.series_color(i) if len(slopes) > 1 else style.GUIDE
+        ax.plot(grid, s.estimate[0] * (grid / s.x[0]) ** float(k), ":", color=color,
+                label=f"slope-only guide: slope {float(k):g} (level not predicted)")
 
 
 def scaling_plot(x, estimate, ci_lo, ci_hi, *, xlabel: str, ylabel: str, labels=None,
                  prediction: Callable | np.ndarray | None = None,
-                 prediction_label: str = "prediction", slope_guide: float | None = None,
+                 prediction_label: str = "prediction", slope_guide=None,
                  out_of_conditions=None, out_of_conditions_label: str = "outside the conditions",
                  logx: bool = True, logy: bool = True, ci_label: str = DEFAULT_CI_LABEL,
                  ci_style: str = "bars", title: str | None = None, ax=None):
@@ -104,10 +121,11 @@ def scaling_plot(x, estimate, ci_lo, ci_hi, *, xlabel: str, ylabel: str, labels=
         xlabel, ylabel: axis labels with units.
         labels: ``s`` legend labels of the series.
         prediction: the predicted value at its absolute level: a callable ``x -> y`` (one
-            shared law), ``s`` callables, or arrays shaped like ``estimate``.
+            shared law), or per series a callable, an array of values at its ``x`` or None
+            (see :func:`draw_prediction`).
         prediction_label: legend label of the prediction (write the formula and its source).
-        slope_guide: a log-log slope drawn through the first point, labelled as a
-            slope-only guide.
+        slope_guide: a log-log slope (or one per series, None to skip) drawn through the
+            series' first point, labelled as a slope-only guide.
         out_of_conditions: boolean mask shaped like ``estimate``: points outside the
             conditions of the prediction, drawn hollow and grey.
         out_of_conditions_label: legend label of those points.
@@ -141,7 +159,7 @@ def scaling_plot(x, estimate, ci_lo, ci_hi, *, xlabel: str, ylabel: str, labels=
                     outside_label=out_of_conditions_label)
         draw_prediction(ax, series, prediction, label=prediction_label)
         if slope_guide is not None:
-            draw_slope_guide(ax, series, float(slope_guide))
+            draw_slope_guide(ax, series, slope_guide)
         if logx:
             style.grid_ticks(ax.xaxis, np.concatenate([s.x for s in series]))
         ax.set_xlabel(xlabel)
@@ -152,24 +170,38 @@ def scaling_plot(x, estimate, ci_lo, ci_hi, *, xlabel: str, ylabel: str, labels=
         return style.finish(fig)
 
 
-def constant_plot(d, K, ci_lo, ci_hi, *, fit_range, K_hat: float, K_hat_ci, held_out_d: float,
-                  threshold: float | None = None, threshold_label: str = "threshold",
-                  labels=None, xlabel: str = "input dimension d",
-                  ylabel: str = "K, dimensionless", ci_label: str = DEFAULT_CI_LABEL,
-                  logx: bool = True, title: str | None = None, ax=None):
+def _per_series(name, value, s: int) -> list:
+    """``value`` (one entry shared by all series, or one per series) as a list of ``s``."""
+    if value is None or np.isscalar(value):
+        return [value] * s
+    values = list(value)
+    if name == "K_hat_ci" and len(values) == 2 and all(np.isscalar(v) for v in values):
+        return [tuple(values)] * s
+    if len(values) != s:
+        raise ValueError(f"{name} must be one value or one per series ({s}). Got {len(values)}.")
+    return values
+
+
+def constant_plot(d, K, ci_lo, ci_hi, *, fit_range, K_hat, K_hat_ci, held_out_d: float,
+                  threshold=None, threshold_label: str = "threshold", labels=None,
+                  xlabel: str = "input dimension d", ylabel: str = "K, dimensionless",
+                  ci_label: str = DEFAULT_CI_LABEL, logx: bool = True,
+                  title: str | None = None, ax=None):
     """A constant ``K(d)`` with CIs, the fitted ``K_hat`` with its CI band over the fitting
     range, the held-out ``d`` marked and the threshold the held-out value must not exceed.
 
     The y axis starts at 0, so a ratio to ``K_hat`` reads off the figure.
 
     Args:
-        d: `(k,)` dimensions (or per-series, as in :func:`scaling_plot`).
+        d: `(k,)` dimensions (or per series, as in :func:`scaling_plot`).
         K, ci_lo, ci_hi: estimates and CI ends, `(k,)` or `(s, k)` (e.g. one series per ``C0``).
         fit_range: ``(d_lo, d_hi)``, the ``d`` range ``K_hat`` is fitted on (shaded).
-        K_hat: the fitted constant; ``K_hat_ci``: its ``(lo, hi)`` CI (band over the range).
+        K_hat: the fitted constant, one shared or one per series.
+        K_hat_ci: its ``(lo, hi)`` CI (one pair or one per series), a band over the range.
         held_out_d: the ``d`` not used in the fit (dotted vertical line, points ringed).
         threshold: the largest value the held-out ``K`` may take (e.g. the CI upper end of
-            ``K_hat``), a dashed line; ``threshold_label`` says what it is.
+            ``K_hat``), one or one per series, a dashed line; ``threshold_label`` says what
+            it is.
         labels, xlabel, ylabel, ci_label, logx, title, ax: as in :func:`scaling_plot`.
 
     Returns:
@@ -184,9 +216,15 @@ def constant_plot(d, K, ci_lo, ci_hi, *, fit_range, K_hat: float, K_hat_ci, held
         ...     threshold=2.15, threshold_label="upper CI end of K_hat", labels=["C0 = 0"])
     """
     series = _series.as_series(d, K, ci_lo, ci_hi, labels)
-    k_lo, k_hi = (float(v) for v in K_hat_ci)
-    if not k_lo <= K_hat <= k_hi:
-        raise ValueError(f"K_hat_ci must contain K_hat = {K_hat}. Got ({k_lo}, {k_hi}).")
+    n = len(series)
+    shared = np.isscalar(K_hat)
+    k_hats = _per_series("K_hat", K_hat, n)
+    k_cis = _per_series("K_hat_ci", K_hat_ci, n)
+    thresholds = _per_series("threshold", threshold, n)
+    for i, (k, ci) in enumerate(zip(k_hats, k_cis)):
+        if not float(ci[0]) <= float(k) <= float(ci[1]):
+            raise ValueError(f"K_hat_ci must contain K_hat. Got K_hat {k} and CI {tuple(ci)} "
+                             f"(series {i}).")
     d_lo, d_hi = (float(v) for v in fit_range)
     with style.style():
         fig, ax = (ax.figure, ax) if ax is not None else style.new_figure()
@@ -194,21 +232,29 @@ def constant_plot(d, K, ci_lo, ci_hi, *, fit_range, K_hat: float, K_hat_ci, held
         ax.axvspan(d_lo, d_hi, color=style.GUIDE, alpha=0.12, lw=0,
                    label=f"fitting range d in [{d_lo:g}, {d_hi:g}]")
         draw_series(ax, series, _series.as_mask("none", None, series), ci_label=ci_label)
-        ax.fill_between([d_lo, d_hi], [k_lo, k_lo], [k_hi, k_hi], color=style.PREDICTION,
-                        alpha=0.15, lw=0)
-        ax.plot([d_lo, d_hi], [K_hat, K_hat], "-", color=style.PREDICTION,
-                label=f"K_hat = {K_hat:.3g}, CI [{k_lo:.3g}, {k_hi:.3g}]")
+        drawn = set()
+        for i, (k, (k_lo, k_hi), t) in enumerate(zip(k_hats, k_cis, thresholds)):
+            if shared and i:
+                break
+            color = style.PREDICTION if shared else style.series_color(i)
+            name = "" if shared else f" ({series[i].label})"
+            ax.fill_between([d_lo, d_hi], [k_lo, k_lo], [k_hi, k_hi], color=color, alpha=0.15,
+                            lw=0)
+            ax.plot([d_lo, d_hi], [k, k], "-", lw=2, color=color,
+                    label=f"K_hat{name} = {k:.3g}, CI [{k_lo:.3g}, {k_hi:.3g}]")
+            if t is not None and t not in drawn:
+                ax.axhline(t, ls="--", color=style.THRESHOLD if shared else color,
+                           label=f"{threshold_label}{name} = {t:.3g}")
+                drawn.add(t)
         ax.axvline(held_out_d, ls=":", color=style.GUIDE, label=f"held-out d = {held_out_d:g}")
         for i, s in enumerate(series):
             at = np.isclose(s.x, held_out_d)
             ax.plot(s.x[at], s.estimate[at], "o", ms=9, mfc="none", mec=style.series_color(i))
-        if threshold is not None:
-            ax.axhline(threshold, ls="--", color=style.THRESHOLD,
-                       label=f"{threshold_label} = {threshold:.3g}")
         if logx:
             style.grid_ticks(ax.xaxis, np.concatenate([s.x for s in series]))
-        ax.set_ylim(0, 1.1 * max([k_hi, *(s.ci_hi.max() for s in series),
-                                   threshold if threshold is not None else 0]))
+        top = [float(c[1]) for c in k_cis] + [s.ci_hi.max() for s in series]
+        top += [float(t) for t in thresholds if t is not None]
+        ax.set_ylim(0, 1.1 * max(top))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if title:
