@@ -63,7 +63,7 @@ def kernel_vs_angle(theta, empirical_by_width: Mapping, analytic: Callable, *,
         ax.plot(grid, analytic(grid), "-", color=style.PREDICTION, label=analytic_label)
         ax.set_xlim(0, np.pi)
         ax.set_xticks([0, np.pi / 4, np.pi / 2, 3 * np.pi / 4, np.pi],
-                      ["0", "pi/4", "pi/2", "3pi/4", "pi"])
+                      ["0", "π/4", "π/2", "3π/4", "π"])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if title:

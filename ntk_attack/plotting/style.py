@@ -18,6 +18,7 @@ Example:
 """
 import contextlib
 import math
+import textwrap
 
 import matplotlib
 import numpy as np
@@ -44,7 +45,8 @@ PALETTE = frozenset(c.lower() for c in (*OKABE_ITO.values(), GUIDE, OUTSIDE, "#f
 COLUMN_WIDTH = 3.3  # inches, one column of a two-column paper
 PANEL_HEIGHT = 2.5
 MIN_FONT_SIZE = 8.0
-LEGEND_LINE = 0.17  # inches per legend entry at MIN_FONT_SIZE
+LEGEND_LINE = 0.15  # inches per legend line at MIN_FONT_SIZE
+LEGEND_CHARS_PER_INCH = 17  # characters per inch at MIN_FONT_SIZE (DejaVu Sans)
 
 RC = {
     "font.size": 8, "axes.labelsize": 8, "axes.titlesize": 9, "figure.titlesize": 9,
@@ -132,7 +134,7 @@ def grid_ticks(axis, values, *, max_ticks: int = 8):
 def legend(ax, *, loc: str | None = None):
     """A legend at :data:`MIN_FONT_SIZE`. On a figure's only axes it goes below the axes
     (``loc="outside lower center"``), where it hides no data; on a panel, inside at ``loc``
-    (default ``"best"``). An outside legend makes the figure taller by its height, so the
+    (default ``"best"``). Labels are wrapped to the figure's width; an outside legend makes the figure taller by its height, so the
     axes keep their size.
 
     Returns:
@@ -142,8 +144,11 @@ def legend(ax, *, loc: str | None = None):
     if not handles:
         return None
     fig = ax.figure
+    width = int(LEGEND_CHARS_PER_INCH * fig.get_figwidth()) - 6
+    labels = [textwrap.fill(label, width) for label in labels]
     if loc is None and len(fig.axes) == 1:
-        fig.set_figheight(fig.get_figheight() + LEGEND_LINE * len(labels) + 0.1)
+        lines = sum(label.count("\n") + 1 for label in labels)
+        fig.set_figheight(fig.get_figheight() + LEGEND_LINE * lines + 0.1)
         return fig.legend(handles, labels, loc="outside lower center", fontsize=MIN_FONT_SIZE)
     return ax.legend(handles, labels, loc=loc or "best", fontsize=MIN_FONT_SIZE)
 
