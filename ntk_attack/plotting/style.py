@@ -153,17 +153,31 @@ def legend(ax, *, loc: str | None = None):
     return ax.legend(handles, labels, loc=loc or "best", fontsize=MIN_FONT_SIZE)
 
 
+def _wrap_axis_labels(ax):
+    """Wrap x/y labels longer than their axes side (at :data:`MIN_FONT_SIZE`); the layout
+    must have run (``fig.draw_without_rendering()``) for the axes size to be final."""
+    box = ax.get_position()
+    width, height = ax.figure.get_size_inches()
+    for text, inches in ((ax.xaxis.label, box.width * width), (ax.yaxis.label, box.height * height)):
+        limit = max(12, int(LEGEND_CHARS_PER_INCH * inches))
+        if "\n" not in text.get_text() and len(text.get_text()) > limit:
+            text.set_text(textwrap.fill(text.get_text(), limit))
+
+
 def finish(fig):
     """Make ``fig`` paper-ready: readable ticks on every log axis, tick labels at least
-    :data:`MIN_FONT_SIZE`. Call last, inside :func:`style`, after the data are drawn.
+    :data:`MIN_FONT_SIZE`, axis labels wrapped to their axes. Call last, inside
+    :func:`style`, after the data are drawn.
 
     Returns:
         ``fig``.
     """
+    fig.draw_without_rendering()  # constrained layout sizes the axes
     for ax in fig.axes:
         if not ax.axison:
             continue
         ax.tick_params(labelsize=MIN_FONT_SIZE)
+        _wrap_axis_labels(ax)
         for axis in (ax.xaxis, ax.yaxis):
             readable_log_ticks(axis)
     return fig
