@@ -44,7 +44,8 @@ def saved(tmp_path):
              "prediction": "``eta* sqrt(d)`` is flat", "checks": [_check("slope"), _check("level")],
              "config": {"points": POINTS, "held_out_d": 256, "grid": {"widths": [256, 1024, 4096]}},
              "notes": "a note", "data": {}, "seed": 0, "profile": "quick", "wall_time_s": 1.5,
-             "sweep": {}, "figures": paths, "figure_error": None}
+             "sweep": {}, "figures": paths, "figure_error": None,
+             "captions": {"eta_vs_d": "slope -0.483 over d in 16..256"}}
     skipped = {**entry, "id": "claim_b", "verdict": "skipped", "reason": "needs MNIST",
                "checks": [], "config": {}, "figures": [], "notes": ""}
     rep = {"schema": report.SCHEMA, "summary": {"verdict": "pass", "exit_code": 0,
@@ -70,6 +71,7 @@ def test_compact_markdown_has_verdicts_first_and_no_full_config(saved):
     assert text.index("| **pass** | [`claim_a`]") < text.index("| **skipped** | [`claim_b`]")
     assert "![eta_vs_d](figures/claim_a/eta_vs_d.png)" in text
     assert "*Grid.* points: 6 grid points" in text and "*Reason.* needs MNIST" in text
+    assert "*eta_vs_d.* slope -0.483 over d in 16..256" in text
     assert "1000" not in text  # seeds stay in report.json
     assert "| slope | slope -0.5 | -0.48 [-0.52, -0.44] | 99.9% | [-0.6, -0.4] | **pass** |" in text
 
@@ -131,6 +133,7 @@ def test_html_is_self_contained_and_every_figure_loads(saved):
     if browser:  # CI without Chromium relies on the PIL decoding above
         assert _chromium_widths(text, browser) == widths
     assert "needs MNIST" in text and "<code>eta* sqrt(d)</code>" in text
+    assert "<figcaption><b>eta_vs_d.</b> slope -0.483 over d in 16..256</figcaption>" in text
 
 
 def test_html_names_a_missing_figure(saved):

@@ -115,12 +115,19 @@ VERDICT_LEGEND = ("Verdicts (THEORY.md section 8): pass: the CI lies inside the 
                   "shown.")
 
 
+def figure_caption(entry: dict, path: str) -> str:
+    """The caption of figure ``path`` from ``entry["captions"]`` (keyed by the figure's file
+    stem, written from the data by the claim), or ``""``."""
+    return (entry.get("captions") or {}).get(Path(path).stem, "")
+
+
 def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown_compact(report: dict) -> str:
-    """``report.md``: verdict table, then per claim prediction, checks, grid line, figures."""
+    """``report.md``: verdict table, then per claim prediction, checks, grid line, figures
+    (each with its caption when the entry has ``captions``)."""
     run = report["run"]
     lines = ["# ntk-attack verification report", "", f"**{headline(report)}.**", "",
              "| verdict | claim | checks passed | time |", "| --- | --- | --- | --- |"]
@@ -150,7 +157,10 @@ def to_markdown_compact(report: dict) -> str:
             lines += [f"*Grid.* {_cell(grid)}", ""]
         if e.get("notes"):
             lines += [f"*Notes.* {_cell(e['notes'])}", ""]
-        lines += [f"![{Path(p).stem}]({p})" for p in e.get("figures") or []]
+        for path in e.get("figures") or []:
+            lines += [f"![{Path(path).stem}]({path})", ""]
+            text = figure_caption(e, path)
+            lines += [f"*{Path(path).stem}.* {_cell(text)}", ""] if text else []
         if e.get("figure_error"):
             lines.append(f"Figures could not be drawn: {_cell(e['figure_error'])}")
         lines.append("")

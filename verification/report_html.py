@@ -45,13 +45,15 @@ def data_uri(path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def _figure(root: Path, rel: str) -> str:
+def _figure(root: Path, rel: str, caption: str) -> str:
     path = root / rel
     name = html.escape(Path(rel).stem)
     if path.suffix.lower() != ".png" or not path.is_file():
-        return f'<p class="why">Figure {html.escape(rel)} is missing from {html.escape(str(root))}.</p>'
+        return (f'<p class="why">Figure {html.escape(rel)} is missing from '
+                f"{html.escape(str(root))}.</p>")
+    text = f"<b>{name}.</b> {_text(caption)}" if caption else name
     return (f'<figure><img src="{data_uri(path)}" alt="{name}">'
-            f"<figcaption>{name}</figcaption></figure>")
+            f"<figcaption>{text}</figcaption></figure>")
 
 
 def _claim(entry: dict, root: Path) -> list:
@@ -78,7 +80,7 @@ def _claim(entry: dict, root: Path) -> list:
         out.append(f'<p class="grid"><i>Grid.</i> {_text(grid)}</p>')
     if entry.get("notes"):
         out.append(f"<p><i>Notes.</i> {_text(entry['notes'])}</p>")
-    out += [_figure(root, rel) for rel in entry.get("figures") or []]
+    out += [_figure(root, rel, rc.figure_caption(entry, rel)) for rel in entry.get("figures") or []]
     if entry.get("figure_error"):
         out.append(f"<p>Figures could not be drawn: {_text(entry['figure_error'])}</p>")
     out.append("</section>")
