@@ -2,7 +2,8 @@
 
 Images whose values take both signs (a perturbation ``delta``) are drawn with a diverging,
 colour-blind-safe map centred at 0 (``PuOr``) and a colour bar; the others in grey
-(``gray_r``: ink dark on white). Axes carry no ticks: pixels have no units.
+(``gray_r``: ink dark on white) on one grey scale shared by all of them, so a clean and a
+perturbed digit compare pixel for pixel. Axes carry no ticks: pixels have no units.
 """
 import numpy as np
 
@@ -45,6 +46,8 @@ def image_grid(images, titles=None, *, ncols: int | None = None, panel_size: flo
         signed = [bool((a.min() < -1e-12) and (a.max() > 1e-12)) for a in arrays]
     if len(signed) != n:
         raise ValueError(f"signed must have one entry per image ({n}). Got {len(signed)}.")
+    plain = [a for a, s in zip(arrays, signed) if not s]
+    grey = (min(a.min() for a in plain), max(a.max() for a in plain)) if plain else (0, 1)
     ncols = min(n, 6) if ncols is None else int(ncols)
     nrows = -(-n // ncols)
     lines = max(t.count("\n") + 1 for t in titles) if any(titles) else 0
@@ -58,7 +61,7 @@ def image_grid(images, titles=None, *, ncols: int | None = None, panel_size: flo
                 im = ax.imshow(a, cmap="PuOr", vmin=-lim, vmax=lim, interpolation="nearest")
                 fig.colorbar(im, ax=ax, shrink=0.8).ax.tick_params(labelsize=style.MIN_FONT_SIZE)
             else:
-                ax.imshow(a, cmap="gray_r", interpolation="nearest")
+                ax.imshow(a, cmap="gray_r", vmin=grey[0], vmax=grey[1], interpolation="nearest")
             ax.set_title(t, fontsize=style.MIN_FONT_SIZE)
             ax.set_axis_off()
         for ax in axes[n:]:
