@@ -18,8 +18,9 @@ from ntk_attack.plotting import scaling
 from verification import report, report_compact, report_html
 
 COMMITTED = Path(__file__).resolve().parents[1] / "figures" / "report.json"
-POINTS = [{"d": d, "m": 1024, "C0": c, "signs": "balanced", "seed": 1000 + i, "eps_grid": [0.1, 0.3]}
-          for i, (d, c) in enumerate((d, c) for d in (16, 64, 256) for c in (0.0, 1.0))]
+GRID = [(d, c) for d in (16, 64, 256) for c in (0.0, 1.0)]
+POINTS = [{"d": d, "m": 1024, "C0": c, "signs": "balanced", "seed": 1000 + i,
+           "eps_grid": [0.1, 0.3]} for i, (d, c) in enumerate(GRID)]
 
 
 def _check(name, verdict="pass"):

@@ -134,8 +134,8 @@ def grid_ticks(axis, values, *, max_ticks: int = 8):
 def legend(ax, *, loc: str | None = None):
     """A legend at :data:`MIN_FONT_SIZE`. On a figure's only axes it goes below the axes
     (``loc="outside lower center"``), where it hides no data; on a panel, inside at ``loc``
-    (default ``"best"``). Labels are wrapped to the figure's width; an outside legend makes the figure taller by its height, so the
-    axes keep their size.
+    (default ``"best"``). Labels are wrapped to the figure's width; an outside legend makes
+    the figure taller by its height, so the axes keep their size.
 
     Returns:
         The ``Legend``, or None when nothing is labelled.
@@ -158,7 +158,8 @@ def _wrap_axis_labels(ax):
     must have run (``fig.draw_without_rendering()``) for the axes size to be final."""
     box = ax.get_position()
     width, height = ax.figure.get_size_inches()
-    for text, inches in ((ax.xaxis.label, box.width * width), (ax.yaxis.label, box.height * height)):
+    for text, inches in ((ax.xaxis.label, box.width * width),
+                         (ax.yaxis.label, box.height * height)):
         limit = max(12, int(LEGEND_CHARS_PER_INCH * inches))
         if "\n" not in text.get_text() and len(text.get_text()) > limit:
             text.set_text(textwrap.fill(text.get_text(), limit))
