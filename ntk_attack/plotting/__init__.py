@@ -1,6 +1,23 @@
-"""Figures from arrays (STYLE.md rule 10): ``ntk_attack.plotting.common`` builds headless
-``Figure``s, draws a measurement beside its predicted slope and saves figures atomically.
+"""Figures: functions from arrays (a user's own measurements) to matplotlib ``Figure``s
+(STYLE.md rule 10).
 
-The verification's claims draw their own figures with these helpers. Nothing here selects a
-GUI backend or writes files unless asked to.
+The figure kinds, each in the project's paper style (:mod:`ntk_attack.plotting.style`):
+:func:`scaling_plot`, :func:`constant_plot` (:mod:`~ntk_attack.plotting.scaling`),
+:func:`phase_plot`, :func:`robust_accuracy_plot` (:mod:`~ntk_attack.plotting.transition`),
+:func:`ratio_distribution_plot`, :func:`histogram_with_law`
+(:mod:`~ntk_attack.plotting.distributions`), :func:`kernel_vs_angle`,
+:func:`kill_matrix_plot`, :func:`image_grid`; :func:`caption` writes captions from numbers.
+:mod:`ntk_attack.plotting.common` holds the saving helpers. Nothing here selects a GUI
+backend or writes files unless asked to.
 """
+from ntk_attack.plotting.captions import caption
+from ntk_attack.plotting.distributions import histogram_with_law, ratio_distribution_plot
+from ntk_attack.plotting.images import image_grid
+from ntk_attack.plotting.kernel_angle import kernel_vs_angle
+from ntk_attack.plotting.kill_matrix import kill_matrix_plot
+from ntk_attack.plotting.scaling import constant_plot, scaling_plot
+from ntk_attack.plotting.transition import phase_plot, robust_accuracy_plot
+
+__all__ = ["caption", "constant_plot", "histogram_with_law", "image_grid", "kernel_vs_angle",
+           "kill_matrix_plot", "phase_plot", "ratio_distribution_plot", "robust_accuracy_plot",
+           "scaling_plot"]

@@ -1,0 +1,171 @@
+"""A report that reads in minutes: verdicts, then per claim its prediction, checks, figures and
+a one-line grid summary. The full config and data stay in ``report.json``.
+
+The rows are built once (:func:`verdict_rows`, :func:`check_rows`, :func:`grid_summary`) and
+rendered here as Markdown (:func:`to_markdown_compact`) and in
+:mod:`verification.report_html` as one self-contained HTML file. Input: a report dict as
+written to ``report.json`` (schema ``ntk-attack-report/1``, non-finite floats decoded).
+"""
+import math
+import re
+from pathlib import Path
+
+from verification import protocol
+
+#: Config keys left out of grid summaries: derived seeds (listed in ``report.json``).
+SEED_KEY = re.compile(r"(^|_)seed$")
+MAX_LISTED = 4  # distinct strings listed by name; more are counted
+
+
+def num(value) -> str:
+    """A number in 4 significant digits; infinities as ``∞``; None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return {math.inf: "∞", -math.inf: "−∞"}.get(value, "nan")
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _values_summary(name: str, values: list) -> str | None:
+    """``name lo..hi (k values)`` for numbers, names or a count for strings; None to omit."""
+    flat = []
+    for v in values:
+        flat.extend(v if isinstance(v, list) else [v])
+    numbers = [v for v in flat if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if numbers and len(numbers) == len(flat):
+        distinct = sorted(set(numbers))
+        if len(distinct) == 1:
+            return f"{name} {num(distinct[0])}"
+        return f"{name} {num(distinct[0])}..{num(distinct[-1])} ({len(distinct)} values)"
+    scalars = [v for v in flat if isinstance(v, (str, bool)) or v is None]
+    if flat and len(scalars) == len(flat):
+        distinct = list(dict.fromkeys(map(str, scalars)))
+        if len(distinct) <= MAX_LISTED:
+            return f"{name} {', '.join(distinct)}"
+        return f"{name} {len(distinct)} values"
+    return None
+
+
+def _list_summary(name: str, value: list) -> str:
+    if not value:
+        return f"{name}: none"
+    if all(isinstance(v, dict) for v in value):
+        keys = list(dict.fromkeys(k for v in value for k in v))
+        fields = [_values_summary(k, [v[k] for v in value if k in v])
+                  for k in keys if not SEED_KEY.search(k)]
+        inner = "; ".join(f for f in fields if f)
+        return f"{name}: {len(value)} grid points" + (f" ({inner})" if inner else "")
+    return _values_summary(name, value) or f"{name}: {len(value)} entries"
+
+
+def grid_summary(config: dict, *, prefix: str = "") -> str:
+    """One line: for each config field that is a list, its range and count.
+
+    Lists of numbers (or of lists of numbers) give ``name lo..hi (k values)``; lists of
+    grid-point dicts give their count and, per key, the range of that key's values; strings
+    are listed (at most :data:`MAX_LISTED`, else counted); seed fields are left out. Dicts
+    are searched for lists one level per call, keys joined with dots. Scalars are left out.
+    """
+    parts = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, list):
+            parts.append(_list_summary(name, value))
+        elif isinstance(value, dict):
+            inner = grid_summary(value, prefix=f"{name}.")
+            if inner:
+                parts.append(inner)
+    return "; ".join(parts)
+
+
+def verdict_rows(report: dict) -> list:
+    """Per claim, worst verdict first: ``(verdict, id, title, "passed/checks", seconds)``."""
+    entries = sorted(report["claims"], key=lambda e: protocol.VERDICTS.index(e["verdict"]))
+    return [(e["verdict"], e["id"], e.get("title", ""),
+             f"{sum(c['verdict'] == 'pass' for c in e.get('checks', []))}/"
+             f"{len(e.get('checks', []))}", e.get("wall_time_s", 0.0)) for e in entries]
+
+
+def check_rows(entry: dict) -> list:
+    """Per check: ``(name, prediction, "estimate [lo, hi]", level, "[band]", verdict, note,
+    why)``; ``why`` says where the band comes from, ``note`` what the check measured besides."""
+    rows = []
+    for c in entry.get("checks", []):
+        band, (lo, hi) = c["band"], c["ci"]
+        level = "exact" if c["level"] is None else f"{100 * c['level']:.5g}%"
+        rows.append((c["name"], c["prediction"], f"{num(c['estimate'])} [{num(lo)}, {num(hi)}]",
+                     level, f"[{num(band['lo'])}, {num(band['hi'])}]", c["verdict"],
+                     c.get("note", ""), band.get("why", "")))
+    return rows
+
+
+def headline(report: dict) -> str:
+    """The run in one sentence: verdict, counts, profile, seed, dtype, time."""
+    run, summary = report["run"], report["summary"]
+    counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n)
+    return (f"Verdict: {summary['verdict']} ({counts or 'no claims'}); profile {run['profile']}, "
+            f"seed {run['seed']}, {run['dtype']}, {run['total_time_s']:.1f} s")
+
+
+VERDICT_LEGEND = ("Verdicts (THEORY.md section 8): pass: the CI lies inside the band; fail: "
+                  "entirely outside; inconclusive: wider than allowed or straddling an edge "
+                  "(never a pass). CIs are bootstrap CIs over networks at the Bonferroni level "
+                  "shown.")
+
+
+def figure_caption(entry: dict, path: str) -> str:
+    """The caption of figure ``path`` from ``entry["captions"]`` (keyed by the figure's file
+    stem, written from the data by the claim), or ``""``."""
+    return (entry.get("captions") or {}).get(Path(path).stem, "")
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown_compact(report: dict) -> str:
+    """``report.md``: verdict table, then per claim prediction, checks, grid line, figures
+    (each with its caption when the entry has ``captions``)."""
+    run = report["run"]
+    lines = ["# ntk-attack verification report", "", f"**{headline(report)}.**", "",
+             "| verdict | claim | checks passed | time |", "| --- | --- | --- | --- |"]
+    for verdict, claim_id, _, passed, seconds in verdict_rows(report):
+        lines.append(f"| **{verdict}** | [`{claim_id}`](#{anchor(claim_id)}) | {passed} | "
+                     f"{seconds:.1f} s |")
+    versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
+    lines += ["", f"Rerun: `{run['command']}`. Versions: {versions}. Full configs, data and "
+              "seeds: `report.json`.", "", VERDICT_LEGEND, ""]
+    for e in report["claims"]:
+        lines += [f"## {e['id']}", "", f"**{e['verdict']}**: {_cell(e.get('title', ''))} "
+                  f"({e.get('wall_time_s', 0.0):.1f} s)", ""]
+        if e.get("prediction"):
+            lines += [f"*Prediction.* {_cell(e['prediction'])}", ""]
+        if e.get("reason"):
+            lines += [f"*Reason.* {_cell(e['reason'])}", ""]
+        rows = check_rows(e)
+        if rows:
+            lines += ["| check | prediction | estimate [CI] | level | band | verdict | note |",
+                      "| --- | --- | --- | --- | --- | --- | --- |"]
+            lines += [f"| {_cell(n)} | {_cell(p)} | {ci} | {lv} | {b} | **{v}** | {_cell(nt)} |"
+                      for n, p, ci, lv, b, v, nt, _ in rows]
+            whys = list(dict.fromkeys(w for *_, w in rows if w))
+            lines += [""] + [f"- Band: {_cell(w)}" for w in whys] + [""]
+        grid = grid_summary(e.get("config") or {})
+        if grid:
+            lines += [f"*Grid.* {_cell(grid)}", ""]
+        if e.get("notes"):
+            lines += [f"*Notes.* {_cell(e['notes'])}", ""]
+        for path in e.get("figures") or []:
+            lines += [f"![{Path(path).stem}]({path})", ""]
+            text = figure_caption(e, path)
+            lines += [f"*{Path(path).stem}.* {_cell(text)}", ""] if text else []
+        if e.get("figure_error"):
+            lines.append(f"Figures could not be drawn: {_cell(e['figure_error'])}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def anchor(claim_id: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "", claim_id.lower().replace(" ", "-"))
