@@ -46,7 +46,7 @@ import numpy as np
 from scipy import stats
 
 import ntk_attack as na
-from ntk_attack import bounds, data, kernels, predictors, training
+from ntk_attack import bounds, data, kernels, training
 from ntk_attack.plotting import teaching
 
 seen, expected = {}, {}  # your numbers, and the text's (value, tolerance, reason)
@@ -91,10 +91,11 @@ def grad_sq(d):  # PREDICTION-HELPER theory.grad_norm_sq_init(d): E ||grad f||^2
     return d / 2 - 1 / (2 * np.pi)
 
 
-ETA_SQRT_D = np.sqrt(2 * VAR_F) * np.sqrt(2 / np.pi)  # PREDICTION-HELPER theory.init_eta_sqrt_d("balanced"): 0.659
+# PREDICTION-HELPER theory.init_eta_sqrt_d("balanced"): E[eta* sqrt(d)] -> 0.659
+ETA_SQRT_D = np.sqrt(2 * VAR_F) * np.sqrt(2 / np.pi)
 
 
-def curvature_excess(d):  # PREDICTION-HELPER theory.curvature_excess(d): eta*/first-order - 1 ~ 0.25/sqrt(d)
+def curvature_excess(d):  # PREDICTION-HELPER theory.curvature_excess(d): 0.25 / sqrt(d)
     return 0.25 / np.sqrt(d)
 
 
@@ -102,7 +103,7 @@ def kappa0(c):  # PREDICTION-HELPER theory.kappa0(c): (pi - arccos c) / (2 pi)
     return (np.pi - np.arccos(np.clip(c, -1, 1))) / (2 * np.pi)
 
 
-def ntk_sd(dot, cos, m):  # PREDICTION-HELPER theory.empirical_ntk_sd(dot, cos, m): |x.x'| sqrt(p (1-p) / m)
+def ntk_sd(dot, cos, m):  # PREDICTION-HELPER theory.empirical_ntk_sd(dot, cos, m)
     return np.abs(dot) * np.sqrt(kappa0(cos) * (1 - kappa0(cos)) / m)
 
 
@@ -174,7 +175,8 @@ teaching.measured_vs_predicted(
 # %%
 expect("euler_error", 0, 1e-12, "exact identity; float64 rounding of m-term sums ~1e-15")
 expect("f_sq_d1024", 0.341, 0.04, "THEORY.md 2; 4 standard errors over 8 networks (sd 0.027 each)")
-expect("grad_sq_ratio_d1024", 1, 0.035, "THEORY.md 2; 4 standard errors over 8 networks (sd 0.4/sqrt(d) each)")
+expect("grad_sq_ratio_d1024", 1, 0.035,
+       "THEORY.md 2; 4 standard errors over 8 networks (sd 0.4/sqrt(d) each)")
 
 # %% [markdown]
 # **Exercise 1.** Draw the signs i.i.d. instead (`na.init_two_layer(key, d, m, signs="random")`).
@@ -186,8 +188,9 @@ expect("grad_sq_ratio_d1024", 1, 0.035, "THEORY.md 2; 4 standard errors over 8 n
 # `Var f = 1/2 - 1/(2 pi)`. Averaged over 256 networks of width 512 at 64 points each you should
 # see `0.5` within `0.06`: one network's offset squared has standard deviation
 # `sqrt(2) / (2 pi) = 0.23` and its mean of `f^2` over 64 points adds about 0.08 (between
-# section 1's values at `d = 16` and `d = 64`), so the mean over 256 networks has standard error about 0.016 and the tolerance is
-# about 4 of them (the balanced value 0.341 lies 10 standard errors away).
+# section 1's values at `d = 16` and `d = 64`), so the mean over 256 networks has standard
+# error about 0.016 and the tolerance is about 4 of them (the balanced value 0.341 lies 10
+# standard errors away).
 
 # %% jupyter={"source_hidden": true}
 def mean_f_sq(key):
@@ -270,7 +273,8 @@ teaching.measured_vs_predicted(
 # points: `0.001` within `0.004`.
 
 # %%
-expect("eta_sqrt_d_d1024", 0.66, 0.07, "THEORY.md 3: 0.659 x (1 + 0.25/32); 4 standard errors of 1000 points")
+expect("eta_sqrt_d_d1024", 0.66, 0.07,
+       "THEORY.md 3: 0.659 x (1 + 0.25/32); 4 standard errors of 1000 points")
 expect("ratio_d256", 1.016, 0.004, "THEORY.md 3 measured law 1 + 0.25/sqrt(d), quoted to ~0.002")
 expect("ratio_d1024", 1.008, 0.004, "THEORY.md 3 measured law 1 + 0.25/sqrt(d), quoted to ~0.002")
 expect("slope_eta_d", -0.5, 0.06, "THEORY.md 3 slope -1/2; finite-d terms at d = 16 steepen it")
@@ -296,7 +300,8 @@ params, x = na.init_two_layer(key_w, d, m), sphere_points(key_x, 100, d)
 exact = na.min_flip(params, x)
 scaled = na.min_flip(params, x, method="bisection",
                      apply_fn=lambda p, z: na.apply(p, z) / np.sqrt(m))   # (1/m) sum_s ...
-print(f"|f| shrinks by {float(jnp.mean(jnp.abs(scaled.f0 / exact.f0))):.4f} = 1/sqrt(m) = {1 / np.sqrt(m):.4f}")
+shrink = float(jnp.mean(jnp.abs(scaled.f0 / exact.f0)))
+print(f"|f| shrinks by {shrink:.4f} = 1/sqrt(m) = {1 / np.sqrt(m):.4f}")
 seen["scaled_output_eta"] = float(jnp.max(jnp.abs(scaled.eta / exact.eta - 1)))
 expect("scaled_output_eta", 0, 1e-9, "exact: sign f is scale-invariant; bisection rtol 1e-12")
 
@@ -364,12 +369,14 @@ teaching.measured_vs_predicted(
 # 16 networks, should be `1` within `0.11`: one network's RMS over 2500 correlated entries
 # varies by about 11% (the entries share the network's neurons; measured on 24 networks with
 # disjoint seeds), so the mean of 16 has a standard error of 0.028 and the tolerance is 4 of
-# them; antisymmetric init, which doubles the variance, would sit at 1.41. The slope should be `-0.5` within `0.06` (16
-# networks over a 64-fold range of widths). The verification suite's
-# `empirical_converges_to_analytic` claim averages over many more networks to pin it down.
+# them; antisymmetric init, which doubles the variance, would sit at 1.41. The slope should
+# be `-0.5` within `0.06` (16 networks over a 64-fold range of widths). The verification
+# suite's `empirical_converges_to_analytic` claim averages over many more networks to pin it
+# down.
 
 # %%
-expect("kernel_rms_over_predicted", 1, 0.11, "THEORY.md 5 exact Bernoulli sd; 4 standard errors over 16 networks")
+expect("kernel_rms_over_predicted", 1, 0.11,
+       "THEORY.md 5 exact Bernoulli sd; 4 standard errors over 16 networks")
 expect("kernel_slope", -0.5, 0.06, "THEORY.md 5 slope -1/2; 4 networks per width over 256..16384")
 
 # %% [markdown]
@@ -390,9 +397,11 @@ def rms_kernel_error(seed, signs):
     return float(jnp.sqrt(jnp.mean((kernels.empirical_ntk(params, x) - theta_w) ** 2)))
 
 
-seen["antisymmetric_kernel_ratio"] = (np.mean([rms_kernel_error(s, "antisymmetric") for s in range(40, 64)])
-                                      / np.mean([rms_kernel_error(s, "balanced") for s in range(40, 64)]))
-expect("antisymmetric_kernel_ratio", 1.41, 0.15, "THEORY.md 5 (sqrt 2); 4 standard errors of 24 networks each")
+anti_rms = np.mean([rms_kernel_error(seed, "antisymmetric") for seed in range(40, 64)])
+balanced_rms = np.mean([rms_kernel_error(seed, "balanced") for seed in range(40, 64)])
+seen["antisymmetric_kernel_ratio"] = anti_rms / balanced_rms
+expect("antisymmetric_kernel_ratio", 1.41, 0.15,
+       "THEORY.md 5 (sqrt 2); 4 standard errors of 24 networks each")
 
 # %% [markdown]
 # ## 4. Lazy training does not help
@@ -430,7 +439,7 @@ def report(name, params, C0):
            "robust": float(na.robust_accuracy(params, ds.x_test, ds.y_test, [1 / np.sqrt(d)])[0]),
            "drift": float(jnp.max(jnp.abs(flip.f0 - f0_test))) - C0,
            "violations": int(jnp.sum(jnp.abs(flip.f0 - f0_test) > C0 * (1 + 1e-12))),
-           "eta_sqrt_d": np.asarray(flip.eta) * np.sqrt(d), "correct": np.asarray(ds.y_test * flip.f0 > 0)}
+           "eta_sqrt_d": np.asarray(flip.eta) * np.sqrt(d)}
     print(f"{name:>9}   {row['accuracy']:.3f}    {row['C0_hat']:6.2f}   {row['C0_hat'] / np.sqrt(d):.2f}"
           f"         {row['prefactor']:.2f}            {row['K95']:.2f}   {row['robust']:.3f}"
           f"      {row['drift']:+.2f}")
@@ -468,7 +477,8 @@ seen["robust_C0_4"] = rows[4.0]["robust"]
 
 # %%
 expect("C0_hat_error", 0, 1e-9, "exact: the stop rule shortens the last step onto the ball")
-expect("drift_violations", 0, 0, "exact: |f(x; W) - f(x; W0)| <= C0 ||x|| (THEORY.md 4), 1e-12 relative rounding")
+expect("drift_violations", 0, 0,
+       "exact: |f(x; W) - f(x; W0)| <= C0 ||x|| (THEORY.md 4), 1e-12 relative rounding")
 expect("accuracy_C0_4", 0.94, 0.01, "measured (regression, not a prediction): seed 30")
 expect("prefactor_init", 0.50, 0.01, "measured (regression, not a prediction): seed 30")
 expect("prefactor_C0_4", 0.69, 0.015, "measured (regression, not a prediction): seed 30")
@@ -501,9 +511,10 @@ for side in (7, 14, 28):
     clean.append(np.reshape(x, (side, side)))
     perturbation.append(np.reshape(delta, (side, side)))
     attacked.append(np.reshape(x + delta, (side, side)))
-    captions.append((f"clean digit {'1' if images.y_test[i] > 0 else '0'}, d = {images.d}\nf(x) = {float(flip.f0[i]):+.3f}",
-                     f"delta: eta* = {float(flip.eta[i]):.4f}\n||delta|| = {float(jnp.linalg.norm(delta)):.4f}, "
-                     f"eta* sqrt(d) = {float(flip.eta[i]) * np.sqrt(images.d):.2f}",
+    eta_i, digit = float(flip.eta[i]), "1" if images.y_test[i] > 0 else "0"
+    captions.append((f"clean digit {digit}, d = {images.d}\nf(x) = {float(flip.f0[i]):+.3f}",
+                     f"delta: eta* = {eta_i:.4f}\n||delta|| = {float(jnp.linalg.norm(delta)):.4f}, "
+                     f"eta* sqrt(d) = {eta_i * np.sqrt(images.d):.2f}",
                      f"x + delta, d = {images.d}\nf(x + delta) = {f_after:+.1e}"))
 seen["image_flips"] = flips
 teaching.attack_images(clean, perturbation, attacked, captions=captions)
@@ -566,8 +577,10 @@ teaching.phase_transition(
 # points of each network) both curves rise steeply as `C0 / sqrt(d)` approaches 1/2 to 1.
 
 # %%
-expect("prefactor_increasing", 1, 0, "THEORY.md 4: the prefactor grows with C0 (1 = grows at every step)")
-expect("free_C0_over_sqrt_d", 2, 0.5, "THEORY.md 6: unconstrained training ends near 2 sqrt(d) (digits, d = 64)")
+expect("prefactor_increasing", 1, 0,
+       "THEORY.md 4: the prefactor grows with C0 (1 = grows at every step)")
+expect("free_C0_over_sqrt_d", 2, 0.5,
+       "THEORY.md 6: unconstrained training ends near 2 sqrt(d) (digits, d = 64)")
 expect("robust_free", 0.99, 0.01, "measured (regression, not a prediction): seed 30")
 
 # %% [markdown]
@@ -627,20 +640,19 @@ for j, m in enumerate(widths):
 slope = stats.linregress(np.log(widths), np.log(distance.mean(0))).slope
 print("      m   |grad(f_t - f_0) - grad h_t| / |grad h_t|   |grad f_t - grad h_t| / |grad f_0|")
 for j, m in enumerate(widths):
-    print(f"{m:7d}   {distance[:, j].mean():.3f}                                      {persist[:, j].mean():.3f}")
+    print(f"{m:7d}   {distance[:, j].mean():.3f}{'':38s}{persist[:, j].mean():.3f}")
 print(f"log-log slope of the relative distance against m: {slope:.3f} (predicted -0.25)")
 seen["gradient_distance_slope"] = slope
 seen["persist_mean"] = float(persist.mean())
 
 # %% tags=["figure"]
+change, full = "|grad(f_t - f_0) - grad h_t| / |grad h_t|", "|grad f_t - grad h_t| / |grad f_0|"
 reference = distance.mean(0)[0] * (np.array(widths) / widths[0]) ** -0.25
 teaching.measured_vs_predicted(
-    widths, {"|grad(f_t - f_0) - grad h_t| / |grad h_t|": distance.mean(0),
-             "|grad f_t - grad h_t| / |grad f_0|": persist.mean(0)},
-    predicted={"|grad(f_t - f_0) - grad h_t| / |grad h_t|": (reference, "slope -1/4 through the first point (shape only)"),
-               "|grad f_t - grad h_t| / |grad f_0|": (np.ones(4), "1: the init's gradient persists (THEORY.md 6)")},
-    ci={"|grad(f_t - f_0) - grad h_t| / |grad h_t|": ci95(distance),
-        "|grad f_t - grad h_t| / |grad f_0|": ci95(persist)},
+    widths, {change: distance.mean(0), full: persist.mean(0)},
+    predicted={change: (reference, "slope -1/4 through the first point (shape only)"),
+               full: (np.ones(4), "1: the init's gradient persists (THEORY.md 6)")},
+    ci={change: ci95(distance), full: ci95(persist)},
     xlabel="width m", ylabel="relative distance (4 networks, 95% CI)",
     title="the kernel explains the change, not the gradient")
 
