@@ -46,7 +46,7 @@ import numpy as np
 from scipy import stats
 
 import ntk_attack as na
-from ntk_attack import bounds, data, kernels, training
+from ntk_attack import bounds, data, kernels, theory, training
 from ntk_attack.plotting import teaching
 
 seen, expected = {}, {}  # your numbers, and the text's (value, tolerance, reason)
@@ -77,37 +77,12 @@ print(jnp.zeros(()).dtype)
 # %% [markdown]
 # You should see `float64`.
 #
-# The predictions used below, written out from THEORY.md (each is a closed form, independent
-# of any measurement in this notebook):
+# Every prediction below comes from `ntk_attack.theory`, one named function per closed form of
+# THEORY.md, independent of any measurement in this notebook. For example:
 
 # %%
-# Predictions of THEORY.md. PREDICTION-HELPER lines: each becomes the ntk_attack.theory call
-# named in its comment once that module exists.
-VAR_F = 0.5 - 1 / (2 * np.pi)  # PREDICTION-HELPER theory.var_f_init("balanced"): Var f at init, 0.3408
-E_F_SQ_RANDOM = 0.5  # PREDICTION-HELPER theory.var_f_init("random"): E f^2, random signs
-
-
-def grad_sq(d):  # PREDICTION-HELPER theory.grad_norm_sq_init(d): E ||grad f||^2 = d/2 - 1/(2 pi)
-    return d / 2 - 1 / (2 * np.pi)
-
-
-# PREDICTION-HELPER theory.init_eta_sqrt_d("balanced"): E[eta* sqrt(d)] -> 0.659
-ETA_SQRT_D = np.sqrt(2 * VAR_F) * np.sqrt(2 / np.pi)
-
-
-def curvature_excess(d):  # PREDICTION-HELPER theory.curvature_excess(d): 0.25 / sqrt(d)
-    return 0.25 / np.sqrt(d)
-
-
-def kappa0(c):  # PREDICTION-HELPER theory.kappa0(c): (pi - arccos c) / (2 pi)
-    return (np.pi - np.arccos(np.clip(c, -1, 1))) / (2 * np.pi)
-
-
-def ntk_sd(dot, cos, m):  # PREDICTION-HELPER theory.empirical_ntk_sd(dot, cos, m)
-    return np.abs(dot) * np.sqrt(kappa0(cos) * (1 - kappa0(cos)) / m)
-
-
-print(f"Var f = {VAR_F:.4f}, E[eta* sqrt(d)] -> {ETA_SQRT_D:.3f}")
+print(f"Var f at init = {theory.var_f_init('balanced'):.4f} (THEORY.md 2), "
+      f"E[eta* sqrt(d)] -> {theory.init_eta_sqrt_d('balanced'):.3f} (THEORY.md 3)")
 
 # %% [markdown]
 # ## 1. The model and its gradient at initialisation
@@ -141,17 +116,19 @@ f_sq, grad_sq_mean = np.mean(rms_f ** 2, axis=0), np.mean(rms_grad ** 2, axis=0)
 print(f"max |x . grad f - f| = {euler_error:.1e}")
 print("    d   E f^2  (predicted)   E ||grad f||^2  (predicted)   ||grad f|| / |f|")
 for j, d in enumerate(dims):
-    print(f"{d:5d}   {f_sq[j]:.3f}  ({VAR_F:.3f})       {grad_sq_mean[j]:8.1f}  ({grad_sq(d):8.1f})"
+    print(f"{d:5d}   {f_sq[j]:.3f}  ({theory.var_f_init():.3f})       {grad_sq_mean[j]:8.1f}"
+          f"  ({theory.grad_norm_sq_init(d):8.1f})"
           f"        {np.sqrt(grad_sq_mean[j] / f_sq[j]):.1f}")
 seen["euler_error"] = euler_error
 seen["f_sq_d1024"] = f_sq[3]
-seen["grad_sq_ratio_d1024"] = grad_sq_mean[3] / grad_sq(1024)
+seen["grad_sq_ratio_d1024"] = grad_sq_mean[3] / theory.grad_norm_sq_init(1024)
 
 # %% tags=["figure"]
 teaching.measured_vs_predicted(
     dims, {"RMS |f|": np.mean(rms_f, 0), "RMS ||grad f||": np.mean(rms_grad, 0)},
-    predicted={"RMS |f|": (np.full(4, np.sqrt(VAR_F)), "sqrt(1/2 - 1/(2 pi)) (THEORY.md 2)"),
-               "RMS ||grad f||": (np.sqrt(grad_sq(np.array(dims))),
+    predicted={"RMS |f|": (np.full(4, np.sqrt(theory.var_f_init())),
+                           "sqrt(1/2 - 1/(2 pi)) (THEORY.md 2)"),
+               "RMS ||grad f||": (np.sqrt(theory.grad_norm_sq_init(np.array(dims))),
                                   "sqrt(d/2 - 1/(2 pi)) (THEORY.md 2)")},
     ci={"RMS |f|": ci95(rms_f), "RMS ||grad f||": ci95(rms_grad)},
     xlabel="input dimension d", ylabel="root mean square over points (8 networks, 95% CI)",
@@ -199,7 +176,7 @@ def mean_f_sq(key):
     return jnp.mean(na.apply(params, sphere_points(key_x, 64, 32)) ** 2)
 
 
-print(f"predicted E f^2 = {E_F_SQ_RANDOM}")
+print(f"predicted E f^2 = {theory.var_f_init('random')}")
 seen["f_sq_random"] = float(jnp.mean(jax.vmap(mean_f_sq)(jax.random.split(jax.random.PRNGKey(1), 256))))
 expect("f_sq_random", 0.5, 0.06, "THEORY.md 2 (E f^2 = 1/2); 4 standard errors over 256 networks")
 
@@ -241,7 +218,8 @@ for j, d in enumerate(dims):
 print("    d   mean eta*   mean eta* sqrt(d)   mean eta*/first-order  (1 + 0.25/sqrt(d))   no-flip")
 for j, d in enumerate(dims):
     print(f"{d:5d}   {mean_eta[:, j].mean():.4f}      {eta_sqrt_d[:, j].mean():.3f}"
-          f"               {ratio[:, j].mean():.4f}                 ({1 + curvature_excess(d):.4f})"
+          f"               {ratio[:, j].mean():.4f}"
+          f"                 ({1 + theory.curvature_excess(d):.4f})"
           f"           {int(no_flip[j])} of 1000")
 slope = stats.linregress(np.log(dims), np.log(mean_eta.mean(0))).slope
 print(f"log-log slope of mean eta* against d: {slope:.3f} (predicted -0.5)")
@@ -253,7 +231,7 @@ seen["no_flip_d16"] = no_flip[0] / 1000
 # %% tags=["figure"]
 teaching.measured_vs_predicted(
     dims, {"mean eta*": mean_eta.mean(0)},
-    predicted={"mean eta*": (ETA_SQRT_D / np.sqrt(dims), "0.659 / sqrt(d) (THEORY.md 3)")},
+    predicted={"mean eta*": (theory.init_eta_sqrt_d() / np.sqrt(dims), "0.659 / sqrt(d) (THEORY.md 3)")},
     ci={"mean eta*": ci95(mean_eta)}, xlabel="input dimension d",
     ylabel="attack size eta* (4 networks, 95% CI)",
     title="a step of size O(1/sqrt(d)) flips the sign")
@@ -329,7 +307,7 @@ curve_cos = np.linspace(-1, 1, 201)
 teaching.kernel_vs_angle(
     cos, {m: np.asarray(kernels.empirical_ntk(na.init_two_layer(jax.random.PRNGKey(21), d, m), x))[upper]
           for m in (16, 256, 4096)},
-    curve_cos=curve_cos, curve=curve_cos * kappa0(curve_cos),
+    curve_cos=curve_cos, curve=curve_cos * theory.kappa0(curve_cos),
     ylabel="first-layer NTK entry Theta(x, x')")
 
 # %% [markdown]
@@ -343,7 +321,8 @@ x = sphere_points(jax.random.PRNGKey(22), 50, d)
 theta_w = kernels.ntk_first_layer(x, x)                         # (50, 50), analytic
 gram = np.asarray(x @ x.T)
 rms_error = np.zeros((4, 4))
-predicted_rms = np.array([np.sqrt(np.mean(ntk_sd(gram, gram, m) ** 2)) for m in widths])
+predicted_rms = np.array([np.sqrt(np.mean(theory.empirical_ntk_sd(gram, gram, m) ** 2))
+                          for m in widths])
 for j, m in enumerate(widths):
     for seed in range(4):
         params = na.init_two_layer(jax.random.PRNGKey(30 + seed), d, m)
