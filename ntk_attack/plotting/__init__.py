@@ -8,7 +8,8 @@ The figure kinds, each in the project's paper style (:mod:`ntk_attack.plotting.s
 (:mod:`~ntk_attack.plotting.distributions`), :func:`kernel_vs_angle`,
 :func:`kill_matrix_plot`, :func:`image_grid`; :func:`caption` writes captions from numbers.
 :mod:`ntk_attack.plotting.common` holds the saving helpers. Nothing here selects a GUI
-backend or writes files unless asked to.
+backend or writes files unless asked to. :mod:`ntk_attack.plotting.teaching` draws the
+tutorial notebook's figures.
 """
 from ntk_attack.plotting.captions import caption
 from ntk_attack.plotting.distributions import histogram_with_law, ratio_distribution_plot
