@@ -113,24 +113,31 @@ def ntk(args):
 
 
 def attack(args):
-    n, points = args.attack_width, 200
-    print(f"\n## eta* / first-order at init (n = {n}, {points} points, one network per row, bisection rtol 1e-9, "
-          f"range 20 x first order)")
-    print("| d | L | median eta*/fo | 90th pct (flipped) | no-flip within 20x | mean sqrt(d)|f|/||g|| | s/point |")
+    n, nets, points = args.attack_width, args.attack_networks, args.attack_points
+    print(f"\n## eta* / first-order at init (n = {n}, {nets} networks x {points} points, bisection rtol 1e-9, "
+          f"range 20 x first order; CIs over networks)")
+    print("| d | L | median eta*/fo, all (no flip = inf) | median over flipped | no-flip within 20x [CI] | "
+          "mean sqrt(d)|f|/||g|| [CI] | s/point |")
     print("|---|---|---|---|---|---|---|")
     for d in (32, 256):
-        x = jax.random.normal(jax.random.PRNGKey(d), (points, d))
-        x = x / jnp.linalg.norm(x, axis=1, keepdims=True)
         for L in (1, 2, 4):
-            p = deep.init_deep(jax.random.PRNGKey(100 + L + d), d, (n,) * L)
+            ratios, fos, nof = [], [], []
             start = time.perf_counter()
-            r = deep.min_flip_deep(p, x, method="bisection", max_ratio=20.0, rtol=1e-9)
-            jax.block_until_ready(r.eta)
-            sec = (time.perf_counter() - start) / points
-            ratio = np.where(np.asarray(r.flipped), np.asarray(r.eta / r.first_order), np.inf)
-            fo = math.sqrt(d) * np.asarray(r.first_order)
-            print(f"| {d} | {L} | {np.median(ratio):.3f} | {np.percentile(ratio[np.isfinite(ratio)], 90):.3f} | "
-                  f"{np.mean(~np.asarray(r.flipped)):.3f} | {fo.mean():.3f} | {sec * 1e3:.1f} ms |", flush=True)
+            for k in range(nets):
+                x = jax.random.normal(jax.random.PRNGKey(1000 * d + k), (points, d))
+                x = x / jnp.linalg.norm(x, axis=1, keepdims=True)
+                p = deep.init_deep(jax.random.PRNGKey(10 * d + 100 * L + k), d, (n,) * L)
+                r = deep.min_flip_deep(p, x, method="bisection", max_ratio=20.0, rtol=1e-9)
+                ratios.append(np.where(np.asarray(r.flipped), np.asarray(r.eta / r.first_order), np.inf))
+                fos.append(np.mean(math.sqrt(d) * np.asarray(r.first_order)))
+                nof.append(np.mean(~np.asarray(r.flipped)))
+            sec = (time.perf_counter() - start) / (nets * points)
+            ratios = np.concatenate(ratios)
+            f, cif = boot(np.array(fos), ratio_mean)
+            q, ciq = boot(np.array(nof), ratio_mean)
+            print(f"| {d} | {L} | {np.median(ratios):.3f} | {np.median(ratios[np.isfinite(ratios)]):.3f} | "
+                  f"{q:.3f} [{ciq.low:.3f}, {ciq.high:.3f}] | {f:.3f} [{cif.low:.3f}, {cif.high:.3f}] | {sec * 1e3:.1f} ms |",
+                  flush=True)
 
 
 def mutants(args):
@@ -155,6 +162,8 @@ def main():
     parser.add_argument("--networks", type=int, default=2000)
     parser.add_argument("--mutant-networks", type=int, default=1000)
     parser.add_argument("--attack-width", type=int, default=1024)
+    parser.add_argument("--attack-networks", type=int, default=8)
+    parser.add_argument("--attack-points", type=int, default=50)
     parser.add_argument("--part", default="table,ntk,attack,mutants")
     args = parser.parse_args()
     for part in args.part.split(","):

@@ -21,14 +21,15 @@ jax.config.update("jax_enable_x64", True)
 from ntk_attack import deep, theory  # noqa: E402
 
 LEVEL = 1 - 0.01 / 5
-BUGS = (None, "fan_in_n", "W_std_1", "first_W_std_sqrt_d", "readout_W_std_sqrt2", "shared_key")
+BUGS = (None, "fan_in_n", "W_std_1", "first_W_std_sqrt_d", "readout_W_std_sqrt2", "fan_out",
+        "rademacher_readout", "shared_key")
 
 
 def variant_forward(weights, readout, x, bug):
     """``f(x)`` of ``deep`` with an optional planted bug in the scales or the weights."""
     z = x
     for l, W in enumerate(weights):
-        n_in = W.shape[0]
+        n_in = W.shape[1] if bug == "fan_out" else W.shape[0]
         scale = {"fan_in_n": math.sqrt(2) / n_in, "W_std_1": 1 / math.sqrt(n_in),
                  "first_W_std_sqrt_d": 1.0 if l == 0 else math.sqrt(2 / n_in)}.get(bug, math.sqrt(2 / n_in))
         z = jax.nn.relu(z @ W * scale)
@@ -36,6 +37,9 @@ def variant_forward(weights, readout, x, bug):
 
 
 def init_variant(key, d, widths, bug):
+    if bug == "rademacher_readout":  # +-1 readout (the two-layer model's signs) instead of N(0, 1)
+        p = deep.init_deep(key, d, widths)
+        return p._replace(readout=jnp.sign(p.readout))
     if bug != "shared_key":
         return deep.init_deep(key, d, widths)
     # Key reuse: every layer drawn from the same key (hidden layers of equal shape identical).
@@ -82,10 +86,10 @@ def report(name, est, lo, hi, band, max_half, seconds):
           f"hw {(hi - lo) / 2:.3g}/{max_half:g}  {verdict(lo, hi, band, max_half):12s} {seconds:5.1f} s", flush=True)
 
 
-def run(bug, n_nets):
+def run(bug, n_nets, grid):
     d = 64
     # 1. deep_gradient_norm_matches_kernel: E||grad f||^2 / (sum_i d2K/dx_i dx'_i) at two depths.
-    for L, n in ((1, 64), (4, 64)):
+    for L, n in grid:
         start = time.perf_counter()
         g2, f, th = measure(d, (n,) * L, n_nets, 10 * L + n, bug)
         pred = float(theory.expected_grad_norm_sq(jnp.ones(d) / 8, depth=L))
@@ -110,12 +114,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=2000)
     parser.add_argument("--bugs", default="all")
+    parser.add_argument("--grid", default="1x64,4x64", help="L x n points, d = 64")
     args = parser.parse_args()
     bugs = BUGS if args.bugs == "all" else [None if b == "None" else b for b in args.bugs.split(",")]
     for bug in bugs:
         start = time.perf_counter()
         print(f"\nbug = {bug}, {args.networks} networks per point, CI level {LEVEL}")
-        run(bug, args.networks)
+        run(bug, args.networks, [tuple(map(int, p.split("x"))) for p in args.grid.split(",")])
         print(f"  total {time.perf_counter() - start:.1f} s wall, {time.process_time():.1f} s CPU so far")
 
 

@@ -232,37 +232,27 @@ def empirical_ntk_deep(params: DeepNet, x1, x2=None) -> jax.Array:
 # ------------------------------------------------------------------------------------------
 # Exact flip along the ray for relu: walk the activation pattern piece by piece.
 
-def _line(params, x, u, pattern):
-    """On the piece with ``pattern``: ``h(t) = ha + t hb`` per hidden unit `(N,)` and ``f(t) = fa + t fb``."""
-    za, zb, has, hbs, start = x, u, [], [], 0
+def _line(params, x, u, pattern=None):
+    """On the piece with ``pattern`` (`(N,)` over all hidden units; None: the one just after
+    ``t = 0``, where a unit with ``h = 0`` follows its slope): ``h(t) = ha + t hb`` per unit,
+    ``f(t) = fa + t fb``. Returns ``(ha, hb, fa, fb, pattern)``."""
+    za, zb, has, hbs, ons, start = x, u, [], [], [], 0
     for W in params.weights:
         scale = W_STD_HIDDEN / math.sqrt(W.shape[0])
         ha, hb = za @ W * scale, zb @ W * scale
-        on = pattern[start:start + W.shape[1]]
+        on = (ha > 0) | ((ha == 0) & (hb > 0)) if pattern is None else pattern[start:start + W.shape[1]]
         za, zb, start = jnp.where(on, ha, 0.0), jnp.where(on, hb, 0.0), start + W.shape[1]
-        has.append(ha)
-        hbs.append(hb)
+        has, hbs, ons = has + [ha], hbs + [hb], ons + [on]
     scale = W_STD_READOUT / math.sqrt(params.readout.shape[0])
-    return jnp.concatenate(has), jnp.concatenate(hbs), za @ params.readout * scale, zb @ params.readout * scale
-
-
-def _pattern0(params, x, u):
-    """Activation pattern just after ``t = 0`` (a unit with ``h = 0`` follows its slope)."""
-    za, zb, ons = x, u, []
-    for W in params.weights:
-        scale = W_STD_HIDDEN / math.sqrt(W.shape[0])
-        ha, hb = za @ W * scale, zb @ W * scale
-        on = (ha > 0) | ((ha == 0) & (hb > 0))
-        za, zb = jnp.where(on, ha, 0.0), jnp.where(on, hb, 0.0)
-        ons.append(on)
-    return jnp.concatenate(ons)
+    return (jnp.concatenate(has), jnp.concatenate(hbs), za @ params.readout * scale,
+            zb @ params.readout * scale, jnp.concatenate(ons))
 
 
 def _walk(params, x, u, sign, eta_max, max_pieces):
     """First zero of ``sign * f(x + t u)`` on ``(0, eta_max]`` for one point: ``(eta, found, t_reached)``."""
     def body(state):
         t, pattern, done, eta, found, pieces = state
-        ha, hb, fa, fb = _line(params, x, u, pattern)
+        ha, hb, fa, fb, _ = _line(params, x, u, pattern)
         leaving = jnp.where(pattern, hb < 0, hb > 0)  # the unit's sign condition fails ahead
         exits = jnp.where(leaving, -ha / jnp.where(leaving, hb, 1.0), jnp.inf)
         exits = jnp.maximum(exits, t)
@@ -281,11 +271,10 @@ def _walk(params, x, u, sign, eta_max, max_pieces):
         return ~state[2] & (state[5] < max_pieces)
 
     zero = jnp.zeros((), x.dtype)
-    init = (zero, _pattern0(params, x, u), jnp.asarray(False), jnp.asarray(jnp.inf, x.dtype),
+    init = (zero, _line(params, x, u)[4], jnp.asarray(False), jnp.asarray(jnp.inf, x.dtype),
             jnp.asarray(False), jnp.asarray(0))
     t, _, done, eta, found, _ = jax.lax.while_loop(cond, body, init)
     return eta, found, jnp.where(done, eta_max, t)
-
 
 
 @functools.partial(jax.jit, static_argnames=("relative", "max_pieces"))
