@@ -45,13 +45,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=16)
     parser.add_argument("--points", type=int, default=32)
+    parser.add_argument("--depths", default="1,2,4")
+    parser.add_argument("--width", type=int, default=256)
     args = parser.parse_args()
-    for L in (1, 2, 4):
+    for L in map(int, args.depths.split(",")):
         start = time.perf_counter()
         ds = (64, 256)
-        groups = [medians(d, (256,) * L, args.networks, args.points, 17 * L + d) for d in ds]
+        groups = [medians(d, (args.width,) * L, args.networks, args.points, 17 * L + d) for d in ds]
         s, ci = slope_ci(ds, groups)
-        print(f"L={L} n=256: slope of median eta* vs d over {ds}: {s:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] "
+        print(f"L={L} n={args.width}: slope of median eta* vs d over {ds}: {s:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] "
               f"(band [-0.6, -0.4]); median eta* sqrt(d): {[round(float(np.median(g) * np.sqrt(d)), 3) for g, d in zip(groups, ds)]}"
               f"  {time.perf_counter() - start:.1f} s", flush=True)
         start = time.perf_counter()
