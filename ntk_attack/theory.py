@@ -216,6 +216,7 @@ def ntk_relative_error(widths) -> float:
 
     Slope ``-1/2`` against width at fixed depth; ``~ sqrt(L)`` against depth at fixed width.
     """
+    # The relative variance of Theta_hat(x, x) does not depend on d (every term carries 2/d).
     return float(math.sqrt(relu_finite_width_moments(2, widths)["ntk_relvar"]))
 
 
