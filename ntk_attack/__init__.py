@@ -10,6 +10,7 @@ The flat namespace holds the central concepts:
   :func:`robust_accuracy`;
 - result types: :class:`FlipResult`, :class:`FlipStatus`, :class:`AttackResult`,
   :class:`TrainResult`, :class:`KernelPredictor`;
+- :mod:`ntk_attack.deep`, deep bias-free networks (model, kernels, flips);
 - :mod:`ntk_attack.theory`, every closed-form prediction.
 
 Helpers stay in their modules (``training.project_rows``, ``models.to_bubeck``, ``bounds``,
@@ -18,7 +19,8 @@ TensorFlow (only ``ntk_attack.kernels`` functions import neural_tangents, when c
 changes no JAX setting: turn on ``jax_enable_x64`` yourself for float64 (the ``ntk-attack``
 command does).
 """
-from ntk_attack import attacks, bounds, data, io, kernels, models, predictors, theory, training
+from ntk_attack import (attacks, bounds, data, deep, io, kernels, models, predictors, theory,
+                        training)
 from ntk_attack.attacks import FlipResult, FlipStatus, min_flip
 from ntk_attack.kernels import empirical_ntk, nngp, ntk_both_layers, ntk_first_layer
 from ntk_attack.labelled_attacks import AttackResult, fgm, pgd, robust_accuracy

@@ -183,15 +183,69 @@ def stax_net(d: int, m: int, *, depth: int = 1):
     Returns:
         ``(init_fn, apply_fn, kernel_fn)``; ``apply_fn(params, x)`` maps `(n, d) -> (n, 1)`.
     """
-    from neural_tangents import stax
     d = check_positive_int(d, "d")
     m = check_positive_int(m, "m")
     depth = check_positive_int(depth, "depth")
-    layers = [stax.Dense(m, W_std=math.sqrt(d), b_std=None, parameterization="ntk")]
-    for _ in range(depth - 1):
-        layers += [stax.Relu(), stax.Dense(m, W_std=math.sqrt(2), b_std=None, parameterization="ntk")]
-    layers += [stax.Relu(), stax.Dense(1, W_std=1.0, b_std=None, parameterization="ntk")]
+    return _serial((m,) * depth, first_W_std=math.sqrt(d), activation="relu")
+
+
+DEEP_ACTIVATIONS = ("relu", "erf", "gelu")
+
+
+def _serial(widths, *, first_W_std, activation):
+    """``Dense(n_1, first_W_std) -> Phi -> [Dense(n_l, sqrt 2) -> Phi]... -> Dense(1, 1)``, bias-free."""
+    from neural_tangents import stax
+    phi = {"relu": stax.Relu, "erf": stax.Erf, "gelu": lambda: stax.Gelu(approximate=False)}[activation]
+    layers = []
+    for l, n in enumerate(widths):
+        W_std = first_W_std if l == 0 else math.sqrt(2)
+        layers += [stax.Dense(n, W_std=W_std, b_std=None, parameterization="ntk"), phi()]
+    layers += [stax.Dense(1, W_std=1.0, b_std=None, parameterization="ntk")]
     return stax.serial(*layers)
+
+
+def deep_stax(d: int, widths, *, activation: str = "relu"):
+    """Neural-tangents ``stax`` net of :mod:`ntk_attack.deep`, ``(init_fn, apply_fn, kernel_fn)``.
+
+    Every hidden layer is ``Dense(n_l, W_std=sqrt(2), b_std=None)`` followed by the activation
+    (``Relu``, ``Erf`` = ``erf``, ``Gelu(approximate=False)``), the readout
+    ``Dense(1, W_std=1, b_std=None)``, NTK parameterisation (THEORY.md 9). For relu it is
+    :func:`stax_net` with the first layer's ``W_std`` ``sqrt(2)`` instead of ``sqrt(d)``: every
+    output, and so both kernels, are ``sqrt(2/d)`` resp. ``2/d`` times :func:`stax_net`'s.
+
+    Args:
+        d: input dimension.
+        widths: hidden widths ``(n_1, ..., n_L)`` (ignored by ``kernel_fn``).
+        activation: ``"relu"``, ``"erf"`` or ``"gelu"``.
+
+    Returns:
+        ``(init_fn, apply_fn, kernel_fn)``; ``apply_fn(params, x)`` maps `(n, d) -> (n, 1)`.
+    """
+    check_positive_int(d, "d")
+    if not isinstance(widths, (tuple, list)) or not widths:
+        raise ValueError(f"widths must be a non-empty sequence of hidden widths. Got {widths!r}.")
+    widths = tuple(check_positive_int(n, "every width") for n in widths)
+    check_choice(activation, "activation", DEEP_ACTIVATIONS)
+    return _serial(widths, first_W_std=math.sqrt(2), activation=activation)
+
+
+def deep_kernels(x1, x2, *, depth: int, activation: str = "relu") -> "StaxKernels":
+    """Infinite-width NNGP and NTK of :func:`deep_stax` with ``depth`` hidden layers (neural-tangents).
+
+    Args:
+        x1: `(n1, d)`.
+        x2: `(n2, d)`.
+        depth: number of hidden layers ``L >= 1``.
+        activation: ``"relu"``, ``"erf"`` or ``"gelu"``.
+
+    Returns:
+        :class:`StaxKernels` of `(n1, n2)` arrays (``ntk_hidden``: readout frozen).
+    """
+    _check_pair(x1, x2, batch=True)
+    depth = check_positive_int(depth, "depth")
+    kernel_fn = deep_stax(np.shape(x1)[-1], (1,) * depth, activation=activation)[2]
+    k = kernel_fn(x1, x2, ("nngp", "ntk"))
+    return StaxKernels(k.nngp, k.ntk, k.ntk - k.nngp)
 
 
 def to_stax_params(params: TwoLayer):
