@@ -16,7 +16,8 @@ or ``r = C0`` (``radius="absolute"``, the paper's width figure). The paper's pro
 After every epoch the whole training set is attacked again at the new weights to record the
 clean and robust (PGD) training accuracy; training stops early once the robust training
 accuracy has not improved for ``patience`` epochs, and the weights with the best robust
-training accuracy (earliest on ties) are returned. With full-batch steps the attack of the
+training accuracy are returned (the latest on ties: with robust accuracy stuck at 0 these are
+the last weights, not ``W0``). With full-batch steps the attack of the
 evaluation at ``W_k`` is the attack of step ``k + 1``, so it is computed once.
 """
 import functools
@@ -153,7 +154,8 @@ def _adversarial_train(key, W0, a, x, y, eps, step_size, lr, row_radius, patienc
         delta = attack(W, a, x, y)
         value, f_adv = _network_loss(W, a, x + delta, y, loss)
         correct = y * _network_loss(W, a, x, y, loss)[1] > 0
-        record = (value, jnp.mean(correct), jnp.mean(correct & (y * f_adv > 0)), C0_hat(W, W0))
+        record = (value, jnp.mean(correct, dtype=W.dtype), jnp.mean(correct & (y * f_adv > 0), dtype=W.dtype),
+                  C0_hat(W, W0))
         return delta, record
 
     def step(W, batch):
@@ -176,8 +178,8 @@ def _adversarial_train(key, W0, a, x, y, eps, step_size, lr, row_radius, patienc
         W = epoch(W, k, delta)
         delta, record = evaluate(W)
         history = tuple(h.at[k + 1].set(r) for h, r in zip(history, record))
-        better = record[2] > best
-        best_W = jnp.where(better, W, best_W)
+        better, tie = record[2] > best, record[2] == best
+        best_W = jnp.where(better | tie, W, best_W)
         return (k + 1, W, delta, history, best_W, jnp.where(better, record[2], best),
                 jnp.where(better, 0, since_best + 1))
 
@@ -188,5 +190,6 @@ def _adversarial_train(key, W0, a, x, y, eps, step_size, lr, row_radius, patienc
         lambda c: (c[0] < epochs) & (c[6] < patience), body, carry)
     after = jnp.arange(epochs + 1) > k  # entries after the stop repeat the last epoch
     history = tuple(jnp.where(after, h[k], h) for h in history)
-    best_epoch = jnp.argmax(history[2] == best)
+    epoch = jnp.arange(epochs + 1)
+    best_epoch = jnp.max(jnp.where((epoch <= k) & (history[2] == best), epoch, 0))
     return TrainResult(TwoLayer(best_W, a), AdversarialHistory(*history, k, best_epoch))

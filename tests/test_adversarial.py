@@ -80,32 +80,34 @@ def test_at_eps_0_it_is_projected_gradient_descent(mnist):
     adv = adversarial_train(jax.random.PRNGKey(0), params0, x, y, eps=0.0, C0=0.5, epochs=8, lr=20.0,
                             patience=8, attack_steps=3)
     ref = training.train(params0, x, y, loss="logistic", lr=20.0, steps=8, C0=0.5, rule="project")
-    for field in ("loss", "accuracy", "C0_hat"):
+    for field in ("loss", "C0_hat"):
         assert_close(getattr(adv.history, field), getattr(ref.history, field), rtol=1e-12,
                      why="same float64 steps; jax.grad of the same loss, summation order may differ")
-    assert_close(adv.history.robust_accuracy, ref.history.accuracy, rtol=0,
+    assert_close(adv.history.accuracy, ref.history.accuracy, atol=1e-7,
+                 why="train records accuracy in float32 (jnp.mean of a bool array)")
+    assert_close(adv.history.robust_accuracy, adv.history.accuracy, rtol=0,
                  why="eps = 0: PGD does not move, robust is clean accuracy")
 
 
 def test_adversarial_training_raises_robust_accuracy_at_a_large_absolute_radius(mnist):
-    """Measured (not a theory prediction): 7 x 7 MNIST, 200 training points, m = 128, 20 epochs of
-    4 minibatches, lr = 4, PGD-l2 at eps = 0.3 (10 steps of 0.075), radius C0 = 10 per row (rows
-    have norm ~7: unconstrained). Over 8 networks (seeds PRNGKey(0) split 8), PGD robust training
-    accuracy after standard training (eps = 0): mean 0.17, sd 0.23 (0.00-0.66); after adversarial
-    training: mean 0.84, sd 0.005 (0.83-0.85); smallest per-network gain 0.19. The margin 0.3
-    exceeds the larger seed sd (0.23) and the 4-network mean gain of 0.67 by more than 3 sd (0.12)."""
+    """Measured (not a theory prediction): 7 x 7 MNIST, 200 training points, m = 128, radius
+    C0 = 10 per row (rows have norm ~7: unconstrained), 20 epochs of 4 minibatches, lr = 4.
+    Standard training is :func:`training.train` on the same schedule; adversarial training uses
+    PGD-l2 at eps = 0.4 (10 steps of 0.1). PGD robust training accuracy at eps = 0.4 over 8 other
+    networks (PRNGKey(10) split 8): standard 0.265, sd 0.086 (0.12-0.36); adversarial 0.634, sd
+    0.029; gain 0.37, sd 0.084, smallest 0.27. The required mean gain over 4 networks, 0.2,
+    exceeds the seed sd (0.086) and lies 4 sd (0.042 for a mean of 4) below the measured gain."""
     x, y = mnist
-    eps, steps = 0.3, 10
+    eps, steps, m = 0.4, 10, M
     params0 = stack(jax.random.PRNGKey(10), 4)
-    robust = {}
-    for train_eps in (0.0, eps):
-        result = adversarial_train(jax.random.PRNGKey(1), params0, x, y, eps=train_eps, C0=10.0,
-                                   epochs=20, lr=4.0, patience=20, attack_steps=steps,
-                                   attack_step_size=2.5 * eps / steps, batch_size=50,
-                                   radius="absolute")
-        robust[train_eps] = pgd_train_accuracy(result.params, x, y, eps, steps)
-    gain = robust[eps] - robust[0.0]
-    assert gain.mean() > 0.3, robust
+    standard = training.train(params0, x, y, loss="logistic", lr=4.0, steps=80, batch_size=50,
+                              key=jax.random.PRNGKey(1), C0=10.0 * math.sqrt(m), rule="project")
+    adversarial_ = adversarial_train(jax.random.PRNGKey(1), params0, x, y, eps=eps, C0=10.0, epochs=20,
+                                     lr=4.0, patience=20, attack_steps=steps, batch_size=50,
+                                     radius="absolute")
+    gain = (pgd_train_accuracy(adversarial_.params, x, y, eps, steps)
+            - pgd_train_accuracy(standard.params, x, y, eps, steps))
+    assert gain.mean() > 0.2 and gain.min() > 0, gain
 
 
 def test_same_key_same_bits_and_the_key_drives_the_batches(mnist):
@@ -126,8 +128,9 @@ def test_early_stopping_returns_the_best_epoch(mnist):
     h = result.history
     k, best = int(h.epochs_taken), int(h.best_epoch)
     robust = np.asarray(h.robust_accuracy)
-    assert k < 8 and np.all(robust[best + 1:k + 1] <= robust[best]) and k - best == 2
-    assert np.all(robust[:best] < robust[best])
+    assert k < 8 and np.all(robust[:best] <= robust[best]) and np.all(robust[best + 1:k + 1] < robust[best])
+    first_best = int(np.argmax(robust == robust[best]))
+    assert k - first_best == 2  # no strict improvement for `patience` epochs after the first maximum
     refit = pgd_train_accuracy(models.TwoLayer(result.params.W[None], result.params.a[None]), x, y,
                                0.3, 3)
     assert_close(refit, robust[best], atol=1e-12, why="same PGD on the returned weights")
