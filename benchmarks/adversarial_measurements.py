@@ -69,13 +69,13 @@ def train(params0, x, y, *, eps, C0, radius, lr, epochs, seed):
                              lr=lr, patience=epochs, attack_steps=ATTACK_STEPS, radius=radius)
 
 
-def envelope(out):
+def envelope(out, sides=(10, 14), ratios=(0.03, 0.05, 0.1)):
     m, rows = 1024, []
-    for side in (10, 14):
+    for side in sides:
         d = side * side
         x, y, xt, yt = dataset(side)
         kappa = bounds.calibrate_kappa(jax.random.PRNGKey(9000 + d), d, m, n_networks=8, n_points=500).kappa
-        for ratio in (0.03, 0.1):
+        for ratio in ratios:
             C0 = ratio * math.sqrt(d)
             params0, init = stack(100 + d, d, m)
             f0 = [models.apply(n, xt) for n in init]
@@ -100,6 +100,8 @@ def envelope_row(result, init, f0, g0, xt, yt, *, d, m, kappa):
         C0_net = float(C0_hat(net.W, init[i].W))  # the returned (best-epoch) weights
         B = np.asarray(bounds.lazy_envelope(f0[i], g0[i], C0=C0_net, d=d, m=m, kappa_d=kappa))
         ok = np.asarray(bounds.envelope_conditions(g0[i], C0=C0_net, d=d, m=m).points)
+        if not ok.any():  # the per-point denominator condition excludes every test point
+            continue
         flip = attacks.min_flip(net, xt)
         eta = np.asarray(flip.eta)
         ratios.append(eta[ok] / B[ok])
@@ -111,7 +113,7 @@ def envelope_row(result, init, f0, g0, xt, yt, *, d, m, kappa):
         line_acc_all.append(float(robust_points.mean()))
         pgd_acc.append(float(attacks.robust_accuracy(net, xt, yt, [top], attack="pgd", steps=ATTACK_STEPS,
                                                      step_fraction=2.5 / ATTACK_STEPS)[0]))
-    pooled = np.concatenate(ratios)
+    pooled = np.concatenate(ratios) if ratios else np.full(1, np.nan)
     history = result.history
     return dict(d=d, m=m, kappa=kappa, eligible=int(pooled.size), n_test=int(len(yt) * len(init)),
                 ratio_median=float(np.median(pooled)), ratio_p99=float(np.quantile(pooled, 0.99)),
@@ -133,7 +135,7 @@ def fig3(out):
     for ratio in (0.1, 0.3, 1.0, 3.0):
         C0 = ratio * math.sqrt(d)
         params0, _ = stack(200, d, m)
-        for e in (0.0,) + scaled:
+        for e in (0.0, 1.0, 2.0):
             t = time.time()
             result = train(params0, x, y, eps=e / math.sqrt(d), C0=C0, radius="lazy", lr=10.0, epochs=10,
                            seed=int(1000 * e))
@@ -177,6 +179,8 @@ def fig4(out):
 if __name__ == "__main__":
     section, path = sys.argv[1], sys.argv[2]
     results = {}
-    {"envelope": envelope, "fig3": fig3, "fig4": fig4}[section](results)
+    sections = {"envelope": envelope, "fig3": fig3, "fig4": fig4,
+                "envelope196": lambda out: envelope(out, sides=(14,), ratios=(0.05, 0.1))}
+    sections[section](results)
     with open(path, "w") as file:
         json.dump(results, file, indent=1)

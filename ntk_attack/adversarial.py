@@ -98,6 +98,9 @@ def adversarial_train(key, params0: TwoLayer, x, y, *, eps: float, C0: float, ep
         ``TrainResult(params, history)``: the weights of the best epoch and an
         :class:`AdversarialHistory`, with a leading seeds axis for a stack.
     """
+    if key is None:
+        raise ValueError("key must be a jax.random key (it draws the minibatch permutations). "
+                         "Got None.")
     check_choice(norm, "norm", tuple(NORMS))
     check_choice(radius, "radius", RADII)
     check_choice(loss, "loss", LOSSES)
@@ -107,7 +110,8 @@ def adversarial_train(key, params0: TwoLayer, x, y, *, eps: float, C0: float, ep
                          f"a: (k, m). Got W {np.shape(W0)}, a {np.shape(a)}.")
     check_finite(W0, "params0.W")
     check_finite(a, "params0.a")
-    x, y = check_samples(x, y, d=np.shape(W0)[-1], why_d=f" (params0.W has {np.shape(W0)[-1]} columns)")
+    d = np.shape(W0)[-1]
+    x, y = check_samples(x, y, d=d, why_d=f" (params0.W has {d} columns)")
     if not np.all(np.isin(y, (-1, 1))):
         raise ValueError(f"y must hold labels in {{-1, +1}}. Got values {np.unique(y)[:5]}.")
     eps = attacks._check_nonnegative(eps, "eps")
@@ -129,8 +133,8 @@ def adversarial_train(key, params0: TwoLayer, x, y, *, eps: float, C0: float, ep
     row_radius = C0 / math.sqrt(m) if radius == "lazy" else C0
     scalars = tuple(jnp.asarray(v, dtype) for v in (eps, step_size, lr, row_radius))
     scalars += (jnp.asarray(patience),)
-    run = functools.partial(_adversarial_train, loss=loss, norm=NORMS[norm], attack_steps=attack_steps,
-                            epochs=epochs, batch_size=batch_size)
+    run = functools.partial(_adversarial_train, loss=loss, norm=NORMS[norm],
+                            attack_steps=attack_steps, epochs=epochs, batch_size=batch_size)
     if W0.ndim == 2:
         return run(key, W0, a, x, y, *scalars)
     keys = jax.random.split(key, W0.shape[0])
@@ -143,7 +147,8 @@ def _attack(W, a, x, y, eps, step_size, *, norm, steps):
                         steps=steps).delta
 
 
-@functools.partial(jax.jit, static_argnames=("loss", "norm", "attack_steps", "epochs", "batch_size"))
+@functools.partial(jax.jit,
+                   static_argnames=("loss", "norm", "attack_steps", "epochs", "batch_size"))
 def _adversarial_train(key, W0, a, x, y, eps, step_size, lr, row_radius, patience, *, loss, norm,
                        attack_steps, epochs, batch_size):
     attack = functools.partial(_attack, eps=eps, step_size=step_size, norm=norm, steps=attack_steps)
@@ -154,7 +159,8 @@ def _adversarial_train(key, W0, a, x, y, eps, step_size, lr, row_radius, patienc
         delta = attack(W, a, x, y)
         value, f_adv = _network_loss(W, a, x + delta, y, loss)
         correct = y * _network_loss(W, a, x, y, loss)[1] > 0
-        record = (value, jnp.mean(correct, dtype=W.dtype), jnp.mean(correct & (y * f_adv > 0), dtype=W.dtype),
+        robust = correct & (y * f_adv > 0)
+        record = (value, jnp.mean(correct, dtype=W.dtype), jnp.mean(robust, dtype=W.dtype),
                   C0_hat(W, W0))
         return delta, record
 
@@ -188,8 +194,7 @@ def _adversarial_train(key, W0, a, x, y, eps, step_size, lr, row_radius, patienc
     carry = (0, W0, delta, history, W0, record[2], 0)
     k, _, _, history, best_W, best, _ = jax.lax.while_loop(
         lambda c: (c[0] < epochs) & (c[6] < patience), body, carry)
-    after = jnp.arange(epochs + 1) > k  # entries after the stop repeat the last epoch
-    history = tuple(jnp.where(after, h[k], h) for h in history)
-    epoch = jnp.arange(epochs + 1)
-    best_epoch = jnp.max(jnp.where((epoch <= k) & (history[2] == best), epoch, 0))
+    entries = jnp.arange(epochs + 1)
+    history = tuple(jnp.where(entries > k, h[k], h) for h in history)  # after the stop: repeat
+    best_epoch = jnp.max(jnp.where((entries <= k) & (history[2] == best), entries, 0))
     return TrainResult(TwoLayer(best_W, a), AdversarialHistory(*history, k, best_epoch))

@@ -153,6 +153,7 @@ BAD = [
     (dict(y=np.ones(9)), "y must have shape (n,) with n = 10"),
     (dict(y=np.zeros(10)), "y must hold labels in {-1, +1}"),
     (dict(params0=models.TwoLayer(np.ones((8, 4)), np.ones(7))), "params0 must be TwoLayer"),
+    (dict(key=None), "key must be a jax.random key"),
 ]
 
 
@@ -162,7 +163,7 @@ def test_bad_inputs_get_clear_errors(change, message):
     x[4:, 0] = 1.0
     args = dict(params0=models.init_two_layer(jax.random.PRNGKey(0), 4, 8), x=x,
                 y=np.where(np.arange(10) % 2, 1.0, -1.0), eps=0.1, C0=1.0, epochs=2, lr=1.0, patience=1)
-    args.update(change)
-    with pytest.raises(ValueError, match=None) as error:
-        adversarial_train(jax.random.PRNGKey(0), args.pop("params0"), args.pop("x"), args.pop("y"), **args)
+    args = {"key": jax.random.PRNGKey(0), **args, **change}
+    with pytest.raises(ValueError) as error:
+        adversarial_train(args.pop("key"), args.pop("params0"), args.pop("x"), args.pop("y"), **args)
     assert message in str(error.value)
