@@ -9,7 +9,9 @@ Prototype numbers for the claims' grids, on the bundled MNIST 0-vs-1 subset:
 - ``fig4``: the same at an absolute radius against the width ``m``.
 
 Every grid point records its wall time. Usage:
-``PYTHONPATH=. python benchmarks/adversarial_measurements.py SECTION OUT.json``.
+``PYTHONPATH=. python benchmarks/adversarial_measurements.py SECTION OUT.json`` (each grid point is
+also printed as one JSON line; ``benchmarks/results/adversarial_SECTION.jsonl`` keeps those lines
+from the run on a shared 2-core machine, three sections in parallel).
 """
 import json
 import math
@@ -151,8 +153,8 @@ def fig3(out):
     out["fig3"] = rows
 
 
-def fig4(out):
-    side, C0_abs, e = 10, 1.0, 1.0
+def fig4(out, C0_abs=0.1):
+    side, e = 10, 1.0
     d = side * side
     x, y, xt, yt = dataset(side)
     grid = np.array([0.5, 1.0, 2.0]) / math.sqrt(d)
@@ -180,7 +182,8 @@ if __name__ == "__main__":
     section, path = sys.argv[1], sys.argv[2]
     results = {}
     sections = {"envelope": envelope, "fig3": fig3, "fig4": fig4,
-                "envelope196": lambda out: envelope(out, sides=(14,), ratios=(0.05, 0.1))}
+                "envelope196": lambda out: envelope(out, sides=(14,), ratios=(0.05, 0.1)),
+                "fig4_radius1": lambda out: fig4(out, C0_abs=1.0)}
     sections[section](results)
     with open(path, "w") as file:
         json.dump(results, file, indent=1)
