@@ -25,7 +25,7 @@ from scipy import stats
 
 jax.config.update("jax_enable_x64", True)
 
-from ntk_attack import attacks, bounds, data, models  # noqa: E402
+from ntk_attack import attacks, bounds, data, labelled_attacks, models  # noqa: E402
 from ntk_attack.adversarial import adversarial_train  # noqa: E402
 from ntk_attack.training import C0_hat  # noqa: E402
 
@@ -60,9 +60,9 @@ def nets_of(params):
 
 def robust(params, x, y, eps_grid):
     """Per network `(k, len(eps_grid))` robust test accuracy, PGD-l2 and the line attack."""
-    pgd = [np.asarray(attacks.robust_accuracy(n, x, y, eps_grid, attack="pgd", steps=ATTACK_STEPS,
+    pgd = [np.asarray(labelled_attacks.robust_accuracy(n, x, y, eps_grid, attack="pgd", steps=ATTACK_STEPS,
                                               step_fraction=2.5 / ATTACK_STEPS)) for n in nets_of(params)]
-    line = [np.asarray(attacks.robust_accuracy(n, x, y, eps_grid, attack="line")) for n in nets_of(params)]
+    line = [np.asarray(labelled_attacks.robust_accuracy(n, x, y, eps_grid, attack="line")) for n in nets_of(params)]
     return np.array(pgd), np.array(line)
 
 
@@ -113,7 +113,7 @@ def envelope_row(result, init, f0, g0, xt, yt, *, d, m, kappa):
         robust_points = np.asarray(yt * flip.f0 > 0) & (eta > top)
         line_acc.append(float(robust_points[ok].mean()))
         line_acc_all.append(float(robust_points.mean()))
-        pgd_acc.append(float(attacks.robust_accuracy(net, xt, yt, [top], attack="pgd", steps=ATTACK_STEPS,
+        pgd_acc.append(float(labelled_attacks.robust_accuracy(net, xt, yt, [top], attack="pgd", steps=ATTACK_STEPS,
                                                      step_fraction=2.5 / ATTACK_STEPS)[0]))
     pooled = np.concatenate(ratios) if ratios else np.full(1, np.nan)
     history = result.history

@@ -19,13 +19,14 @@ MUTANTS = {  # name: (file, original line fragment, mutated fragment, test selec
         "return project_rows(W, W0, row_radius) - lr * grad_W(W, xb + delta, yb), None",
         "test_projection_keeps_C0_hat_inside_the_ball_after_every_epoch"),
     "PGD step not projected": (
-        "ntk_attack/attacks.py", "delta = _project(delta - step_size * _ascent(grad, norm), eps, norm)",
+        "ntk_attack/labelled_attacks.py", "delta = _project(delta - step_size * _ascent(grad, norm), eps, norm)",
         "delta = delta - step_size * _ascent(grad, norm)", "test_pgd_of_training_never_leaves_the_eps_ball"),
     "gradient step on the clean points": (
         "ntk_attack/adversarial.py", "grad_W(W, xb + delta, yb)", "grad_W(W, xb, yb)",
         "test_adversarial_training_raises_robust_accuracy"),
     "PGD raises the margin (sign flipped)": (
-        "ntk_attack/adversarial.py", "return attacks._pgd(TwoLayer(W, a), x, y,", "return attacks._pgd(TwoLayer(W, a), x, -y,",
+        "ntk_attack/adversarial.py", "return labelled_attacks._pgd(TwoLayer(W, a), x, y,",
+        "return labelled_attacks._pgd(TwoLayer(W, a), x, -y,",
         "test_adversarial_training_raises_robust_accuracy"),
 }
 

@@ -14,7 +14,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-from ntk_attack import attacks, bounds, data, models, training  # noqa: E402
+from ntk_attack import attacks, bounds, data, labelled_attacks, models, training  # noqa: E402
 from ntk_attack.adversarial import adversarial_train  # noqa: E402
 
 N_TRAIN, N_NETWORKS = 200, 4
@@ -69,7 +69,7 @@ def envelope():
             flip = attacks.min_flip(net, xt)
             ratios.append(np.asarray(flip.eta)[ok] / B[ok])
             eligible += int(ok.sum())
-            robust.append(float(attacks.line_robust_accuracy(flip, yt, [B[ok].max()])[0]))
+            robust.append(float(labelled_attacks.line_robust_accuracy(flip, yt, [B[ok].max()])[0]))
         pooled = np.concatenate(ratios)
         rows.append(dict(d=d, m=m, C0=C0, kappa=kappa, eligible=eligible, ratio_median=float(np.median(pooled)),
                          ratio_p99=float(np.quantile(pooled, 0.99)), ratio_max=float(pooled.max()),
@@ -92,7 +92,7 @@ def helps():
         for eps in (0.0, 1.0 / math.sqrt(d)):
             result = adversarial_train(jax.random.PRNGKey(2), params0, x, y, eps=eps, C0=C0, epochs=5,
                                        lr=10.0, patience=5, attack_steps=10, batch_size=50, radius=radius)
-            acc[eps] = np.array([[np.asarray(attacks.robust_accuracy(n, xt, yt, grid, attack=a, steps=10,
+            acc[eps] = np.array([[np.asarray(labelled_attacks.robust_accuracy(n, xt, yt, grid, attack=a, steps=10,
                                                                      step_fraction=0.25))
                                   for n in nets_of(result.params)] for a in ("pgd", "line")])
         gain = acc[1.0 / math.sqrt(d)] - acc[0.0]  # (attack, network, eps)

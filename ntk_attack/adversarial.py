@@ -6,7 +6,7 @@ Each epoch draws a fresh permutation of the training set; for each minibatch ``(
     \\delta_B = \\mathrm{PGD}_\\epsilon(W; x_B, y_B), \\qquad
     W \\leftarrow \\Pi\\big(W - \\mathrm{lr} \\, \\nabla_W L(W; x_B + \\delta_B, y_B)\\big),
 
-with :func:`ntk_attack.attacks.pgd`'s iteration (``attack_steps`` steps of ``attack_step_size``
+with :func:`ntk_attack.labelled_attacks.pgd`'s iteration (``attack_steps`` steps of ``attack_step_size``
 from ``delta = 0``, each projected onto ``||delta||_p <= eps``, the iterate with the smallest
 margin kept) and ``Pi`` the row-wise projection :func:`ntk_attack.training.project_rows` onto
 ``||w_s - w_s,0|| <= r``: ``r = C0 / sqrt(m)`` (``radius="lazy"``, the lazy ball of THEORY.md 1)
@@ -28,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack import attacks
+from ntk_attack import labelled_attacks
+from ntk_attack._attack_edge import check_nonnegative
 from ntk_attack._checks import check_choice, check_finite, check_positive_int, check_samples
 from ntk_attack.models import TwoLayer
 from ntk_attack.training import (LOSSES, C0_hat, TrainResult, _check_positive_float, _network_loss,
@@ -114,7 +115,7 @@ def adversarial_train(key, params0: TwoLayer, x, y, *, eps: float, C0: float, ep
     x, y = check_samples(x, y, d=d, why_d=f" (params0.W has {d} columns)")
     if not np.all(np.isin(y, (-1, 1))):
         raise ValueError(f"y must hold labels in {{-1, +1}}. Got values {np.unique(y)[:5]}.")
-    eps = attacks._check_nonnegative(eps, "eps")
+    eps = check_nonnegative(eps, "eps")
     C0 = _check_positive_float(C0, "C0")
     lr = _check_positive_float(lr, "lr")
     epochs = check_positive_int(epochs, "epochs")
@@ -142,8 +143,8 @@ def adversarial_train(key, params0: TwoLayer, x, y, *, eps: float, C0: float, ep
 
 
 def _attack(W, a, x, y, eps, step_size, *, norm, steps):
-    """PGD perturbations `(n, d)` of :func:`ntk_attack.attacks.pgd`, ``||delta||_p <= eps``."""
-    return attacks._pgd(TwoLayer(W, a), x, y, eps, step_size, apply_fn=None, norm=norm,
+    """PGD perturbations `(n, d)` of :func:`ntk_attack.labelled_attacks.pgd`, ``||delta||_p <= eps``."""
+    return labelled_attacks._pgd(TwoLayer(W, a), x, y, eps, step_size, apply_fn=None, norm=norm,
                         steps=steps).delta
 
 

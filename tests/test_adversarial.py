@@ -10,7 +10,7 @@ import pytest
 from conftest import assert_close
 from hypothesis import given, strategies as st
 
-from ntk_attack import adversarial, attacks, data, models, training
+from ntk_attack import adversarial, data, labelled_attacks, models, training
 from ntk_attack.training import adversarial_train
 
 D, M = 49, 128  # the bundled MNIST 0-vs-1 subset at 7 x 7
@@ -31,7 +31,7 @@ def stack(key, k, d=D, m=M):
 
 def pgd_train_accuracy(params, x, y, eps, steps):
     """Robust training accuracy of each network of a stack under PGD with training's settings."""
-    return np.array([float(attacks.robust_accuracy(models.TwoLayer(W, a), x, y, [eps], attack="pgd",
+    return np.array([float(labelled_attacks.robust_accuracy(models.TwoLayer(W, a), x, y, [eps], attack="pgd",
                                                    steps=steps, step_fraction=2.5 / steps)[0])
                      for W, a in zip(*params)])
 
