@@ -1,6 +1,6 @@
 """Time the exact attack against bisection, the paper's line search and its matmul floor.
 
-One run, float64, n = 1000 unit points, d = 784, m = 4096 (issue 6). The floor is the three
+One run, float64, n = 1000 unit points, d = 784, m = 4096. The floor is the three
 products the exact method cannot avoid: ``Z = X W^T``, ``G = (1[Z > 0] * a) W``,
 ``V = U W^T``. Targets: exact >= 20x faster than the batched reference line search and within
 3x of the floor. Each time is the best of ``--repeats`` interleaved rounds after one compiling

@@ -258,3 +258,12 @@ def _train(W0, a, x, y, lr, radius, key, *, loss, steps, rule, batch_size):
                                accuracy=jnp.where(after, accuracy, history.accuracy),
                                C0_hat=jnp.where(after, C0_hat(W, W0), history.C0_hat))
     return TrainResult(TwoLayer(W, a), history)
+
+
+def __getattr__(name):
+    """``adversarial_train`` lives in :mod:`ntk_attack.adversarial`, which builds on this module; it is
+    re-exported here on first access, so loading this module never loads that one (no cycle)."""
+    if name == "adversarial_train":
+        from ntk_attack.adversarial import adversarial_train
+        return adversarial_train
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -102,7 +102,7 @@ def test_workers_do_not_change_a_bit(reference, tmp_path):
 
 
 def test_recorded_command_reruns_the_same_numbers(reference, tmp_path, capsys):
-    """report.json's ``run.command`` alone reproduces the run (issue 8 item 3)."""
+    """report.json's ``run.command`` alone reproduces the run."""
     import shlex
 
     command = report.load_report(reference[0] / "report.json")["run"]["command"]

@@ -27,7 +27,7 @@ def test_analytic_claim_passes_and_a_wrong_kernel_fails():
 def test_empirical_claim_passes_and_neural_tangents_own_readout_fails():
     point = empirical.EmpiricalPoint(n=8, d=4, m=32, signs="balanced", seed=0)
     assert verdicts(empirical.judge_empirical({"balanced": empirical.empirical_point(point)})) == ["pass"]
-    # neural-tangents' N(0, 1) readout weighs neurons by a_s^2 != 1: the issue's pitfall.
+    # neural-tangents' N(0, 1) readout weighs neurons by a_s^2 != 1: the pitfall this check guards against.
     wrong = empirical.empirical_point(empirical.EmpiricalPoint(n=8, d=4, m=32, signs="balanced", seed=0, nt_readout="nt_init"))
     assert verdicts(empirical.judge_empirical({"balanced": wrong})) == ["fail"]
 

@@ -1,4 +1,4 @@
-"""Invariants as hypothesis properties (issue 8 item 2), bounded to a few seconds in all.
+"""Invariants as hypothesis properties, bounded to a few seconds in all.
 
 Already covered elsewhere, not repeated here:
 

@@ -160,7 +160,7 @@ def test_bias_is_a_constant_input_coordinate_inside_the_lazy_ball(problem, key):
 
 
 def test_digits_reaches_97_percent_at_width_4096(key):
-    """Acceptance of issue 5: 0-vs-1 digits, m = 4096, logistic loss, lr 4, 30 steps.
+    """The digits benchmark: 0-vs-1 digits, m = 4096, logistic loss, lr 4, 30 steps.
 
     One network's test accuracy moves in steps of 1/72; over 10 seeds it was 95.8% to 100%
     (mean 98.5%, C0_hat 12.9 to 16.0), so the claim is checked on the mean of 4 networks.

@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "so an interrupted run resumes. Exit 0 if every claim passes, 1 if any "
                     "fails or is inconclusive, 2 on usage errors.")
     verify.add_argument("--profile", choices=("quick", "full"), default="quick",
-                        help="quick: small grids, a few minutes (default); full: the issues' grids")
+                        help="quick: small grids, a few minutes (default); full: the paper-scale grids (hours)")
     verify.add_argument("--out", default="results", metavar="DIR",
                         help="results folder (default: results)")
     verify.add_argument("--seed", type=_int_at_least(0), default=0, help=seed_help + " (default 0)")

@@ -34,7 +34,7 @@ class Context:
     """What every claim receives.
 
     Attributes:
-        profile: ``"quick"`` (small grids, the default run) or ``"full"`` (the issues' grids).
+        profile: ``"quick"`` (small grids, the default run) or ``"full"`` (the paper-scale grids).
         seed: the run's integer seed; derive every stream with ``protocol.derive_seed``.
         runner: a ``verification.sweep.SweepRunner``; grid points go through ``runner.map``.
         family_size: number of registered claims, for the Bonferroni level.

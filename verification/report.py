@@ -1,4 +1,4 @@
-"""Run claims and write the report: ``report.json``, ``report.md`` and the figures (issue 7).
+"""Run claims and write the report: ``report.json``, ``report.md`` and the figures.
 
 :func:`run_claims` runs the selected claims of :mod:`verification.registry` in registration
 order, each with a :class:`~verification.registry.Context` sharing one
