@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -35,6 +36,16 @@ def fragile_stats(point: FragilePoint) -> dict:
         marker.touch()
         os._exit(1)  # the worker dies mid-sweep, as on an out-of-memory kill
     return dummy_claims.network_stats(dummy_claims.Point(point.d, point.m, point.seed))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def partitionable():
+    """A JAX option set in this process only that changes every random draw: the workers give
+    the same bits only if they take over this process's settings (the worker plugin)."""
+    before = jax.config.jax_threefry_partitionable
+    jax.config.update("jax_threefry_partitionable", not before)
+    yield not before
+    jax.config.update("jax_threefry_partitionable", before)
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +89,13 @@ def test_a_worker_killed_mid_sweep_changes_nothing(cluster, reference, tmp_path)
     assert runner.computed == len(POINTS)
 
 
-def test_a_killed_run_resumes_from_the_points_it_streamed(reference, tmp_path):
+@pytest.mark.slow  # its own cluster in a subprocess: 65-125 s on 2 loaded cores
+def test_a_killed_run_resumes_from_the_points_it_streamed(reference, partitionable, tmp_path):
     """The client process is SIGKILLed after its 4th stored point; a local rerun does the rest."""
     code = ("import sys; sys.path[:0] = sys.argv[1:3]; import jax; "
-            "jax.config.update('jax_enable_x64', True); import dummy_claims as dc; "
+            "jax.config.update('jax_enable_x64', True); "
+            f"jax.config.update('jax_threefry_partitionable', {partitionable}); "
+            "import dummy_claims as dc; "
             "from verification.executors import dask_executor; "
             "from verification.sweep import SweepRunner\n"
             "if __name__ == '__main__':\n"
@@ -102,7 +116,7 @@ def test_a_killed_run_resumes_from_the_points_it_streamed(reference, tmp_path):
 
 def test_a_running_scheduler_by_address(cluster, reference):
     with dask_executor(scheduler=cluster.client.scheduler.address, workers=1, timeout=30) as dx:
-        assert dx.cluster is None and dx.workers == cluster.workers
+        assert dx.cluster is None and 1 <= dx.workers <= 2  # a killed worker may be rejoining
         results = SweepRunner(None, executor=dx.executor, workers=dx.workers,
                               quiet=True).map(dummy_claims.network_stats, POINTS[:3])
     assert_bitwise(results, reference[:3])
