@@ -154,3 +154,23 @@ def test_a_scheduler_that_does_not_answer_is_named_within_the_timeout(kind):
 def test_bad_arguments_are_named(kwargs, name):
     with pytest.raises(ValueError, match=name):
         dask_executor(**kwargs)
+
+
+
+def test_the_command_line_names_a_silent_scheduler_and_exits_2(tmp_path, capsys):
+    """`ntk-attack verify --executor dask --scheduler ADDRESS`: one line, exit 2, no traceback."""
+    from verification import cli
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    code = cli.main(["verify", "--executor", "dask", "--scheduler", address, "--scheduler-timeout",
+                     "2", "--only", "kernel_analytic_matches_neural_tangents", "--out",
+                     str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert address in err and "Traceback" not in err
+
+
+def test_scheduler_without_dask_executor_is_a_usage_error(tmp_path, capsys):
+    from verification import cli
+    code = cli.main(["verify", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path)])
+    assert code == 2
+    assert "--scheduler needs --executor dask" in capsys.readouterr().err
