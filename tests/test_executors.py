@@ -68,6 +68,7 @@ def assert_bitwise(results, expected):
             assert np.array_equal(got[name], want[name]), name  # bitwise for floats without NaN
 
 
+@pytest.mark.cluster
 def test_same_bits_as_local_and_streamed_into_the_cache(cluster, reference, tmp_path):
     runner = SweepRunner(tmp_path, executor=cluster.executor, workers=cluster.workers, quiet=True)
     assert_bitwise(runner.map(dummy_claims.network_stats, POINTS), reference)
@@ -78,6 +79,7 @@ def test_same_bits_as_local_and_streamed_into_the_cache(cluster, reference, tmp_
     assert (local.computed, local.cached) == (0, len(POINTS))
 
 
+@pytest.mark.cluster
 def test_a_worker_killed_mid_sweep_changes_nothing(cluster, reference, tmp_path):
     marker = tmp_path / "killed-once"
     points = [FragilePoint(p.d, p.m, p.seed, str(marker)) for p in POINTS]
@@ -114,6 +116,7 @@ def test_a_killed_run_resumes_from_the_points_it_streamed(reference, partitionab
     assert (resumed.cached, resumed.computed) == (written, len(POINTS) - written)
 
 
+@pytest.mark.cluster
 def test_a_running_scheduler_by_address(cluster, reference):
     with dask_executor(scheduler=cluster.client.scheduler.address, workers=1, timeout=30) as dx:
         assert dx.cluster is None and 1 <= dx.workers <= 2  # a killed worker may be rejoining
