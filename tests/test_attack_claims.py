@@ -160,7 +160,9 @@ def test_transition_checks_fail_a_wrong_slope(sphere_trained):
     assert checks[0].verdict != "fail", describe(checks)
     wrong = transition.judge_transition(fixed, path, fixed_slope=(0.0, (-0.1, 0.1)), **kwargs)
     assert wrong[0].verdict == "fail", describe(wrong)
-    assert wrong[-1].verdict == "fail"  # C0 fixed is not C0 ~ sqrt(d): the slope stays ~ -1/2
+    # C0 fixed is not C0 ~ sqrt(d): the slope stays ~ -1/2, so "flatter than -1/2" must not pass
+    # (with a few networks the t-interval straddles -1/2: inconclusive, not a pass).
+    assert wrong[-1].verdict in ("fail", "inconclusive"), describe(wrong)
 
 
 def test_conditional_prediction_averages_to_theory():
