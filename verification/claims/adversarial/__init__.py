@@ -7,3 +7,4 @@ its claims.
 from verification.claims.adversarial import ball  # noqa: F401
 from verification.claims.adversarial import envelope  # noqa: F401
 
+from verification.claims.adversarial import helps  # noqa: F401
