@@ -1,5 +1,6 @@
 """The adversarial-training claims at tiny sizes: they run end to end, the judges fail wrong
 numbers, and the family's planted bugs are caught."""
+import dataclasses
 import json
 import math
 
@@ -137,16 +138,20 @@ def test_mutants_patch_and_restore():
                 labelled_attacks._pgd) == originals, name
 
 
+# The first expected catcher of each mutant, on a grid smaller still (one ball, both arms).
+CATCHER_GRIDS = {**TINY, "adversarial_training_helps_only_outside_lazy_regime": dataclasses.replace(
+    TINY["adversarial_training_helps_only_outside_lazy_regime"], ratios=(0.03,), widths=())}
+
+
 @pytest.mark.parametrize("name", list(mutants_adversarial.MUTANTS))
 def test_each_mutant_is_caught_on_a_tiny_grid(tmp_path, name):
     mutant, catchers = mutants_adversarial.MUTANTS[name]
-    claims = registry.all_claims()
+    claim = catchers[0]
     runner = sweep.SweepRunner(tmp_path, quiet=True, tag=name)
     ctx = registry.Context(profile="quick", seed=0, runner=runner, family_size=3, tag=name)
     with mutant():
-        found = {claim: protocol.overall_verdict(claims[claim].run(ctx, grid=TINY[claim]).checks)
-                 for claim in catchers}
-    assert "fail" in found.values(), found
+        checks = registry.all_claims()[claim].run(ctx, grid=CATCHER_GRIDS[claim]).checks
+    assert protocol.overall_verdict(checks) == "fail", [(c.name, c.estimate, c.verdict) for c in checks]
 
 
 @pytest.mark.profile

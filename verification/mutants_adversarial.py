@@ -85,13 +85,15 @@ MUTANTS = {
                                ("adversarial_training_stays_in_ball",
                                 "adversarial_training_obeys_envelope")),
 }
+FAILED_CHECKS: dict = {}
 CLAIMS = ("adversarial_training_stays_in_ball", "adversarial_training_obeys_envelope",
           "adversarial_training_helps_only_outside_lazy_regime")
 
 
 def run(names=tuple(MUTANTS), *, out_dir: str, family_size: int = len(CLAIMS)) -> dict:
     """``{mutant: {claim: verdict}}``: the family's quick profile under each mutant, in process
-    (fresh cache under ``out_dir/<mutant>``)."""
+    (fresh cache under ``out_dir/<mutant>``); the names of the failed checks go to
+    :data:`FAILED_CHECKS` ``{(mutant, claim): [names]}``."""
     from verification import protocol, registry, sweep
 
     specs = registry.all_claims()
@@ -101,9 +103,12 @@ def run(names=tuple(MUTANTS), *, out_dir: str, family_size: int = len(CLAIMS)) -
         runner = sweep.SweepRunner(f"{out_dir}/{name}", quiet=True, tag=name)
         ctx = registry.Context(profile="quick", seed=0, runner=runner, family_size=family_size,
                                tag=name)
+        verdicts[name] = {}
         with mutant():
-            verdicts[name] = {claim: protocol.overall_verdict(specs[claim].run(ctx).checks)
-                              for claim in CLAIMS}
+            for claim in CLAIMS:
+                checks = specs[claim].run(ctx).checks
+                verdicts[name][claim] = protocol.overall_verdict(checks)
+                FAILED_CHECKS[name, claim] = [c.name for c in checks if c.verdict == "fail"]
     return verdicts
 
 
@@ -117,3 +122,5 @@ if __name__ == "__main__":
     for name, verdicts in results.items():
         killed = [claim for claim, verdict in verdicts.items() if verdict == "fail"]
         print(f"{name}: {'killed by ' + ', '.join(killed) if killed else 'SURVIVED'}; {verdicts}")
+        for claim in killed:
+            print(f"    {claim}: " + "; ".join(FAILED_CHECKS[name, claim]))

@@ -15,6 +15,7 @@ CACHE_VERSION = 1
 # Float64 rounding of a projection onto a sphere of radius r: |r (1 + O(1e-16 d))| stays within
 # 1e-12 of r; a projection that is skipped or scaled wrongly misses by orders of magnitude more.
 TOLERANCE = 1e-12
+FLOOR = 1e-17  # figure floor for an excess <= 0 (the row sits inside or exactly on its ball)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -99,18 +100,27 @@ def judge(ratios: dict) -> list:
 
 
 def figures(data: dict) -> dict:
+    """Left: ``C0_hat / limit`` per network and epoch; right: the largest excess over the limit
+    per epoch on a log scale (``<= 0`` drawn at the floor ``FLOOR``) against the tolerance."""
     with style.style():
-        fig, ax = style.new_figure()
+        fig, (ax, zoom) = style.new_figure(1, 2, width=style.COLUMN_WIDTH * 1.1)
         for i, row in enumerate(data["balls"]):
             ratio = np.asarray(row["ratio"], dtype=float)
             epochs = np.arange(ratio.shape[1])
             for j, r in enumerate(ratio):
                 ax.plot(epochs, r, "o-", color=style.series_color(i), ms=3,
                         label=row["label"] if j == 0 else None)
+            zoom.plot(epochs[1:], np.maximum(ratio.max(axis=0)[1:] - 1, FLOOR), "o-",
+                      color=style.series_color(i), ms=3)
         ax.axhline(1.0, ls="--", color=style.THRESHOLD, label="ball boundary C0_hat = limit")
-        ax.set_xlabel("epoch")
+        zoom.axhline(TOLERANCE, ls="--", color=style.THRESHOLD)
+        zoom.set_yscale("log")
+        zoom.set_ylim(FLOOR / 3, TOLERANCE * 30)
         ax.set_ylabel("C0_hat / limit (one line per network)")
-        style.grid_ticks(ax.xaxis, epochs)
+        zoom.set_ylabel("max C0_hat / limit - 1 (tolerance dashed)")
+        for a in (ax, zoom):
+            a.set_xlabel("epoch")
+            style.grid_ticks(a.xaxis, epochs)
         style.legend(ax)
         style.finish(fig)
     return {"C0_hat_by_epoch": fig}

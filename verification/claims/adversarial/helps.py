@@ -17,6 +17,8 @@ from verification.claims.adversarial.envelope import inside_conditions
 
 CACHE_VERSION = 1
 TOLERANCE = 1e-12  # ||delta|| <= eps up to float64 rounding of the projection
+# CIs of the measurements (robust accuracies, gains): reported, never judged, so no Bonferroni.
+MEASUREMENT_LEVEL = 0.95
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -123,21 +125,22 @@ def _series(rows, key, attack):
 def figures(data: dict) -> dict:
     out = {}
     lazy = [b for b in data["balls"] if b["radius"] == "lazy"]
-    with style.style():
-        fig, axes = style.new_figure(1, 2, width=style.COLUMN_WIDTH * 1.2)
-        for ax, attack, title in zip(axes, ("pgd", "line"), ("PGD-l2", "single step")):
-            labels, est, lo, hi = [], [], [], []
-            for b in lazy:
-                for arm in ARMS:
-                    e, l, h = (np.clip(v, 0, 1) for v in _series([b[arm]], "robust", attack))
-                    labels.append(f"C0/sqrt(d) = {b['C0_over_sqrt_d']:.2g}, {arm}")
-                    est.append(e[0])
-                    lo.append(l[0])
-                    hi.append(h[0])
-            plotting.robust_accuracy_plot(data["eval_eps_sqrt_d"], np.array(est), np.array(lo),
-                                          np.array(hi), labels=labels, title=title, ax=ax,
-                                          ylabel=f"robust test accuracy ({title})")
-        out["robust_accuracy_vs_eps_sqrt_d"] = style.finish(fig)
+    ci_label = f"{data['measurement_level']:.0%} bootstrap CI over networks"
+    for stem, attack, title in (("robust_accuracy_vs_eps_sqrt_d", "pgd", "PGD-l2"),
+                                ("robust_accuracy_vs_eps_sqrt_d_single_step", "line", "single step")):
+        labels, est, lo, hi, clean = [], [], [], [], []
+        for b in lazy:
+            for arm in ARMS:
+                e, l, h = (np.clip(v, 0, 1) for v in _series([b[arm]], "robust", attack))
+                labels.append(f"C0/sqrt(d) = {b['C0_over_sqrt_d']:.2g}, {arm}")
+                est.append(e[0])
+                lo.append(l[0])
+                hi.append(h[0])
+                clean.append(b[arm]["clean"])
+        out[stem] = plotting.robust_accuracy_plot(
+            data["eval_eps_sqrt_d"], np.array(est), np.array(lo), np.array(hi), labels=labels,
+            clean_accuracy=clean, ci_label=ci_label, ylabel=f"robust test accuracy ({title})",
+            title=f"d = {data['d']}, m = {lazy[0]['m']}, {title} attack")
     absolute = sorted((b for b in data["balls"] if b["radius"] == "absolute"), key=lambda b: b["m"])
     if absolute:
         j = data["eval_eps_sqrt_d"].index(data["train_eps_sqrt_d"])
@@ -150,7 +153,7 @@ def figures(data: dict) -> dict:
             hi.append(h)
         out["robust_accuracy_vs_width"] = plotting.robust_accuracy_plot(
             [b["m"] for b in absolute], np.array(est), np.array(lo), np.array(hi),
-            labels=[f"{arm} training" for arm in ARMS], logx=True, xlabel="width m",
+            labels=[f"{arm} training" for arm in ARMS], logx=True, xlabel="width m", ci_label=ci_label,
             ylabel=f"PGD robust accuracy, eps sqrt(d) = {data['train_eps_sqrt_d']:g}",
             title=f"absolute row radius {absolute[0]['C0']:g}")
     return out
@@ -159,18 +162,24 @@ def figures(data: dict) -> dict:
 def captions(data: dict) -> dict:
     lazy = [b for b in data["balls"] if b["radius"] == "lazy"]
     j = data["eval_eps_sqrt_d"].index(data["train_eps_sqrt_d"])
-    gains = [b["gain"]["pgd"]["mean"][j] for b in lazy]
-    out = {"robust_accuracy_vs_eps_sqrt_d": plotting.caption(
-        "Robust test accuracy (mean over {n:d} networks, CI over networks) of standard and "
-        "adversarial (PGD-l2, eps sqrt(d) = {eps}) training for C0/sqrt(d) in {ratios}; "
-        "PGD gain of adversarial training at eps sqrt(d) = {eps}: {gains} (paired over networks).",
-        n=data["networks"], eps=data["train_eps_sqrt_d"],
-        ratios=[b["C0_over_sqrt_d"] for b in lazy], gains=gains)}
+    text = ("{attack} robust test accuracy (mean over {n:d} networks, 95% CI over networks) of "
+            "standard and adversarial (PGD-l2, eps sqrt(d) = {eps}) training for C0/sqrt(d) in "
+            "{ratios}; ticks at 0: clean accuracy. Gain of adversarial training at eps sqrt(d) = "
+            "{eps}: {gains}, 95% CIs {lo} to {hi} (paired over networks; measured, not judged).")
+    out = {}
+    for stem, attack, name in (("robust_accuracy_vs_eps_sqrt_d", "pgd", "PGD"),
+                               ("robust_accuracy_vs_eps_sqrt_d_single_step", "line", "Single-step")):
+        out[stem] = plotting.caption(
+            text, attack=name, n=data["networks"], eps=data["train_eps_sqrt_d"],
+            ratios=[b["C0_over_sqrt_d"] for b in lazy],
+            gains=[b["gain"][attack]["mean"][j] for b in lazy],
+            lo=[b["gain"][attack]["lo"][j] for b in lazy], hi=[b["gain"][attack]["hi"][j] for b in lazy])
     absolute = sorted((b for b in data["balls"] if b["radius"] == "absolute"), key=lambda b: b["m"])
     if absolute:
         out["robust_accuracy_vs_width"] = plotting.caption(
-            "PGD robust test accuracy at eps sqrt(d) = {eps} against width m at absolute row radius "
-            "{r} (C0/sqrt(d) = r sqrt(m/d) = {ratios}): standard {std}, adversarial {adv}.",
+            "PGD robust test accuracy at eps sqrt(d) = {eps} (mean over networks, 95% CI) against "
+            "width m at absolute row radius {r} (C0/sqrt(d) = r sqrt(m/d) = {ratios}): standard "
+            "{std}, adversarial {adv}.",
             eps=data["train_eps_sqrt_d"], r=absolute[0]["C0"],
             ratios=[b["C0_over_sqrt_d"] for b in absolute],
             std=[b["standard"]["pgd"]["robust"]["mean"][j] for b in absolute],
@@ -199,7 +208,7 @@ def adversarial_training_helps_only_outside_lazy_regime(ctx: registry.Context, *
     kappa = {m: measure.kappas(ctx, [d], m, n_networks=grid.kappa_networks,
                                n_points=grid.kappa_points)[d]
              for m in sorted({ball[0] for ball, ok in inside.items() if ok})}
-    level = ctx.level(1)
+    level = MEASUREMENT_LEVEL
     rows, robust_at_max_B, norm_ratios = [], {}, []
     for ball in balls(grid):
         m, radius, C0 = ball
@@ -225,10 +234,10 @@ def adversarial_training_helps_only_outside_lazy_regime(ctx: registry.Context, *
         rows.append(row)
     checks = judge(norm_ratios, robust_at_max_B)
     data = {"balls": rows, "eval_eps_sqrt_d": list(grid.eval_eps_sqrt_d), "networks": grid.networks,
-            "train_eps_sqrt_d": grid.train_eps_sqrt_d, "d": d,
+            "train_eps_sqrt_d": grid.train_eps_sqrt_d, "d": d, "measurement_level": level,
             "robust_at_max_B": {k: [v[0].tolist(), v[1].tolist()] for k, v in robust_at_max_B.items()}}
     data["captions"] = captions(data)
-    notes = (f"Measured, not judged (CI level {level:.4g}, over networks, paired: same params0): "
+    notes = (f"Measured, not judged ({level:.0%} CIs over networks, paired: same params0): "
              "PGD robust-accuracy gain of adversarial over standard training at eps sqrt(d) = "
              f"{list(grid.eval_eps_sqrt_d)}: " + "; ".join(
                  f"{r['label']} (C0/sqrt(d) = {r['C0_over_sqrt_d']:.2g}): " + ", ".join(
