@@ -6,5 +6,4 @@ its claims.
 # Registration order is report order.
 from verification.claims.adversarial import ball  # noqa: F401
 from verification.claims.adversarial import envelope  # noqa: F401
-
 from verification.claims.adversarial import helps  # noqa: F401

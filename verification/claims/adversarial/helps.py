@@ -25,9 +25,9 @@ MEASUREMENT_LEVEL = 0.95
 class Grid:
     """``size x size`` MNIST; lazy balls ``C0 = r sqrt(d)`` for ``r`` in ``ratios`` at width
     ``m``; absolute row radius ``absolute`` at each width of ``widths``; ``networks`` networks per
-    ball, trained ``epochs`` epochs in minibatches of ``batch_size`` (0: full batch) by standard training and by
-    PGD-l2 training at ``eps sqrt(d) = train_eps_sqrt_d`` (``attack_steps`` steps), from the same
-    ``params0``; evaluated at ``eps sqrt(d)`` in ``eval_eps_sqrt_d`` (PGD, ``eval_steps`` steps,
+    ball, trained ``epochs`` epochs in minibatches of ``batch_size`` (0: full batch) by standard
+    training and by PGD-l2 training at ``eps sqrt(d) = train_eps_sqrt_d`` (``attack_steps``
+    steps), from the same ``params0``; evaluated at ``eps sqrt(d)`` in ``eval_eps_sqrt_d`` (PGD, ``eval_steps`` steps,
     and the exact single step)."""
     size: int
     m: int
@@ -47,7 +47,8 @@ class Grid:
     kappa_points: int
 
 
-GRIDS = {"quick": Grid(size=10, m=512, ratios=(0.03, 3.0), absolute=0.1, widths=(128, 512), networks=4,
+GRIDS = {"quick": Grid(size=10, m=512, ratios=(0.03, 3.0), absolute=0.1, widths=(128, 512),
+                       networks=4,
                        n_train=200, epochs=5, lr=10.0, batch_size=0, attack_steps=10,
                        train_eps_sqrt_d=1.0, eval_eps_sqrt_d=(0.5, 1.0, 2.0), eval_steps=10,
                        kappa_networks=4, kappa_points=500),
@@ -57,6 +58,7 @@ GRIDS = {"quick": Grid(size=10, m=512, ratios=(0.03, 3.0), absolute=0.1, widths=
                       eval_eps_sqrt_d=(0.25, 0.5, 1.0, 2.0, 3.0), eval_steps=100,
                       kappa_networks=40, kappa_points=1000)}
 ARMS = ("standard", "adversarial")
+SINGLE = "_single_step"  # stem suffix of the single-step figure
 
 
 def balls(grid: Grid) -> list:
@@ -119,7 +121,8 @@ def judge(norm_ratios, robust_at_max_B: dict) -> list:
 
 def _series(rows, key, attack):
     est = np.array([r[attack][key]["mean"] for r in rows])
-    return est, np.array([r[attack][key]["lo"] for r in rows]), np.array([r[attack][key]["hi"] for r in rows])
+    lo = np.array([r[attack][key]["lo"] for r in rows])
+    return est, lo, np.array([r[attack][key]["hi"] for r in rows])
 
 
 def figures(data: dict) -> dict:
@@ -127,7 +130,7 @@ def figures(data: dict) -> dict:
     lazy = [b for b in data["balls"] if b["radius"] == "lazy"]
     ci_label = f"{data['measurement_level']:.0%} bootstrap CI over networks"
     for stem, attack, title in (("robust_accuracy_vs_eps_sqrt_d", "pgd", "PGD-l2"),
-                                ("robust_accuracy_vs_eps_sqrt_d_single_step", "line", "single step")):
+                                (f"robust_accuracy_vs_eps_sqrt_d{SINGLE}", "line", "single step")):
         labels, est, lo, hi, clean = [], [], [], [], []
         for b in lazy:
             for arm in ARMS:
@@ -153,9 +156,11 @@ def figures(data: dict) -> dict:
             hi.append(h)
         out["robust_accuracy_vs_width"] = plotting.robust_accuracy_plot(
             [b["m"] for b in absolute], np.array(est), np.array(lo), np.array(hi),
-            labels=[f"{arm} training" for arm in ARMS], logx=True, xlabel="width m", ci_label=ci_label,
+            labels=[f"{arm} training" for arm in ARMS], logx=True, xlabel="width m",
+            ci_label=ci_label,
             ylabel=f"PGD robust accuracy, eps sqrt(d) = {data['train_eps_sqrt_d']:g}",
             title=f"absolute row radius {absolute[0]['C0']:g}")
+        style.grid_ticks(out["robust_accuracy_vs_width"].axes[0].xaxis, [b["m"] for b in absolute])
     return out
 
 
@@ -165,15 +170,18 @@ def captions(data: dict) -> dict:
     text = ("{attack} robust test accuracy (mean over {n:d} networks, 95% CI over networks) of "
             "standard and adversarial (PGD-l2, eps sqrt(d) = {eps}) training for C0/sqrt(d) in "
             "{ratios}; ticks at 0: clean accuracy. Gain of adversarial training at eps sqrt(d) = "
-            "{eps}: {gains}, 95% CIs {lo} to {hi} (paired over networks; measured, not judged).")
+            "{radii} (paired over networks; measured, not judged): {gains}.")
     out = {}
     for stem, attack, name in (("robust_accuracy_vs_eps_sqrt_d", "pgd", "PGD"),
-                               ("robust_accuracy_vs_eps_sqrt_d_single_step", "line", "Single-step")):
-        out[stem] = plotting.caption(
-            text, attack=name, n=data["networks"], eps=data["train_eps_sqrt_d"],
-            ratios=[b["C0_over_sqrt_d"] for b in lazy],
-            gains=[b["gain"][attack]["mean"][j] for b in lazy],
-            lo=[b["gain"][attack]["lo"][j] for b in lazy], hi=[b["gain"][attack]["hi"][j] for b in lazy])
+                               (f"robust_accuracy_vs_eps_sqrt_d{SINGLE}", "line", "Single-step")):
+        gains = "; ".join(
+            plotting.caption("C0/sqrt(d) = {r}: ", r=b["C0_over_sqrt_d"]) + ", ".join(
+                plotting.caption("{g:+.3f} {ci}", g=g, ci=(lo, hi)) for g, lo, hi in zip(
+                    b["gain"][attack]["mean"], b["gain"][attack]["lo"], b["gain"][attack]["hi"]))
+            for b in lazy)
+        out[stem] = plotting.caption(text, attack=name, n=data["networks"],
+                                     eps=data["train_eps_sqrt_d"], radii=data["eval_eps_sqrt_d"],
+                                     ratios=[b["C0_over_sqrt_d"] for b in lazy], gains=gains)
     absolute = sorted((b for b in data["balls"] if b["radius"] == "absolute"), key=lambda b: b["m"])
     if absolute:
         out["robust_accuracy_vs_width"] = plotting.caption(
@@ -188,10 +196,11 @@ def captions(data: dict) -> dict:
 
 
 @registry.claim("adversarial_training_helps_only_outside_lazy_regime",
-                title="adversarial training: robust accuracy 0 at max B inside the lazy regime; gains measured",
+                title="adversarial training: robust accuracy 0 at max B inside the lazy regime; "
+                      "gains measured",
                 figures=figures)
-def adversarial_training_helps_only_outside_lazy_regime(ctx: registry.Context, *,
-                                                        grid: Grid | None = None) -> registry.Outcome:
+def adversarial_training_helps_only_outside_lazy_regime(
+        ctx: registry.Context, *, grid: Grid | None = None) -> registry.Outcome:
     """Inside the lazy conditions, standard and adversarially trained networks alike have
     single-step robust accuracy exactly 0 at ``eps = max_x B(x)`` (THEORY.md 4), so adversarial
     training cannot help there; every PGD perturbation stays in its ``eps`` ball. The robust
@@ -213,19 +222,22 @@ def adversarial_training_helps_only_outside_lazy_regime(ctx: registry.Context, *
     for ball in balls(grid):
         m, radius, C0 = ball
         C0_eff = theory.C0_hat_limit(C0, m, radius=radius)
-        row = {"label": ball_label(ball), "m": m, "radius": radius, "C0": C0, "inside": inside[ball],
+        row = {"label": ball_label(ball), "m": m, "radius": radius, "C0": C0,
+               "inside": inside[ball],
                "C0_over_sqrt_d": theory.effective_C0_over_sqrt_d(C0, m=m, d=d, radius=radius)}
         for arm in ARMS:
             r = results[(ball, arm)]
             norm_ratios.append(np.max(r["pgd_norm_ratio"]))
             seed = protocol.derive_seed(ctx.seed, ball_label(ball), arm)
             row[arm] = {attack: {"robust": measure.mean_ci(r[f"{attack}_robust"], level=level,
-                                                           seed=seed)} for attack in ("pgd", "line")}
+                                                           seed=seed)}
+                        for attack in ("pgd", "line")}
             row[arm]["clean"] = float(np.mean(np.sign(r["f"]) == r["y"][None, :]))
             row[arm]["train_robust"] = float(np.mean(np.asarray(r["train_robust"])[:, -1]))
             if inside[ball]:
                 B, eligible = measure.envelope(r, d=d, m=m, C0=C0_eff, kappa=kappa[m])
-                robust_at_max_B[f"{ball_label(ball)}, {arm}"] = measure.robust_at_max_bound(r, B, eligible)
+                robust_at_max_B[f"{ball_label(ball)}, {arm}"] = measure.robust_at_max_bound(
+                    r, B, eligible)
         std, adv = results[(ball, "standard")], results[(ball, "adversarial")]
         row["gain"] = {attack: measure.paired_gain(adv[f"{attack}_robust"], std[f"{attack}_robust"],
                                                    level=level, seed=protocol.derive_seed(
@@ -235,7 +247,8 @@ def adversarial_training_helps_only_outside_lazy_regime(ctx: registry.Context, *
     checks = judge(norm_ratios, robust_at_max_B)
     data = {"balls": rows, "eval_eps_sqrt_d": list(grid.eval_eps_sqrt_d), "networks": grid.networks,
             "train_eps_sqrt_d": grid.train_eps_sqrt_d, "d": d, "measurement_level": level,
-            "robust_at_max_B": {k: [v[0].tolist(), v[1].tolist()] for k, v in robust_at_max_B.items()}}
+            "robust_at_max_B": {k: [v[0].tolist(), v[1].tolist()]
+                                for k, v in robust_at_max_B.items()}}
     data["captions"] = captions(data)
     notes = (f"Measured, not judged ({level:.0%} CIs over networks, paired: same params0): "
              "PGD robust-accuracy gain of adversarial over standard training at eps sqrt(d) = "
@@ -244,5 +257,6 @@ def adversarial_training_helps_only_outside_lazy_regime(ctx: registry.Context, *
                      f"{g:+.3f} [{lo:+.3f}, {hi:+.3f}]" for g, lo, hi in zip(
                          r["gain"]["pgd"]["mean"], r["gain"]["pgd"]["lo"], r["gain"]["pgd"]["hi"]))
                  for r in rows) + ".")
-    return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in pts.values()],
-                                           "kappa": {str(m): k for m, k in kappa.items()}}, notes=notes)
+    config = {"points": [dataclasses.asdict(p) for p in pts.values()],
+              "kappa": {str(m): k for m, k in kappa.items()}}
+    return registry.Outcome(checks, data, config, notes=notes)
