@@ -43,7 +43,8 @@ class Grid:
 
 
 GRIDS = {
-    "quick": Grid(size=7, balls=(Ball(m=256, radius="lazy", C0=0.5), Ball(m=256, radius="lazy", C0=2.0),
+    "quick": Grid(size=7, balls=(Ball(m=256, radius="lazy", C0=0.5),
+                                 Ball(m=256, radius="lazy", C0=2.0),
                                  Ball(m=1024, radius="lazy", C0=2.0),
                                  Ball(m=1024, radius="absolute", C0=0.1)),
                   networks=2, n_train=200, epochs=5, batch_size=50, attack_steps=5, eps_sqrt_d=0.7,
@@ -62,8 +63,10 @@ def points(grid: Grid, seed: int, mnist_path=None) -> list:
                              eps=grid.eps_sqrt_d / math.sqrt(d), n_networks=grid.networks,
                              n_train=grid.n_train, epochs=grid.epochs, lr=grid.lr,
                              batch_size=grid.batch_size, attack_steps=grid.attack_steps,
-                             eval_eps=(grid.eps_sqrt_d / math.sqrt(d),), eval_steps=grid.attack_steps,
-                             seed=protocol.derive_seed(seed, "adversarial-networks", grid.size, b.m),
+                             eval_eps=(grid.eps_sqrt_d / math.sqrt(d),),
+                             eval_steps=grid.attack_steps,
+                             seed=protocol.derive_seed(seed, "adversarial-networks", grid.size,
+                                                       b.m),
                              mnist_path=mnist_path)
             for b in grid.balls]
 

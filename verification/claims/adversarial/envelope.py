@@ -55,7 +55,8 @@ def points(grid: Grid, seed: int, mnist_path=None) -> list:
                                  n_networks=grid.networks, n_train=grid.n_train, epochs=grid.epochs,
                                  lr=grid.lr, batch_size=0, attack_steps=grid.attack_steps,
                                  eval_eps=(eps,), eval_steps=grid.attack_steps,
-                                 seed=protocol.derive_seed(seed, "adversarial-networks", size, grid.m),
+                                 seed=protocol.derive_seed(seed, "adversarial-networks", size,
+                                                           grid.m),
                                  test_fraction=grid.test_fraction, mnist_path=mnist_path)
                 for r in grid.ratios]
     return out
@@ -107,7 +108,8 @@ def judge(rows: list, *, level: float, seed: int, max_fraction: float = VIOLATIO
             continue
         name = row["label"]
         checks.append(protocol.exact_check(
-            f"{name}: max C0_hat / C0 - 1", prediction=f"<= {TOLERANCE:g}", value=row["C0_hat_excess"],
+            f"{name}: max C0_hat / C0 - 1", prediction=f"<= {TOLERANCE:g}",
+            value=row["C0_hat_excess"],
             band=protocol.Band(-math.inf, TOLERANCE, 0.0, "projection onto the lazy ball")))
         checks.append(measure.violation_check(
             f"{name}: fraction of eligible points with eta* > B(x)", row["counts"],
@@ -115,7 +117,8 @@ def judge(rows: list, *, level: float, seed: int, max_fraction: float = VIOLATIO
             why="THEORY.md 4: at most 1% of points; kappa_d is a 99.9% quantile"))
         robust = np.asarray(row["robust_at_max_B"], dtype=float)
         clean = np.asarray(row["clean_at_max_B"], dtype=float)
-        band = protocol.Band(predicted, predicted, 0.0, "every eligible point flips at eta* <= B(x) "
+        band = protocol.Band(predicted, predicted, 0.0,
+                             "every eligible point flips at eta* <= B(x) "
                              "<= max B (THEORY.md 4)")
         test = f"{name}: largest single-step robust accuracy over networks at eps = max B"
         if np.all(np.isnan(robust)) or not np.nansum(clean) > 0:
@@ -125,7 +128,8 @@ def judge(rows: list, *, level: float, seed: int, max_fraction: float = VIOLATIO
         else:
             checks.append(protocol.exact_check(
                 test, prediction=f"= {predicted:g}", value=float(np.nanmax(robust)), band=band,
-                note=f"eligible points correctly classified: {np.nanmean(clean):.3f} (mean over networks)"))
+                note=f"eligible points correctly classified: {np.nanmean(clean):.3f} "
+                     "(mean over networks)"))
     return checks
 
 
@@ -159,7 +163,8 @@ def caption(data: dict) -> str:
 
 
 @registry.claim("adversarial_training_obeys_envelope",
-                title="adversarially trained lazy networks: eta* <= B(x), robust accuracy 0 at max B",
+                title="adversarially trained lazy networks: eta* <= B(x), robust accuracy 0 at "
+                      "max B",
                 figures=figures)
 def adversarial_training_obeys_envelope(ctx: registry.Context, *, grid: Grid | None = None
                                         ) -> registry.Outcome:
@@ -175,11 +180,13 @@ def adversarial_training_obeys_envelope(ctx: registry.Context, *, grid: Grid | N
     rows = [summarise(p, r, kappas[p.d]) for p, r in zip(pts, results)]
     n_checks = max(sum(row["inside"] for row in rows), 1)
     checks = judge(rows, level=ctx.level(n_checks), seed=ctx.seed)
-    data = {"grid": rows, "eps_sqrt_d": grid.eps_sqrt_d, "kappa": {str(d): k for d, k in kappas.items()}}
+    data = {"grid": rows, "eps_sqrt_d": grid.eps_sqrt_d,
+            "kappa": {str(d): k for d, k in kappas.items()}}
     data["captions"] = {"eta_over_bound_by_grid_point": caption(data)}
     notes = ("kappa_d (99.9% quantile of eta*/first-order at init, seeds disjoint from the checked "
              "networks): " + ", ".join(f"d = {d}: {k:.3f}" for d, k in kappas.items())
              + ". Clean test / train / robust train accuracy per grid point (measured): "
              + "; ".join(f"{r['label']}: {r['clean_test_accuracy']:.3f} / {r['train_accuracy']:.3f}"
                          f" / {r['train_robust']:.3f}" for r in rows) + ".")
-    return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in pts]}, notes=notes)
+    return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in pts]},
+                            notes=notes)

@@ -27,8 +27,8 @@ class Grid:
     ``m``; absolute row radius ``absolute`` at each width of ``widths``; ``networks`` networks per
     ball, trained ``epochs`` epochs in minibatches of ``batch_size`` (0: full batch) by standard
     training and by PGD-l2 training at ``eps sqrt(d) = train_eps_sqrt_d`` (``attack_steps``
-    steps), from the same ``params0``; evaluated at ``eps sqrt(d)`` in ``eval_eps_sqrt_d`` (PGD, ``eval_steps`` steps,
-    and the exact single step)."""
+    steps), from the same ``params0``; evaluated at ``eps sqrt(d)`` in ``eval_eps_sqrt_d`` (PGD,
+    ``eval_steps`` steps, and the exact single step)."""
     size: int
     m: int
     ratios: tuple

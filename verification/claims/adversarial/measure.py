@@ -78,7 +78,8 @@ def load(size: int, mnist_path: str | None, test_fraction: float = 0.2) -> data.
 
 def init_stack(seed: int, d: int, m: int, n: int) -> models.TwoLayer:
     """``n`` balanced networks `W: (n, m, d), a: (n, m)` drawn from ``seed`` alone (the pairing)."""
-    nets = [models.init_two_layer(key, d, m) for key in jax.random.split(jax.random.PRNGKey(seed), n)]
+    keys = jax.random.split(jax.random.PRNGKey(seed), n)
+    nets = [models.init_two_layer(key, d, m) for key in keys]
     return models.TwoLayer(jnp.stack([p.W for p in nets]), jnp.stack([p.a for p in nets]))
 
 
@@ -195,7 +196,8 @@ def violation_check(name: str, rows, *, max_fraction: float, level: float, seed:
     exact = stats.binomtest(bad, total).proportion_ci(confidence_level=level, method="exact")
     return protocol.check(name, prediction=f"<= {max_fraction:g}", estimate=estimate,
                           ci=(min(lo, exact.low), max(hi, exact.high)), band=band, level=level,
-                          note=f"{total} eligible points over {len(rows)} networks, {bad} violations")
+                          note=f"{total} eligible points over {len(rows)} networks, "
+                               f"{bad} violations")
 
 
 def paired_gain(adv: np.ndarray, standard: np.ndarray, *, level: float, seed: int) -> dict:
@@ -214,4 +216,5 @@ def paired_gain(adv: np.ndarray, standard: np.ndarray, *, level: float, seed: in
 
 def mean_ci(values: np.ndarray, *, level: float, seed: int) -> dict:
     """Per column of `(n_networks, k)` the mean over networks and its bootstrap CI."""
-    return paired_gain(values, np.zeros_like(np.asarray(values, dtype=float)), level=level, seed=seed)
+    zero = np.zeros_like(np.asarray(values, dtype=float))
+    return paired_gain(values, zero, level=level, seed=seed)
