@@ -139,21 +139,9 @@ def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: floa
         :class:`TrainResult` ``(params, history)``; ``history`` has per-step arrays
         (:class:`TrainHistory`), with a leading seeds axis for a stack.
     """
-    check_choice(loss, "loss", LOSSES)
     check_choice(rule, "rule", RULES)
-    W0, a = params0
-    if W0.ndim not in (2, 3) or a.shape != W0.shape[:-1]:
-        raise ValueError("params0 must be TwoLayer(W: (m, d), a: (m,)) or a stack W: (k, m, d), "
-                         f"a: (k, m). Got W {W0.shape}, a {a.shape}.")
-    check_finite(W0, "params0.W")
-    check_finite(a, "params0.a")
-    x, y = check_samples(x, y, d=W0.shape[-1] - bool(bias),
-                         why_d=f" (params0.W has {W0.shape[-1]} columns, bias={bool(bias)})")
-    if loss == "logistic" and not np.all(np.isin(y, (-1, 1))):
-        raise ValueError(f"y must hold labels in {{-1, +1}} for loss='logistic'. Got values "
-                         f"{np.unique(y)[:5]}{' ...' if np.unique(y).size > 5 else ''}.")
-    lr = _check_positive_float(lr, "lr")
-    steps = check_positive_int(steps, "steps", minimum=0)
+    W0, a, x, y, lr, steps = _check_training(params0, x, y, loss=loss, lr=lr, steps=steps,
+                                             bias=bias)
     C0 = None if C0 is None else _check_positive_float(C0, "C0")
     n = x.shape[0]
     if batch_size is not None:
@@ -178,6 +166,25 @@ def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: floa
                                                                            None)
     keys = jax.random.split(key, W0.shape[0])
     return jax.vmap(run, in_axes=(0, 0, None, None, None, None, 0))(W0, a, x, y, lr, radius, keys)
+
+
+def _check_training(params0, x, y, *, loss, lr, steps, bias):
+    """Validate what every training run needs; return ``(W0, a, x, y, lr, steps)`` (numpy data)."""
+    check_choice(loss, "loss", LOSSES)
+    W0, a = params0
+    if W0.ndim not in (2, 3) or a.shape != W0.shape[:-1]:
+        raise ValueError("params0 must be TwoLayer(W: (m, d), a: (m,)) or a stack W: (k, m, d), "
+                         f"a: (k, m). Got W {W0.shape}, a {a.shape}.")
+    check_finite(W0, "params0.W")
+    check_finite(a, "params0.a")
+    x, y = check_samples(x, y, d=W0.shape[-1] - bool(bias),
+                         why_d=f" (params0.W has {W0.shape[-1]} columns, bias={bool(bias)})")
+    if loss == "logistic" and not np.all(np.isin(y, (-1, 1))):
+        raise ValueError(f"y must hold labels in {{-1, +1}} for loss='logistic'. Got values "
+                         f"{np.unique(y)[:5]}{' ...' if np.unique(y).size > 5 else ''}.")
+    lr = _check_positive_float(lr, "lr")
+    steps = check_positive_int(steps, "steps", minimum=0)
+    return W0, a, x, y, lr, steps
 
 
 def _check_positive_float(value, name: str) -> float:

@@ -11,6 +11,15 @@ settings.register_profile("ntk", max_examples=25, deadline=None)
 settings.load_profile("ntk")
 
 
+EXTENDED = ("profile", "notebook", "cluster")  # minutes each: CI's second step, not the quick command
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if any(item.get_closest_marker(name) for name in EXTENDED):
+            item.add_marker(pytest.mark.extended)
+
+
 @pytest.fixture
 def key():
     return jax.random.PRNGKey(0)

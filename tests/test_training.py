@@ -207,3 +207,4 @@ def test_bad_data_raise(problem):
         training.train(params, x.at[0, 0].set(jnp.nan), y, loss="logistic", lr=0.5, steps=1)
     with pytest.raises(ValueError, match="params0 must be"):
         training.train(models.TwoLayer(params.W, params.a[:-1]), x, y, loss="logistic", lr=0.5, steps=1)
+

@@ -95,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--workers", type=_int_at_least(1), default=1, metavar="N",
                         help="processes for grid points (default 1: in this process); results "
                              "are bitwise the same for every N")
+    verify.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="where grid points run: local (this process or --workers "
+                             "processes) or dask (a dask.distributed cluster: pip install -e "
+                             "\".[dask]\"); results are bitwise the same")
+    verify.add_argument("--scheduler", metavar="ADDRESS",
+                        help="with --executor dask: a running scheduler (e.g. tcp://host:8786); "
+                             "default: a LocalCluster of --workers processes")
+    verify.add_argument("--scheduler-timeout", type=_positive_float, default=30.0, metavar="S",
+                        help="seconds to wait for --scheduler to answer (default 30)")
     verify.add_argument("--fresh", action="store_true", help="ignore cached grid points")
     verify.add_argument("--pdf", action="store_true", help="also write figures as PDF")
     verify.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -197,10 +206,23 @@ def cmd_verify(args) -> int:
         return EXIT_OK
     if args.mnist is not None and not os.path.exists(args.mnist):
         raise UsageError(f"--mnist {args.mnist!r}: no such file or folder.")
-    result = report.run_claims(args.only, profile=args.profile, seed=args.seed, out_dir=args.out,
-                               workers=args.workers, fresh=args.fresh, quiet=args.quiet,
-                               pdf=args.pdf, mnist_path=args.mnist, claim_modules=args.claims,
-                               tag=args.tag)
+    if args.scheduler is not None and args.executor != "dask":
+        raise UsageError("--scheduler needs --executor dask.")
+    options = dict(profile=args.profile, seed=args.seed, out_dir=args.out, fresh=args.fresh,
+                   quiet=args.quiet, pdf=args.pdf, mnist_path=args.mnist,
+                   claim_modules=args.claims, tag=args.tag)
+    if args.executor == "dask":
+        try:
+            from verification.executors import dask_executor
+        except ImportError as error:
+            raise UsageError(f"--executor dask needs dask.distributed ({error}); install it with "
+                             "pip install -e \".[dask]\".") from None
+        with dask_executor(scheduler=args.scheduler, workers=args.workers,
+                           timeout=args.scheduler_timeout) as cluster:
+            result = report.run_claims(args.only, executor=cluster.executor,
+                                       workers=cluster.workers, **options)
+    else:
+        result = report.run_claims(args.only, workers=args.workers, **options)
     summary = result["summary"]
     counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n) or "no claims"
     print(f"{summary['verdict']}: {counts} in {result['run']['total_time_s']:.1f} s; "

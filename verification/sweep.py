@@ -83,14 +83,22 @@ def jax_settings() -> dict:
     return {"XLA_FLAGS": os.environ.get("XLA_FLAGS"), "options": options, "parent": os.getpid()}
 
 
-def _init_worker(settings: dict):
-    """Initializer of a spawned worker: the parent's XLA flags and JAX options, before any work."""
+def apply_jax_settings(settings: dict):
+    """Take over :func:`jax_settings` of another process: its XLA flags and JAX options.
+
+    Call it before the process first computes (XLA reads its flags once, at that moment).
+    """
     if settings["XLA_FLAGS"] is None:
         os.environ.pop("XLA_FLAGS", None)
     else:
         os.environ["XLA_FLAGS"] = settings["XLA_FLAGS"]
     for name, value in settings["options"].items():
         jax.config.update(name, value)
+
+
+def _init_worker(settings: dict):
+    """Initializer of a spawned worker: the parent's XLA flags and JAX options, before any work."""
+    apply_jax_settings(settings)
     threading.Thread(target=_exit_with_parent, args=(settings["parent"],), daemon=True).start()
 
 
