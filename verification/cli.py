@@ -1,4 +1,4 @@
-"""The ``ntk-attack`` command line: ``verify``, ``kernel``, ``attack`` and ``figures``.
+"""The ``ntk-attack`` command line: ``verify``, ``kernel``, ``attack``, ``advtrain`` and ``figures``.
 
 Exit codes: 0 success (``verify``: every claim passed or was skipped), 1 a claim failed, was
 inconclusive or errored, 2 a usage error (bad option, unknown claim id, unwritable results
@@ -16,7 +16,7 @@ import sys
 
 import ntk_attack
 from ntk_attack.io import dumps, write_text_atomically
-from verification import enable_x64
+from verification import cli_advtrain, enable_x64
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DATA = ("sphere", "digits", "mnist")
@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     attack.add_argument("--lr", type=_positive_float, default=4.0,
                         help="learning rate when --C0 > 0 (default 4)")
     attack.set_defaults(func=cmd_attack)
+
+    cli_advtrain.add_parser(sub, model_options, positive=_positive_float,
+                            nonnegative=_nonnegative_float, int_at_least=_int_at_least)
 
     figures = sub.add_parser(
         "figures", allow_abbrev=False, help="re-render figures and report.md from a results folder",

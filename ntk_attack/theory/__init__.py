@@ -2,8 +2,9 @@
 
 Every prediction a check, a figure, the command line or the tutorial compares a measurement
 with comes from here, so a reader finds the formula behind any number in one hop:
-:mod:`~ntk_attack.theory.two_layer` for the paper's two-layer network (THEORY.md 2-6) and
-:mod:`~ntk_attack.theory.deep` for deep bias-free networks (THEORY.md 9).
+:mod:`~ntk_attack.theory.two_layer` for the paper's two-layer network (THEORY.md 2-6),
+:mod:`~ntk_attack.theory.deep` for deep bias-free networks (THEORY.md 9) and
+:mod:`~ntk_attack.theory.adversarial` for adversarial training inside a ball (THEORY.md 1, 4, 7).
 """
 # The flat namespace: every public prediction.
 from ntk_attack.theory.two_layer import (
@@ -45,3 +46,10 @@ from ntk_attack.theory.deep import (
     ntk_relvar_first_order,
     ntk_relative_error,
     first_order_attack_quantile)
+from ntk_attack.theory.adversarial import (
+    PGD_STEP_FRACTION,
+    row_radius,
+    C0_hat_limit,
+    effective_C0_over_sqrt_d,
+    pgd_step_size,
+    robust_accuracy_beyond_envelope)
