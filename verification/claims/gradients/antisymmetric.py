@@ -44,7 +44,7 @@ def cosine_vs_width(data: dict):
         ``(Figure, caption)``.
     """
     widths = np.asarray(data["widths"], dtype=float)
-    level = 100 * data["level"]
+    level = f"{100 * data['level']:.2f}"
     with plotting.style.style():
         fig, axes = plotting.style.new_figure(1, len(data["series"]))
     axes = np.atleast_1d(axes)
@@ -65,7 +65,7 @@ def cosine_vs_width(data: dict):
                     "balanced init: cos(grad f_t - grad f_0, grad h_t)"],
             prediction=[anti["cos_pred"][0], None, bal["cos_pred"][0]],
             prediction_label="predicted: theory.noisy_cosine(|grad h_t|, flip noise)",
-            logy=False, ci_label=f"{level:.3g}% bootstrap CI over networks", xlabel="width m",
+            logy=False, ci_label=f"{level}% bootstrap CI over networks", xlabel="width m",
             ylabel="cosine similarity (mean over test points)", title=name, ax=ax)
         texts.append(plotting.caption(
             "{name}, m = {m:d}: antisymmetric {a} (predicted {pa}), balanced full {b}, "
@@ -75,9 +75,9 @@ def cosine_vs_width(data: dict):
     n_anti = np.asarray(next(iter(data["series"].values()))["cos_full"]).shape[0]
     n_bal = np.asarray(next(iter(data["balanced"].values()))["cos_full"]).shape[0]
     text = plotting.caption("Cosines between network and kernel-predictor input gradients, "
-                            "m = {m:range}; {na:d} antisymmetric and {nb:d} balanced networks per "
+                            "m = {m}; {na:d} antisymmetric and {nb:d} balanced networks per "
                             "width; error bars: {level}% bootstrap CIs over networks; dashed: "
-                            "predicted cosine at each width (limit 1). ", m=widths, na=n_anti,
+                            "predicted cosine at each width (limit 1). ", m=f"{int(widths[0])}..{int(widths[-1])}", na=n_anti,
                             nb=n_bal, level=level) + "; ".join(texts) + "."
     with plotting.style.style():
         return plotting.style.finish(fig), text

@@ -48,7 +48,7 @@ def distance_vs_width(data: dict):
         ``(Figure, caption)``.
     """
     widths = np.asarray(data["widths"], dtype=float)
-    level = 100 * data["level"]
+    level = f"{100 * data['level']:.2f}"
     keys = [key for key, _, _ in DISTANCES]
     with plotting.style.style():
         fig, axes = plotting.style.new_figure(1, len(data["series"]))
@@ -62,7 +62,7 @@ def distance_vs_width(data: dict):
             widths, np.stack([cis[k][0] for k in keys]), np.stack([cis[k][1] for k in keys]),
             np.stack([cis[k][2] for k in keys]), labels=[label for _, label, _ in DISTANCES],
             prediction=predicted, prediction_label="predicted level (flip noise, angle term, 1)",
-            slope_guide=[None, -0.5, None, None], ci_label=f"{level:.3g}% bootstrap CI over networks",
+            slope_guide=[None, -0.5, None, None], ci_label=f"{level}% bootstrap CI over networks",
             xlabel="width m", ylabel="relative distance of input gradients", title=name, ax=ax)
         texts.append(plotting.caption(
             "{name}: |grad f_t - grad f_0 - grad h_t| / |grad h_t| falls from {a} to {b} "
@@ -71,10 +71,10 @@ def distance_vs_width(data: dict):
             b=cis["trained"][0][-1], pa=cis["noise_rel"][0][0], pb=cis["noise_rel"][0][-1],
             g=cis["lin_to_kernel"][0][-1], m=int(widths[-1]), t=cis["angle"][0][-1]))
     n = np.asarray(next(iter(data["series"].values()))["trained"]).shape[0]
-    text = plotting.caption("Input-gradient distances against width m = {m:range}, {n:d} "
+    text = plotting.caption("Input-gradient distances against width m = {m}, {n:d} "
                             "networks per width; error bars: {level}% bootstrap CIs over "
                             "networks; dashed: predictions at their absolute level; dotted: "
-                            "slope-only guide. ", m=widths, n=n, level=level) + "; ".join(texts) + "."
+                            "slope-only guide. ", m=f"{int(widths[0])}..{int(widths[-1])}", n=n, level=level) + "; ".join(texts) + "."
     with plotting.style.style():
         return plotting.style.finish(fig), text
 

@@ -152,21 +152,21 @@ def error_vs_width(data: dict):
                                       seed=protocol.derive_seed(data["seed"], "figure", s),
                                       statistic=lambda col: math.sqrt(np.mean(col)))
            for s in names]
-    level = 100 * data["level"]
+    level = f"{100 * data['level']:.2f}"
     fig = plotting.scaling_plot(
         widths, np.stack([c[0] for c in cis]), np.stack([c[1] for c in cis]),
         np.stack([c[2] for c in cis]), labels=[f"measured, {s} signs" for s in names],
         prediction=[np.asarray(data["predicted_rms"][s]) for s in names],
         prediction_label="exact Bernoulli sd, RMS over entries (theory.empirical_ntk_sd)",
-        ci_label=f"{level:.3g}% bootstrap CI over networks", xlabel="width m",
+        ci_label=f"{level}% bootstrap CI over networks", xlabel="width m",
         ylabel="RMS entry error of Theta_hat - Theta_W")
     ratios = {s: np.asarray(cis[i][0]) / np.asarray(data["predicted_rms"][s]) for i, s in enumerate(names)}
     text = plotting.caption(
         "RMS entry error of the empirical first-layer NTK against the analytic Theta_W, "
-        "{n:d} networks per width and sign scheme, m = {m:range}; error bars: {level}% "
+        "{n:d} networks per width and sign scheme, m = {m}; error bars: {level}% "
         "bootstrap CIs over networks; dashed: the exact Bernoulli prediction at its level. "
         "Measured / predicted per width: ", n=np.asarray(data["mse"][names[0]]).shape[0],
-        m=widths, level=level) + "; ".join(
+        m=f"{int(widths[0])}..{int(widths[-1])}", level=level) + "; ".join(
         plotting.caption("{s} {r}", s=s, r=ratios[s]) for s in names) + "."
     return fig, text
 
@@ -195,10 +195,10 @@ def kernel_vs_angle(data: dict):
                          <= 2 * theory.empirical_ntk_sd(np.cos(angle), np.cos(angle), m, signs=signs))
               for m, v in entries.items()}
     text = plotting.caption("Entries of one network's empirical NTK per width ({signs} signs, "
-                            "m = {m:range}; one network per width, so no CI) against the angle "
+                            "m = {m}; one network per width, so no CI) against the angle "
                             "between inputs; shaded: analytic +- 2 predicted sd. Share of entries "
                             "inside the band per width: {share}.", signs=signs,
-                            m=list(entries), share=list(inside.values()))
+                            m=f"{min(entries)}..{max(entries)}", share=list(inside.values()))
     return fig, text
 
 
