@@ -69,3 +69,22 @@ def test_envelope_pieces():
     assert np.isinf(theory.lazy_envelope(np.array([0.5]), np.array([1.0]), C0=1.0, d=64, m=256,
                                          kappa_d=1.0)[0])
     assert theory.curvature_excess(64) == pytest.approx(0.25 / 8)
+
+
+def test_level_predictions_of_the_gradient_and_kernel_claims():
+    rng = np.random.default_rng(0)
+    W0 = rng.normal(size=(64, 5))
+    x = rng.normal(size=(7, 5))
+    assert np.all(theory.activation_flip_noise_sq(W0, W0, x) == 0)  # no flip, no noise
+    flipped = W0.copy()
+    flipped[0] = -flipped[0]  # neuron 0 changes its gate at every x
+    np.testing.assert_allclose(theory.activation_flip_noise_sq(W0, flipped, x),
+                               np.sum(W0[0] ** 2) / 64, rtol=1e-14)
+    # cos(s, s + r) for r orthogonal to s.
+    assert math.isclose(theory.noisy_cosine(3.0, 16.0), 3 / 5, rel_tol=1e-15)
+    errors_sq = np.array([1.0, 2.0, 3.0, 4.0])
+    assert math.isclose(theory.ensemble_error_sq(errors_sq, 2), 3 / 4, rel_tol=1e-15)
+    theta = rng.normal(size=(4, 4))
+    assert math.isclose(theory.empirical_ntk_bias(theta, theta), 0.0, abs_tol=1e-15)
+    # A kernel 1% too large (the measured one is the truth): bias -0.01 / 1.01.
+    assert math.isclose(theory.empirical_ntk_bias(theta, 1.01 * theta), -0.01 / 1.01, rel_tol=1e-12)

@@ -160,11 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
                             nonnegative=_nonnegative_float, int_at_least=_int_at_least)
 
     figures = sub.add_parser(
-        "figures", allow_abbrev=False, help="re-render figures and report.md from a results folder",
-        description="Redraw every figure and report.md from OUT/report.json (no claim is rerun).")
+        "figures", allow_abbrev=False, help="re-render figures and the reports from a results folder",
+        description="Redraw every figure, report.md and report.html from OUT/report.json (no claim is rerun).")
     figures.add_argument("--out", default="results", metavar="DIR",
                          help="results folder holding report.json (default: results)")
     figures.add_argument("--pdf", action="store_true", help="also write figures as PDF")
+    figures.add_argument("--format", nargs="+", choices=("png", "pdf", "svg"), default=["png"],
+                         dest="formats", metavar="FORMAT",
+                         help="figure formats among png, pdf, svg (vector output for papers); "
+                              "PNG is always written, the reports link it (default: png)")
     figures.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     figures.set_defaults(func=cmd_figures)
     return parser
@@ -233,9 +237,9 @@ def cmd_verify(args) -> int:
 def cmd_figures(args) -> int:
     from verification import report
 
-    result = report.render(args.out, pdf=args.pdf, quiet=args.quiet)
+    result = report.render(args.out, pdf=args.pdf, formats=tuple(args.formats), quiet=args.quiet)
     n = sum(len(e.get("figures", [])) for e in result["claims"])
-    print(f"{n} figures and report.md written to {args.out}")
+    print(f"{n} figures, report.md and report.html written to {args.out}")
     return EXIT_OK
 
 

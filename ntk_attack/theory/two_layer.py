@@ -199,3 +199,59 @@ def angle_free_gradient(x, x_train, coef):
     cos = (x @ x_train.T) / (jnp.linalg.norm(x, axis=-1, keepdims=True)
                              * jnp.linalg.norm(x_train, axis=-1))
     return (kappa0(jnp.asarray(cos)) * coef) @ x_train
+
+
+def activation_flip_noise_sq(W0, W, x):
+    """``(1/m) sum_{s in F(x)} ||w_s,0||^2``: the squared norm of the random part of the
+    activation-flip term of ``grad f_t - grad f_0`` (THEORY.md 6.1).
+
+    The flip term is ``(1/sqrt m) sum_{s in F} +-a_s w_s,0`` over the neurons ``F(x)`` whose gate
+    at ``x`` changed between ``W0`` and ``W``; its mean over the flips is the systematic part
+    (the angle term of ``grad h_t``), and its fluctuation, a sum of ``|F|`` nearly independent
+    terms, has squared norm ``sum_{s in F} ||w_s,0||^2 / m`` to leading order (the squared mean
+    of each term is ``O(1/m)``, ``d`` times smaller). So
+    ``||grad f_t - grad f_0 - grad h_t||^2 ~= activation_flip_noise_sq`` once the learned
+    directions have converged (their error is ``O(m^(-1/2))``, the flips' ``O(m^(-1/4))``).
+
+    Args:
+        W0, W: `(m, d)` first layers at init and after training.
+        x: `(n, d)` inputs.
+
+    Returns:
+        `(n,)`.
+    """
+    W0, W, x = np.asarray(W0), np.asarray(W), np.asarray(x)
+    flipped = (x @ W0.T > 0) != (x @ W.T > 0)
+    return flipped @ np.sum(W0 ** 2, axis=1) / W0.shape[0]
+
+
+def noisy_cosine(signal_norm, noise_sq):
+    """``|s| / sqrt(|s|^2 + noise_sq)``: the cosine between a vector ``s`` and ``s + r`` for a
+    random ``r`` orthogonal to ``s`` on average with ``E||r||^2 = noise_sq`` (THEORY.md 6.1, 6.5:
+    ``cos(grad f_t - grad f_0, grad h_t)`` with the activation-flip noise)."""
+    return signal_norm / np.sqrt(signal_norm ** 2 + noise_sq)
+
+
+def ensemble_error_sq(errors_sq, k: int):
+    """``||(1/k) sum_i e_i||^2`` predicted for independent mean-zero errors ``e_i``:
+    ``(1/k^2) sum_i ||e_i||^2`` (THEORY.md 6.4: with balanced signs ``E grad f_0 = 0`` and
+    ``E grad f_t = grad h_t(.; Y)``, so the errors ``grad f_t,i - grad h_t(.; Y)`` of independent
+    inits average out).
+
+    Args:
+        errors_sq: `(k, ...)` ``||e_i||^2`` per network.
+    """
+    errors_sq = np.asarray(errors_sq)
+    return np.sum(errors_sq[:k], axis=0) / k ** 2
+
+
+def empirical_ntk_bias(theta_hat, theta):
+    """``<Theta_hat - Theta_W, Theta_W> / <Theta_W, Theta_W>``: the relative error of the
+    empirical kernel along the analytic one. ``E Theta_hat = Theta_W`` entrywise (THEORY.md 5),
+    so its expectation is 0; a kernel off by a factor ``1 + e`` gives ``-e / (1 + e)``.
+
+    Args:
+        theta_hat: `(..., n, n)` empirical kernels; ``theta``: `(n, n)` analytic kernel.
+    """
+    theta = np.asarray(theta)
+    return np.sum((np.asarray(theta_hat) - theta) * theta, axis=(-2, -1)) / np.sum(theta * theta)
