@@ -225,3 +225,22 @@ def ntk_relative_error(widths) -> float:
 def first_order_attack_quantile(p):
     """Quantile of ``sqrt(d) |f| / ||grad f||`` at infinite width: ``|N(0, 1)|`` (THEORY.md 9)."""
     return stats.halfnorm.ppf(p)
+
+
+def deep_ntk_diag_mean(d: int, depth: int) -> float:
+    """``E Theta_hat(x, x) = (L + 1) / d`` for unit ``x``, exact at every width (He-ReLU):
+    each of the ``L + 1`` layers contributes ``K(x, x) = 1 / d`` (THEORY.md 9)."""
+    return (depth + 1) / d
+
+
+def deep_first_order_attack_mean() -> float:
+    """``E sqrt(d) |f| / ||grad_x f|| -> sqrt(2/pi)`` at infinite width, at every depth: ``f``
+    is ``N(0, K(x, x))`` and ``||grad_x f||^2 -> d K(x, x)`` (THEORY.md 9)."""
+    return FIRST_ORDER_ATTACK_MEAN
+
+
+def equal_beta_relvar_ratio(d: int, widths_a, widths_b) -> float:
+    """Ratio of the exact relative variances of ``||grad_x f||^2`` of two architectures
+    (:func:`relu_finite_width_moments`); ``~ 1`` when ``beta`` is equal (THEORY.md 9)."""
+    return float(relu_finite_width_moments(d, widths_a)["grad_relvar"]
+                 / relu_finite_width_moments(d, widths_b)["grad_relvar"])
