@@ -180,6 +180,8 @@ def run_claim(spec, context) -> dict:
                      config=_decode(json.loads(dumps(outcome.config))),
                      data=_decode(json.loads(dumps(outcome.data))), notes=outcome.notes,
                      verdict=protocol.overall_verdict(outcome.checks))
+        if entry["data"].get("captions"):
+            entry["captions"] = entry["data"]["captions"]
         if not entry["prediction"]:
             entry["prediction"] = "; ".join(dict.fromkeys(c.prediction for c in outcome.checks))
     except registry.Skip as skip:

@@ -52,13 +52,18 @@ class FlipPoint:
     seed: int
     max_ratio: float = 20.0
 
+    @property
+    def depth(self) -> int:
+        return len(self.widths)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LazyPoint:
-    """``n_networks`` networks trained on MNIST 0 vs 1 (bundled subset, ``side x side``, so
-    ``d = side^2``) by projected GD within the lazy radius ``C0`` (every layer), then attacked
-    at ``n_test`` held-out points."""
+    """``n_networks`` networks trained on the first ``n_train`` training images of MNIST 0 vs 1
+    (bundled subset, ``side x side``, so ``d = side^2``) by projected GD within the lazy radius
+    ``C0`` (every layer), then attacked at ``n_test`` held-out points."""
     side: int
+    n_train: int
     widths: tuple
     C0: float
     lr: float
@@ -130,7 +135,7 @@ def lazy_point(point: LazyPoint) -> dict:
     ``accuracy`` `(n_networks,)` on the held-out set, and the attack at ``n_test`` held-out
     points before (``*_0``) and after training, `(n_networks, n_test)` each."""
     split = data.mnist_subset(point.side, seed=point.seed)
-    x, y = jnp.asarray(split.x_train), jnp.asarray(split.y_train)
+    x, y = jnp.asarray(split.x_train[:point.n_train]), jnp.asarray(split.y_train[:point.n_train])
     x_test = jnp.asarray(split.x_test[:point.n_test])
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
     trained = jax.vmap(lambda k: deep_training.train_lazy_deep(
@@ -168,17 +173,40 @@ def first_order_sqrt_d(result: dict, d: int) -> np.ndarray:
     return math.sqrt(d) * np.abs(result["f"]) / np.sqrt(result["g2"])
 
 
-INIT = {"quick": dict(d=64, widths=((64,), (128, 128), (64,) * 8), n_networks=2000, n_points=4),
-        "full": dict(d=256, widths=((256,), (512, 512), (256,) * 4, (256,) * 8, (512,) * 16,
-                                    (1024,) * 2), n_networks=4000, n_points=4)}
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InitSweep:
+    """The init sweep shared by three claims: ``n_networks`` networks per hidden-width tuple
+    of ``widths`` (one tuple per architecture), at ``n_points`` orthonormal inputs in ``R^d``."""
+    d: int
+    widths: tuple
+    n_networks: int
+    n_points: int
 
 
-def init_points(profile_or_spec, seed: int) -> list:
-    """The shared init sweep (one :class:`InitPoint` per widths tuple) of a profile name or of a
-    ``dict(d=, widths=, n_networks=, n_points=)``."""
-    spec = INIT[profile_or_spec] if isinstance(profile_or_spec, str) else profile_or_spec
-    points_seed = protocol.derive_seed(seed, "deep", "points", spec["d"])
-    return [InitPoint(d=spec["d"], widths=tuple(w), n_networks=spec["n_networks"],
-                      n_points=spec["n_points"], points_seed=points_seed,
-                      seed=protocol.derive_seed(seed, "deep", "init", spec["d"], list(w)))
-            for w in spec["widths"]]
+# The quick grid has a width != d (an output-width normalisation shows only there), a depth
+# >= 8 (weights shared across layers show only at depth) and an equal-beta pair (1 x 64, 2 x 128).
+INIT = {"quick": InitSweep(d=64, widths=((64,), (128, 128), (64,) * 8), n_networks=2000,
+                           n_points=4),
+        "full": InitSweep(d=256, widths=((256,), (512, 512), (256,) * 4, (256,) * 8, (512,) * 16,
+                                         (1024,) * 2), n_networks=4000, n_points=4)}
+
+
+def init_points(sweep: InitSweep, seed: int) -> list:
+    """One :class:`InitPoint` per architecture of ``sweep``."""
+    points_seed = protocol.derive_seed(seed, "deep", "points", sweep.d)
+    return [InitPoint(d=sweep.d, widths=tuple(w), n_networks=sweep.n_networks,
+                      n_points=sweep.n_points, points_seed=points_seed,
+                      seed=protocol.derive_seed(seed, "deep", "init", sweep.d, list(w)))
+            for w in sweep.widths]
+
+
+def run_init(runner, sweep: InitSweep, seed: int) -> list:
+    """``[(InitPoint, result)]`` of the shared sweep (cached: the three claims share it)."""
+    points = init_points(sweep, seed)
+    return list(zip(points, runner.map(init_point, points, desc="deep networks at init")))
+
+
+def label(point) -> str:
+    """``"L x n"`` (equal widths) or the widths tuple."""
+    widths = point.widths
+    return f"L={len(widths)}, n={widths[0]}" if len(set(widths)) == 1 else f"widths {widths}"
