@@ -65,7 +65,6 @@ def _input_direction(f0, grad, grad_norm):
     return -jnp.sign(f0)[:, None] * jnp.ones_like(grad) / math.sqrt(grad.shape[-1])
 
 
-_LAYER_SCALE = deep.layer_scale
 MUTANTS = {
     "fan-in normalisation by n instead of sqrt n":
         lambda: patched(deep, "layer_scale", lambda W, sigma: sigma / W.shape[0]),
