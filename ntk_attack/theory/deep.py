@@ -15,7 +15,7 @@ from scipy import stats
 # Deep networks (THEORY.md 9)
 #
 # Network of ntk_attack.deep: bias-free, hidden Dense(n_l, W_std=sqrt 2) + phi, readout
-# Dense(1, W_std=1), NTK parameterisation. Derivations and references: docs/THEORY_deep.md.
+# Dense(1, W_std=1), NTK parameterisation. Derivations and references: THEORY.md 9.
 # ==========================================================================================
 
 DEEP_ACTIVATIONS = ("relu", "erf")  # closed-form dual activations implemented here
@@ -139,7 +139,7 @@ def _chi2_moments(n: int, *, minus_one: bool):
 def relu_finite_width_moments(d: int, widths):
     """Exact means and relative variances of ``||grad_x f||^2`` and ``Theta_hat(x, x)``, unit ``x``.
 
-    Bias-free He-ReLU net at finite widths (docs/THEORY_deep.md, "exact moments"). Splitting
+    Bias-free He-ReLU net at finite widths (THEORY.md 9.4). Splitting
     each ``W_l`` along ``z_{l-1}`` and its complement gives, exactly,
     ``b_{l-1} = F_{l-1} + (2 / n_{l-1}) b_l X_{l-1}`` with ``b_l = ||delta_l||^2``,
     ``F_l = f^2 / ||z_l||^2 = F_{l+1} (2/n_l) Y_{l+1}``, ``X_l ~ chi2_{s_l - 1}``,
@@ -206,7 +206,7 @@ def ntk_relvar_first_order(widths) -> float:
     ``sum_k [5 ((L + 1 - k)^2 + k^2) + 2 k (L + 1 - k)] / (n_k (L + 1)^2)``; for equal widths
     ``beta (11 L + 7) / (3 (L + 1))``: ``3 beta`` at ``L = 1``, ``-> 11 beta / 3`` deep, below
     Hanin & Nica's ``exp(5 beta) - 1``, which is its leading order only for ``L >> 1`` with
-    the ``1/n`` terms dropped (docs/THEORY_deep.md).
+    the ``1/n`` terms dropped (THEORY.md 9.5).
     """
     L = len(widths)
     return float(sum((5 * ((L + 1 - k) ** 2 + k ** 2) + 2 * k * (L + 1 - k)) / n
