@@ -89,7 +89,8 @@ def judge_attack(init_results, flips_by_depth: dict, *, level: float, seed: int,
 
 def eta_sqrt_d_vs_depth(data: dict):
     """Mean ``eta* sqrt(d)`` (flipped points; per-network means, CI over networks) against
-    depth, one series per ``d``, with the first-order law ``sqrt(2/pi)`` (curvature not predicted).
+    depth, one series per ``d``, and the first-order size ``sqrt(d) |f| / ||grad f||`` of the
+    init sweep, with the first-order law ``sqrt(2/pi)`` (curvature not predicted).
 
     Args:
         data: ``{"series": {label: {"depth", "mean", "ci_lo", "ci_hi"}}, "level", "predicted"}``.
@@ -103,7 +104,7 @@ def eta_sqrt_d_vs_depth(data: dict):
         prediction=lambda L: data["predicted"],
         prediction_label=f"first-order law sqrt(2/pi) = {data['predicted']:.3f} (curvature not predicted)",
         xlabel="depth L (hidden layers)", ylabel="mean eta* sqrt(d)",
-        ci_label=f"{100 * data['level']:.3g}% bootstrap CI over networks")
+        ci_label=measure.ci_label(data["level"]))
 
 
 def figures(data: dict) -> dict:
@@ -142,6 +143,13 @@ def deep_attack_scales_as_inverse_sqrt_d(ctx: registry.Context, *, grid: Grid | 
             "median_eta_over_first_order": float(np.median(eta / fo)),
             "no_flip_fraction": float(np.mean(~np.isfinite(eta))),
             "mean_eta_sqrt_d": estimate}
+    first = {"depth": [], "mean": [], "ci_lo": [], "ci_hi": []}
+    for (point, _), check in zip(init_results, checks):
+        first["depth"].append(point.depth)
+        first["mean"].append(check.estimate * predicted)
+        first["ci_lo"].append(check.ci[0] * predicted)
+        first["ci_hi"].append(check.ci[1] * predicted)
+    series[f"first order sqrt(d)|f|/||grad f||, d = {grid.init.d}"] = first
     caption = plotting.caption(
         "Mean eta* sqrt(d) at init ({n:d} networks x {p:d} points per point, width {w:d}): {m} for "
         "(d, L) in {cells}; first-order law {pred}; median eta* / first order {curv} (measured).",

@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 
 from ntk_attack import plotting, theory
+from ntk_attack.plotting import style
 from verification import protocol, registry
 from verification.claims.deep import measure
 
@@ -80,22 +81,20 @@ def relvar_vs_beta(data: dict):
         data: ``{"series": {label: {"beta", "relvar", "ci_lo", "ci_hi", "exact"}}, "d", "level"}``.
     """
     series = data["series"]
-    fig = plotting.scaling_plot(
+    fig, ax = style.new_figure()
+    grid = np.geomspace(min(min(s["beta"]) for s in series.values()) / 1.3,
+                        max(max(s["beta"]) for s in series.values()) * 1.3, 100)
+    ax.plot(grid, (1 + 2 / data["d"]) * np.exp(5 * grid) - 1, "-", color="k", lw=0.8,
+            label="beta-law (1 + 2/d) exp(5 beta) - 1 (Hanin 2018, first order)")
+    return plotting.scaling_plot(
         [np.asarray(s["beta"]) for s in series.values()],
         [np.asarray(s["relvar"]) for s in series.values()],
         [np.asarray(s["ci_lo"]) for s in series.values()],
         [np.asarray(s["ci_hi"]) for s in series.values()],
         labels=list(series), prediction=[np.asarray(s["exact"]) for s in series.values()],
-        prediction_label="exact finite-width prediction (THEORY.md 9)",
+        prediction_label="exact finite-width prediction (THEORY.md 9.4)",
         xlabel="beta = sum_l 1/n_l", ylabel="Var ||grad_x f||^2 / E^2",
-        ci_label=f"{100 * data['level']:.3g}% bootstrap CI over networks")
-    ax = fig.axes[0]
-    grid = np.geomspace(min(min(s["beta"]) for s in series.values()) / 1.3,
-                        max(max(s["beta"]) for s in series.values()) * 1.3, 100)
-    ax.plot(grid, (1 + 2 / data["d"]) * np.exp(5 * grid) - 1, "-", color="k", lw=0.8,
-            label="beta-law (1 + 2/d) exp(5 beta) - 1 (Hanin 2018, first order)")
-    ax.legend(fontsize="small")
-    return fig
+        ci_label=measure.ci_label(data["level"]), ax=ax)
 
 
 def figures(data: dict) -> dict:

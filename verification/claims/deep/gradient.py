@@ -67,7 +67,7 @@ def ratio_vs_depth(data: dict):
         labels=list(series), logy=False, prediction=lambda L: 1.0,
         prediction_label="prediction: d K(x/|x|, x/|x|) = 1 at every width (THEORY.md 9)",
         xlabel="depth L (hidden layers)", ylabel="E||grad_x f||^2 / kernel prediction",
-        ci_label=f"{100 * data['level']:.3g}% bootstrap CI over networks")
+        ci_label=measure.ci_label(data["level"]))
 
 
 def figures(data: dict) -> dict:

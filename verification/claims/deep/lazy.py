@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ntk_attack import plotting, theory
+from ntk_attack.plotting import style
 from verification import protocol, registry
 from verification.claims.deep import measure
 
@@ -105,12 +106,13 @@ def eta_before_after(data: dict):
         est.append([r[0] for r in rows])
         lo.append([r[1][0] for r in rows])
         hi.append([r[1][1] for r in rows])
+    fig, ax = style.new_figure()
+    ax.axhline(data["predicted_init"], ls="--", color="k", lw=0.8,
+               label=f"first-order law at init, sqrt(2/pi) = {data['predicted_init']:.3f}")
     return plotting.scaling_plot(
-        C0, np.asarray(est), np.asarray(lo), np.asarray(hi), labels=list(series), logy=False,
-        prediction=[lambda c: data["predicted_init"], None],
-        prediction_label="first-order law at init, sqrt(2/pi)",
-        xlabel="lazy radius C0", ylabel="per-network median eta* sqrt(d)",
-        ci_label=f"{100 * data['level']:.3g}% bootstrap CI over networks")
+        C0, np.asarray(est), np.asarray(lo), np.asarray(hi), labels=list(series), logx=False,
+        logy=False, xlabel="lazy radius C0 (every layer)", ylabel="per-network median eta* sqrt(d)",
+        ci_label=measure.ci_label(data["level"]), ax=ax)
 
 
 def figures(data: dict) -> dict:

@@ -206,6 +206,11 @@ def run_init(runner, sweep: InitSweep, seed: int) -> list:
     return list(zip(points, runner.map(init_point, points, desc="deep networks at init")))
 
 
+def ci_label(level: float) -> str:
+    """Legend text of a CI at ``level``, e.g. ``"99.992% bootstrap CI over networks"``."""
+    return f"{100 * level:.4f}".rstrip("0").rstrip(".") + "% bootstrap CI over networks"
+
+
 def label(point) -> str:
     """``"L x n"`` (equal widths) or the widths tuple."""
     widths = point.widths

@@ -79,7 +79,7 @@ def error_vs_beta(data: dict):
         labels=list(series), prediction=[np.asarray(s["exact"]) for s in series.values()],
         prediction_label="exact finite-width sd / mean (THEORY.md 9)", slope_guide=0.5,
         xlabel="beta = sum_l 1/n_l", ylabel="sd Theta_hat(x, x) / Theta(x, x)",
-        ci_label=f"{100 * data['level']:.3g}% bootstrap CI over networks")
+        ci_label=measure.ci_label(data["level"]))
 
 
 def figures(data: dict) -> dict:
