@@ -47,9 +47,11 @@ def lazy_points(grid: Grid, seed: int) -> list:
             for C0 in grid.C0s]
 
 
-def median_ratio(eta, first_order) -> np.ndarray:
-    """`(N,)` per-network median of ``eta* / first_order`` (no flip counts as ``inf``)."""
-    return np.median(np.asarray(eta) / np.asarray(first_order), axis=1)
+def median_ratio(eta, first_order, max_ratio: float = measure.LazyPoint.max_ratio) -> np.ndarray:
+    """`(N,)` per-network median of ``eta* / first_order``; a point without a flip within
+    ``max_ratio`` times the first-order size counts as ``max_ratio`` (a lower bound), so a
+    network whose points mostly do not flip has a finite median far above the band."""
+    return np.median(np.minimum(np.asarray(eta) / np.asarray(first_order), max_ratio), axis=1)
 
 
 def judge_lazy(by_C0: dict, *, level: float, seed: int, band=FIRST_ORDER_BAND) -> list:
