@@ -128,7 +128,7 @@ ALL_MUTANTS = {
     "readout W_std = sqrt 2 instead of 1": "deep_gradient_norm_matches_kernel",
     "all hidden layers share one weight matrix": "deep_empirical_ntk_converges",
     "readout +-1 instead of N(0, 1)": "deep_empirical_ntk_converges",
-    "attack along a fixed direction instead of the gradient": "deep_attack_scales_as_inverse_sqrt_d",
+    "attack along a fixed direction instead of the gradient": "deep_lazy_training_attack",
 }
 
 

@@ -85,7 +85,7 @@ def summary(result: dict, d: int) -> dict:
             "per_network_median_eta_sqrt_d_init": list(np.median(result["eta_0"], axis=1) * math.sqrt(d)),
             "per_network_median_eta_sqrt_d_trained": list(np.median(result["eta"], axis=1) * math.sqrt(d)),
             "median_ratio_init": float(np.median(median_ratio(result["eta_0"], result["first_order_0"]))),
-            "C0_hat_per_layer": list(np.max(result["C0_hat"], axis=0)),
+            "C0_hat_per_layer": [float(c) for c in np.max(result["C0_hat"], axis=0)],
             "accuracy_init": float(np.mean(result["accuracy_0"])),
             "accuracy_trained": float(np.mean(result["accuracy"])),
             "final_loss": float(np.mean(result["loss"][:, -1])),
