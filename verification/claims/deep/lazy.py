@@ -113,7 +113,7 @@ def eta_before_after(data: dict):
                label=f"first-order law at init, sqrt(2/pi) = {data['predicted_init']:.3f}")
     return plotting.scaling_plot(
         C0, np.asarray(est), np.asarray(lo), np.asarray(hi), labels=list(series), logx=False,
-        logy=False, xlabel="lazy radius C0 (every layer)", ylabel="per-network median eta* sqrt(d)",
+        logy=False, xlabel="lazy radius C0 (every layer)", ylabel="median eta* sqrt(d)",
         ci_label=measure.ci_label(data["level"]), ax=ax)
 
 
