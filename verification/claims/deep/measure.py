@@ -22,7 +22,8 @@ from ntk_attack import data, deep, deep_training
 from verification import protocol
 
 CACHE_VERSION = 1
-BATCH = 100  # networks per vmapped batch (memory: 100 x L x n^2 floats)
+BATCH = 100  # networks per vmapped batch, at most
+BATCH_FLOATS = 50_000_000  # and at most this many floats of weights and Jacobian rows per batch
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -95,8 +96,9 @@ def init_point(point: InitPoint) -> dict:
     `(n_networks, n_points, n_points)`: ``theta``, the empirical NTK (parameter-Jacobian Gram)."""
     x = jnp.asarray(orthonormal_points(point.d, point.n_points, point.points_seed))
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
-    g2, f, theta = jax.lax.map(lambda k: _network_stats(k, x, point.widths), keys,
-                               batch_size=min(BATCH, point.n_networks))
+    n_params = sum(a * b for a, b in zip((point.d,) + point.widths, point.widths)) + point.widths[-1]
+    batch = max(1, min(BATCH, point.n_networks, BATCH_FLOATS // (n_params * (point.n_points + 1))))
+    g2, f, theta = jax.lax.map(lambda k: _network_stats(k, x, point.widths), keys, batch_size=batch)
     return {"g2": np.asarray(g2), "f": np.asarray(f), "theta": np.asarray(theta)}
 
 
