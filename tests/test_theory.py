@@ -88,3 +88,17 @@ def test_level_predictions_of_the_gradient_and_kernel_claims():
     assert math.isclose(theory.empirical_ntk_bias(theta, theta), 0.0, abs_tol=1e-15)
     # A kernel 1% too large (the measured one is the truth): bias -0.01 / 1.01.
     assert math.isclose(theory.empirical_ntk_bias(theta, 1.01 * theta), -0.01 / 1.01, rel_tol=1e-12)
+
+
+def test_deep_predictions_agree_with_the_exact_moments():
+    from ntk_attack import theory
+    for d, widths in ((16, (16,)), (64, (64,) * 8), (64, (128, 128))):
+        moments = theory.relu_finite_width_moments(d, widths)
+        assert_close(theory.deep_ntk_diag_mean(d, len(widths)), moments["ntk_mean"], rtol=1e-6,
+                     why="(L + 1)/d is the exact mean of the recursion (which is off by ~2^-23 "
+                         "absolute at d = 16: its binomial sums are not exact to float64)")
+    # Equal beta, different depth: the exact relative variances agree to first order in 1/n.
+    assert_close(theory.equal_beta_relvar_ratio(64, (64,), (128, 128)), 1.0, rtol=0.03,
+                 why="second-order terms in 1/n differ by ~1%")
+    assert_close(theory.deep_first_order_attack_mean(), math.sqrt(2 / math.pi), rtol=1e-15,
+                 why="E|N(0, 1)|")

@@ -45,7 +45,10 @@ from ntk_attack.theory.deep import (
     grad_relvar_beta_law,
     ntk_relvar_first_order,
     ntk_relative_error,
-    first_order_attack_quantile)
+    first_order_attack_quantile,
+    deep_ntk_diag_mean,
+    deep_first_order_attack_mean,
+    equal_beta_relvar_ratio)
 from ntk_attack.theory.adversarial import (
     PGD_STEP_FRACTION,
     row_radius,
