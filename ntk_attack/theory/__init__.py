@@ -33,7 +33,11 @@ from ntk_attack.theory.two_layer import (
     ntk_sd_factor,
     empirical_ntk_sd,
     angle_term,
-    angle_free_gradient)
+    angle_free_gradient,
+    activation_flip_noise_sq,
+    noisy_cosine,
+    ensemble_error_sq,
+    empirical_ntk_bias)
 from ntk_attack.theory.deep import (
     DEEP_ACTIVATIONS,
     FIRST_ORDER_ATTACK_MEAN,
