@@ -102,3 +102,15 @@ def test_deep_predictions_agree_with_the_exact_moments():
                  why="second-order terms in 1/n differ by ~1%")
     assert_close(theory.deep_first_order_attack_mean(), math.sqrt(2 / math.pi), rtol=1e-15,
                  why="E|N(0, 1)|")
+
+
+def test_the_flat_namespace_exports_every_public_prediction():
+    import inspect
+    from ntk_attack import theory
+    from ntk_attack.theory import adversarial, deep, two_layer
+    for module in (two_layer, deep, adversarial):
+        public = [name for name, obj in vars(module).items() if not name.startswith("_")
+                  and (inspect.isfunction(obj) and obj.__module__ == module.__name__
+                       or name.isupper())]
+        missing = [name for name in public if getattr(theory, name, None) is not getattr(module, name)]
+        assert not missing, f"ntk_attack.theory does not export {missing} from {module.__name__}"

@@ -55,6 +55,8 @@ from ntk_attack.theory.deep import (
     equal_beta_relvar_ratio)
 from ntk_attack.theory.adversarial import (
     PGD_STEP_FRACTION,
+    PGD_STEPS,
+    RADII,
     row_radius,
     C0_hat_limit,
     effective_C0_over_sqrt_d,
