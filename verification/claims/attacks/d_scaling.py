@@ -17,7 +17,6 @@ CACHE_VERSION = 1
 # factor with |f| (~1% at d = 16, ~0.4% at d = 256) move it by < 0.01. Was (-0.55, -0.45) around -1/2.
 D_SLOPE_INIT_HALF_WIDTH = 0.03
 D_SLOPE_TRAINED = (-0.5, (-0.6, -0.4))  # trained margins: d-dependence not predicted, +-0.1
-LEVEL_BAND = 0.03  # mean eta* sqrt(d) against theory.init_eta_sqrt_d_finite, as in .width
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -68,9 +67,7 @@ def judge_d_scaling(init_by_d: dict, trained_by_C0: dict, *, level: float, seed:
         checks.append(protocol.check(
             f"init, d = {d}: mean eta* sqrt(d) / finite-d prediction",
             prediction=f"1 (prediction {target:.4f})", estimate=estimate, ci=ci,
-            band=protocol.Band(1 - LEVEL_BAND, 1 + LEVEL_BAND, LEVEL_BAND / 2,
-                               "+-3%: first-order mean at finite d x curvature factor, their "
-                               "correlation neglected (~1% at d = 16); THEORY.md 3"),
+            band=measure.level_band(d),
             level=level, note=f"mean eta* sqrt(d) {target * estimate:.4f}"))
     slope, band = trained_slope
     for C0, by_d in trained_by_C0.items():

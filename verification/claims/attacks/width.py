@@ -12,10 +12,6 @@ from verification.claims.attacks import measure
 
 CACHE_VERSION = 1
 M_SLOPE = (0.0, (-0.05, 0.05))  # the law of (f, grad f) at init does not depend on m
-# Level of mean eta* sqrt(d) against theory.init_eta_sqrt_d_finite: the product of the finite-d
-# first-order mean and the curvature factor neglects their correlation (~1% at d = 64) and the
-# curvature law is known to ~0.5% at d = 64 (THEORY.md 3).
-LEVEL_BAND = 0.03
 GRAD_BAND = 0.05  # E||grad f||^2 = d/2 - 1/(2 pi) exactly (THEORY.md 2); per-network spread ~10% at d = 64
 
 
@@ -60,9 +56,7 @@ def judge_width(by_m: dict, *, d: int, level: float, seed: int, width_slope=M_SL
         prediction=f"1 (prediction {target:.4f}: first-order mean at finite d x curvature factor; "
                    f"{theory.INIT_ETA_SQRT_D['balanced']:.4f} as d -> inf)",
         estimate=estimate, ci=ci,
-        band=protocol.Band(1 - LEVEL_BAND, 1 + LEVEL_BAND, LEVEL_BAND / 2,
-                           "+-3%: the product of first-order mean and curvature factor neglects "
-                           "their correlation (~1% at d = 64); THEORY.md 3"),
+        band=measure.level_band(d),
         level=level))
     grads = np.concatenate([grad_norm_sq(by_m[m]) for m in widths]) / theory.grad_norm_sq_init(d)
     estimate, ci = protocol.bootstrap(grads, np.mean, level=level,
