@@ -114,3 +114,34 @@ def test_the_flat_namespace_exports_every_public_prediction():
                        or name.isupper())]
         missing = [name for name in public if getattr(theory, name, None) is not getattr(module, name)]
         assert not missing, f"ntk_attack.theory does not export {missing} from {module.__name__}"
+
+
+def test_first_order_finite_d_tends_to_the_limit_and_matches_sampling():
+    # d -> inf: the d -> inf value sqrt(2) E|f| (the chi-square term concentrates).
+    assert_close(theory.first_order_finite_d(10 ** 8), theory.init_eta_sqrt_d(), rtol=1e-5,
+                 why="Jensen correction ~ 1/d")
+    # Monte Carlo of sqrt(d)|f| / sqrt(f^2 + Q/2), f ~ N(0, Var f), Q ~ chi2_(d-1): 4e5 draws
+    # give a standard error of ~0.0008 on a mean of 0.68 (sd ~0.5); 0.004 is 5 of them.
+    rng = np.random.default_rng(0)
+    d = 16
+    f = rng.normal(0, math.sqrt(theory.VAR_RELU), 400_000)
+    q = rng.chisquare(d - 1, 400_000)
+    sampled = np.mean(math.sqrt(d) * np.abs(f) / np.sqrt(f ** 2 + q / 2))
+    assert abs(theory.first_order_finite_d(d) - sampled) < 0.004
+    assert theory.init_eta_sqrt_d_finite(d) == pytest.approx(
+        theory.first_order_finite_d(d) * (1 + 0.25 / 4), rel=1e-12)
+    assert theory.init_eta_d_slope([16, 64, 256]) == pytest.approx(-0.528, abs=1e-3)
+
+
+def test_half_normal_pdf_is_a_density():
+    t = np.linspace(0, 20, 200_001)
+    assert_close(np.trapezoid(theory.half_normal_pdf(t, 1.3), t), 1.0, rtol=1e-6,
+                 why="trapezoid rule on a fine grid of a smooth density")
+    assert float(theory.half_normal_pdf(-1.0, 1.0)) == 0.0
+
+
+def test_lazy_conditions():
+    assert theory.lazy_conditions(d=64, m=1024, C0=0.0)
+    assert not theory.lazy_conditions(d=49, m=4096, C0=0.1)  # d < 64
+    assert not theory.lazy_conditions(d=256, m=1024, C0=5.0)  # C0 > sqrt(d)/4
+    assert not theory.lazy_conditions(d=1024, m=64, C0=4.0)  # m < 16 C0^2
