@@ -62,8 +62,8 @@ class KappaSweep:
 
 # The level of mean eta* sqrt(d) must be resolved to +-1.5% at the Bonferroni level: 200
 # networks x 200 points per d gave CI half-widths of 1.6-1.9% (the networks' offsets make the
-# per-network means vary more than independent points would), so 400 networks; 12 trained networks keep the
-# t-quantile of the CI over networks near 5.5 (8 networks: ~7).
+# per-network means vary more than independent points would), so 400 networks. 12 trained
+# networks keep the t-quantile of the CI over networks near 5.5 (8 networks: ~7).
 INIT = {"quick": InitSweep(ds=(16, 64, 256), m=1024, networks=400),
         "full": InitSweep(ds=(16, 64, 256, 1024), m=4096, networks=400)}
 SPHERE = {"quick": SphereSweep(m=1024, networks=12, train=400, steps=300),
