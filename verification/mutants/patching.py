@@ -50,7 +50,7 @@ TARGETS = {
     "min_flip_exact": "ntk_attack.attacks:_min_flip_exact",
     "attack_direction": "ntk_attack.attacks:_direction",
     "breakpoint_walk": "ntk_attack.attacks:_first_zero_sorted",
-    "lazy_envelope": "ntk_attack.bounds:lazy_envelope",
+    "lazy_envelope": "ntk_attack.theory.two_layer:lazy_envelope",
     "calibrate_kappa": "ntk_attack.bounds:calibrate_kappa",
     "K_hat": "ntk_attack.bounds:K_hat",
     "train_test_split": "ntk_attack.data:_split",
