@@ -11,7 +11,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from verification.mutants.patching import edit, patched, wrap
+from verification.mutants.patching import TARGETS, edit, patched, wrap
 
 FAMILIES = ("kernels", "gradients", "attacks", "deep", "adversarial")  # verification/claims/<family>
 MUTANTS: dict = {}
@@ -30,6 +30,8 @@ class Mutant:
         context: zero-argument function returning a context manager that enters the bug (for
             mutants written as context managers, e.g. a family's own module), or None.
             Exactly one of ``patches`` and ``context`` is given.
+        reach: ``"module:qualname"`` of what a ``context`` mutant replaces (the power run's
+            walk finds the claims it can change from these; empty: every claim may change).
     """
     name: str
     description: str
@@ -37,10 +39,17 @@ class Mutant:
     catchers: tuple = ()
     patches: object = None
     context: object = None
+    reach: tuple = ()
 
     def __post_init__(self):
         if (self.patches is None) == (self.context is None):
             raise ValueError(f"mutant {self.name!r} needs exactly one of patches and context.")
+
+    def targets(self) -> tuple:
+        """``"module:qualname"`` of every object the mutant replaces (``reach`` for a context)."""
+        if self.patches is not None:
+            return tuple(TARGETS[p.target] for p in self.patches())
+        return tuple(self.reach)
 
     def __call__(self):
         return self.context() if self.context is not None else patched(self.patches())
