@@ -179,6 +179,10 @@ def run_power(ids=None, *, mutants=None, out_dir="results", seed: int = 0, worke
               file=sys.stderr, flush=True)
     records = []
     for i, name in enumerate(names, 1):
+        if not quiet:
+            n_run = len(plan(catalogue[name], specs)[0]) if restrict else len(specs)
+            print(f"[{i}/{len(names)}] {name}: running {n_run} claims in this process",
+                  file=sys.stderr, flush=True)
         record = run_mutant(catalogue[name], specs, out=out, seed=seed, fresh=fresh,
                             mnist_path=mnist_path, claim_modules=claim_modules, restrict=restrict)
         records.append(record)
