@@ -53,3 +53,19 @@ def test_from_imports_and_jitted_callers_see_the_mutant(key):
     np.testing.assert_allclose(mutated, clean / jnp.sqrt(64), rtol=1e-12,
                                err_msg="1/m instead of 1/sqrt(m): outputs shrink by sqrt(m) exactly")
     np.testing.assert_array_equal(np.asarray(attacks.min_flip(params, x).f0), clean)
+
+
+# relu'(0) = 1 acts only at exact kinks, which random points never hit.
+@pytest.mark.parametrize("name", [n for n, m in MUTANTS.items() if m.patches is not None and any(
+    p.target in ("min_flip_exact", "attack_direction", "breakpoint_walk") for p in m.patches())
+    and n != "relu_prime_zero_is_one"])
+def test_attack_mutants_run_and_change_the_result(name, key):
+    # d != 16: the growing constant is 1 at d = 16. m = 512, 200 points: the off-by-one walk
+    # changes eta* only where it picks another segment (~1e-4 relative on a few points).
+    params = models.init_two_layer(key, 32, 512)
+    x = jax.random.normal(jax.random.PRNGKey(2), (200, 32))
+    clean = attacks.min_flip(params, x)
+    with MUTANTS[name]():  # a replacement that no longer fits the result type raises here
+        mutated = attacks.min_flip(params, x)
+    # eta* itself is scale-free (1/m vs 1/sqrt(m) keeps it): some field of the result changes.
+    assert any(not np.array_equal(a, b) for a, b in zip(mutated, clean)), name

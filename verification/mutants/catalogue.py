@@ -224,7 +224,7 @@ def constant_grows_with_d():
     """eta* multiplied by (d/16)^0.05 (a constant that grows with d); caught by the d-slope level and the held-out constant."""
     def grow(result, x):
         factor = (x.shape[-1] / 16) ** 0.05
-        return result._replace(eta=result.eta * factor, delta_norm=result.delta_norm * factor)
+        return result._replace(eta=result.eta * factor)
     return [wrap("min_flip_exact", _flip_result(grow))]
 
 
@@ -232,8 +232,7 @@ def constant_grows_with_d():
 def first_order_reported_as_exact():
     """The first-order size |f| / ||grad f|| reported as eta* (no breakpoint walk); caught by the curvature factor at init."""
     def first_order(result, x):
-        eta = jnp.where(result.flipped, result.first_order, jnp.inf)
-        return result._replace(eta=eta, delta_norm=eta)
+        return result._replace(eta=jnp.where(result.flipped, result.first_order, jnp.inf))
     return [wrap("min_flip_exact", _flip_result(first_order))]
 
 
