@@ -98,6 +98,9 @@ def power_lines(power: dict) -> list:
         cells = [SHORT.get(r["verdicts"].get(c, "not run"), "?") for c in claims]
         lines.append(f"| `{r['name']}` | {'yes' if r['killed'] else '**no**'} | "
                      f"{r['seconds']:.0f} s | " + " | ".join(cells) + " |")
+    if power.get("errors_only"):
+        lines += ["", "Every claim raised under " + ", ".join(f"`{n}`" for n in power["errors_only"])
+                  + ": the mutant is likely broken (see `power/NAME/report.json`)."]
     lines += ["", "| claim | kills |", "| --- | --- |"]
     for c in claims:
         kills = ", ".join(f"`{k}`" for k in power["kills_by_claim"][c])

@@ -109,6 +109,9 @@ def summarize(records: list, clean: dict) -> dict:
             "sanity_checks": sanity,
             "claims_killing_none": [c for c, k in kills.items() if not k and c not in sanity],
             "survivors": survivors, "clean_verdict": clean["summary"]["verdict"],
+            # every claim run raised: the mutant itself is likely broken, not caught
+            "errors_only": [r["name"] for r in records if r["claims_run"] and all(
+                r["verdicts"][c] == "error" for c in r["claims_run"])],
             "passed": clean_ok and not survivors, "figure": FIGURE,
             "seconds": round(sum(r["seconds"] for r in records), 1)}
 
