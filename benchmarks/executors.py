@@ -19,11 +19,13 @@ jax.config.update("jax_enable_x64", True)
 
 
 def _points(n: int, m: int, offset: int):
-    from verification import gradient_claims as gc
+    from verification.claims.gradients import measure
 
-    grid = gc.GRIDS["quick"]
-    return [gc.NetworkPoint("digits", gc.DATA_SEED, grid.test_fraction, m, "balanced",
-                            1000 + offset + i, grid.lr["digits"], grid.steps) for i in range(n)]
+    sweep = measure.SWEEPS["quick"]
+    return [measure.NetworkPoint(dataset="digits", data_seed=measure.DATA_SEED,
+                                 test_fraction=sweep.test_fraction, m=m, signs="balanced",
+                                 seed=1000 + offset + i, lr=sweep.lr["digits"], steps=sweep.steps)
+            for i in range(n)]
 
 
 def _same(a, b) -> bool:
@@ -32,7 +34,7 @@ def _same(a, b) -> bool:
 
 
 def main(argv=None):
-    from verification import gradient_claims as gc
+    from verification.claims.gradients import measure
     from verification.executors import dask_executor
     from verification.sweep import SweepRunner
 
@@ -51,7 +53,7 @@ def main(argv=None):
         times, results = [], []
         for points in (cold, warm):
             start = time.perf_counter()
-            results.append(runner.map(gc.network_gradients, points))
+            results.append(runner.map(measure.network_gradients, points))
             times.append(time.perf_counter() - start)
         if dx is not None:
             dx.close()

@@ -30,10 +30,13 @@ class Calibration(NamedTuple):
         kappa: the ``q`` quantile of ``eta* / (|f| / ||grad f||)`` over flipped points.
         n_flipped: number of flipped points it was computed from.
         no_flip_fraction: fraction of points with no sign change along ``u``.
+        median: the median of the same ratio (the envelope's typical tightness at ``C0 = 0`` is
+            ``median / kappa``).
     """
     kappa: float
     n_flipped: int
     no_flip_fraction: float
+    median: float
 
 
 class Estimate(NamedTuple):
@@ -232,4 +235,4 @@ def calibrate_kappa(key, d: int, m: int, *, n_networks: int = 8, n_points: int =
     if ratios.size == 0:
         raise ValueError(f"no point flipped at d = {d}, m = {m}: kappa_d is undefined.")
     return Calibration(float(np.quantile(ratios, q)), int(ratios.size),
-                       float(1 - flipped.mean()))
+                       float(1 - flipped.mean()), float(np.median(ratios)))

@@ -40,6 +40,13 @@ W_STD_HIDDEN = math.sqrt(2.0)
 W_STD_READOUT = 1.0
 
 
+def layer_scale(W, sigma: float) -> float:
+    """``sigma / sqrt(n_in)``: the fan-in normalisation of a ``Dense`` layer with weights
+    ``W`` `(n_in, n_out)` or, for the readout, `(n_in,)` (neural-tangents' NTK parameterisation).
+    Every layer of this module is scaled here."""
+    return sigma / math.sqrt(W.shape[0])
+
+
 class DeepNet(NamedTuple):
     """Weights of a deep network; ``activation`` is static (pytree metadata, not a leaf).
 
@@ -132,10 +139,10 @@ def forward(params: DeepNet, x):
     """
     phi, z, hs = _phi(params.activation), x, []
     for W in params.weights:
-        h = z @ W * (W_STD_HIDDEN / math.sqrt(W.shape[0]))
+        h = z @ W * layer_scale(W, W_STD_HIDDEN)
         hs.append(h)
         z = phi(h)
-    return hs, z @ params.readout * (W_STD_READOUT / math.sqrt(params.readout.shape[0]))
+    return hs, z @ params.readout * layer_scale(params.readout, W_STD_READOUT)
 
 
 def apply_deep(params: DeepNet, x) -> jax.Array:
@@ -185,12 +192,12 @@ def _signals(params, x):
     dphi = jax.vmap(jax.vmap(jax.grad(phi)))
     hs, _ = forward(params, x)
     zs = [x] + [phi(h) for h in hs]
-    scale_out = W_STD_READOUT / math.sqrt(params.readout.shape[0])
+    scale_out = layer_scale(params.readout, W_STD_READOUT)
     delta = dphi(hs[-1]) * (params.readout * scale_out)
     deltas = [delta]
     for l in range(len(hs) - 1, 0, -1):  # delta_l = phi'(h_l) * (delta_{l+1} W_{l+1}^T) sigma / sqrt(n_l)
         W = params.weights[l]
-        delta = dphi(hs[l - 1]) * (delta @ W.T) * (W_STD_HIDDEN / math.sqrt(W.shape[0]))
+        delta = dphi(hs[l - 1]) * (delta @ W.T) * layer_scale(W, W_STD_HIDDEN)
         deltas.insert(0, delta)
     return zs, deltas
 
@@ -199,9 +206,9 @@ def _signals(params, x):
 def _empirical_ntk(params, x1, x2):
     zs1, ds1 = _signals(params, x1)
     zs2, ds2 = _signals(params, x2)
-    kernel = zs1[-1] @ zs2[-1].T * (W_STD_READOUT ** 2 / params.readout.shape[0])
+    kernel = zs1[-1] @ zs2[-1].T * layer_scale(params.readout, W_STD_READOUT) ** 2
     for z1, z2, d1, d2, W in zip(zs1[:-1], zs2[:-1], ds1, ds2, params.weights):
-        kernel = kernel + (z1 @ z2.T) * (d1 @ d2.T) * (W_STD_HIDDEN ** 2 / W.shape[0])
+        kernel = kernel + (z1 @ z2.T) * (d1 @ d2.T) * layer_scale(W, W_STD_HIDDEN) ** 2
     return kernel
 
 
@@ -239,12 +246,12 @@ def _line(params, x, u, pattern=None):
     ``f(t) = fa + t fb``. Returns ``(ha, hb, fa, fb, pattern)``."""
     za, zb, has, hbs, ons, start = x, u, [], [], [], 0
     for W in params.weights:
-        scale = W_STD_HIDDEN / math.sqrt(W.shape[0])
+        scale = layer_scale(W, W_STD_HIDDEN)
         ha, hb = za @ W * scale, zb @ W * scale
         on = (ha > 0) | ((ha == 0) & (hb > 0)) if pattern is None else pattern[start:start + W.shape[1]]
         za, zb, start = jnp.where(on, ha, 0.0), jnp.where(on, hb, 0.0), start + W.shape[1]
         has, hbs, ons = has + [ha], hbs + [hb], ons + [on]
-    scale = W_STD_READOUT / math.sqrt(params.readout.shape[0])
+    scale = layer_scale(params.readout, W_STD_READOUT)
     return (jnp.concatenate(has), jnp.concatenate(hbs), za @ params.readout * scale,
             zb @ params.readout * scale, jnp.concatenate(ons))
 

@@ -149,7 +149,9 @@ def test_usage_errors_exit_2_in_one_line(tmp_path, case):
 @pytest.mark.parametrize("args", [
     ["verify", "--workers", "0"], ["verify", "--seed", "-1"], ["verify", "--profile", "huge"],
     ["kernel", "--d", "0"], ["attack", "--C0", "-1"], ["attack", "--C0", "nan"],
-    ["attack", "--signs", "odd"], ["attack", "--data", "cifar"], ["nosuchcommand"], [],
+    ["attack", "--signs", "odd"], ["attack", "--data", "cifar"], ["advtrain", "--eps", "-1"],
+    ["advtrain", "--attack-steps", "0"], ["advtrain", "--C0", "0"], ["advtrain", "--radius", "huge"],
+    ["advtrain", "--eval-eps", "0"], ["nosuchcommand"], [],
 ], ids=lambda a: " ".join(a) or "no command")
 def test_bad_options_exit_2(capsys, args):
     try:
@@ -165,6 +167,11 @@ def test_validation_errors_exit_2(capsys):
     assert "--d must be a square" in capsys.readouterr().err
     assert cli.main(["kernel", "--signs", "balanced", "--m", "5"]) == 2
     assert "m must be even" in capsys.readouterr().err
+    assert cli.main(["advtrain", "--data", "digits", "--d", "50"]) == 2
+    assert "--d must be a square" in capsys.readouterr().err
+    assert cli.main(["advtrain", "--n-train", "20", "--batch-size", "30"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ntk-attack advtrain: error: --batch-size"), err
 
 
 def test_file_system_errors_exit_2_in_one_line(capsys, monkeypatch):
@@ -180,7 +187,7 @@ def test_help_is_light():
     code = (
         "import sys\n"
         "from verification import cli\n"
-        "for command in ([], ['verify'], ['kernel'], ['attack'], ['figures']):\n"
+        "for command in ([], ['verify'], ['kernel'], ['attack'], ['advtrain'], ['figures']):\n"
         "    try:\n"
         "        cli.main(command + ['--help'])\n"
         "    except SystemExit as e:\n"
@@ -214,6 +221,26 @@ def test_kernel_command(tmp_path, capsys):
     assert len(result["pairs"]) == 3 and result["m"] == 256
     # Differences are Monte Carlo noise of m = 256 neurons: |z| < 5 for 3 pairs, with margin.
     assert all(abs(p["diff"]) < 5 * p["predicted_sd"] for p in result["pairs"])
+
+
+@pytest.mark.parametrize("radius", ["lazy", "absolute"])
+def test_advtrain_command(tmp_path, capsys, radius):
+    target = tmp_path / "advtrain.json"
+    args = ["advtrain", "--d", "16", "--m", "64", "--n", "20", "--n-train", "40", "--epochs", "3",
+            "--attack-steps", "3", "--eps", "0.2", "--C0", "0.5", "--radius", radius,
+            "--batch-size", "20", "--json", str(target)]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "adversarial training" in out and "robust pgd eps = 0.2" in out
+    result = json.loads(target.read_text())
+    limit = 0.5 if radius == "lazy" else 0.5 * 8  # C0, or C0 sqrt(m) for an absolute row radius C0
+    assert result["C0_hat_limit"] == pytest.approx(limit)
+    for arm in ("standard", "adversarial"):
+        values = result["arms"][arm]
+        assert values["C0_hat"] <= limit * (1 + 1e-12)  # the projection after every step
+        assert len(values["pgd_robust_accuracy"]) == len(result["eval_eps"]) == 3
+        # PGD keeps only iterates below the clean margin: never more robust than clean accuracy.
+        assert max(values["pgd_robust_accuracy"]) <= values["test_accuracy"]
 
 
 @pytest.mark.parametrize("C0", ["0", "1"], ids=["init", "lazy"])

@@ -60,15 +60,26 @@ def test_predicting_no_convergence_fails(outcomes, context):
     grid, summaries = balanced_summaries(context)  # cached by the claims above
     checks = trained.judge_trained(grid.widths, summaries, level=context.level(), seed=0,
                               slope=(0.0, (-0.125, 0.125)))
-    assert [c.verdict for c in checks] == ["fail"], [(c.estimate, c.ci) for c in checks]
+    assert [c.verdict for c in checks] == ["fail", "pass", "pass"], [(c.estimate, c.ci) for c in checks]
+
+
+@pytest.mark.profile
+@pytest.mark.parametrize("key, factor", [("noise_sq", 0.8), ("cos_pred", 0.97)], ids=("noise", "cosine"))
+def test_a_wrong_level_prediction_fails(outcomes, context, key, factor):
+    """The level checks resolve a 20% error of the predicted squared flip noise and a 0.03 error of
+    the predicted cosine (the angle term alone is ~29% of |grad h_t| on digits)."""
+    grid, summaries = balanced_summaries(context)
+    wrong = {"digits": dict(summaries["digits"], **{key: summaries["digits"][key] * factor})}
+    checks = measure.level_checks("digits", grid.widths, wrong["digits"], level=context.level(), seed=0)
+    assert "fail" in [c.verdict for c in checks], [(c.name, c.estimate, c.ci) for c in checks]
 
 
 @pytest.mark.profile
 def test_predicting_the_wrong_ensemble_rate_fails(outcomes, context):
     data = outcomes["ensemble_gradient_converges"].data
-    checks = ensemble.judge_ensemble(data["k"], data["distance"], level=context.level(), seed=0,
-                               slope=(-0.25, (-0.375, -0.125)))
-    assert [c.verdict for c in checks] == ["fail"], [(c.estimate, c.ci) for c in checks]
+    checks = ensemble.judge_ensemble(data["k"], data["distance"], data["error_sq"], data["predicted_sq"],
+                                     level=context.level(), seed=0, slope=(-0.25, (-0.375, -0.125)))
+    assert [c.verdict for c in checks] == ["fail", "pass", "pass"], [(c.estimate, c.ci) for c in checks]
 
 
 @pytest.mark.profile
@@ -106,10 +117,12 @@ def test_figures_draw_from_report_data(outcomes):
     claims = registry.all_claims()
     for claim_id in ("trained_gradient_converges_to_kernel_gradient", "antisymmetric_init_gradient_converges"):
         data = io.decode(json.loads(io.dumps(outcomes[claim_id].data)))
-        figures = claims[claim_id].figures(data)
-        assert figures and all(isinstance(fig, Figure) for fig in figures.values())
-        for fig in figures.values():
+        drawn = claims[claim_id].figures(data)
+        assert drawn and all(isinstance(fig, Figure) and text for fig, text in drawn.values())
+        for fig, _ in drawn.values():
             assert all(ax.get_lines() for ax in fig.axes), "every panel draws measurements"
+            for ax in fig.axes:  # tick labels on both axes (issue 13)
+                assert [t for t in ax.get_yticklabels() if t.get_text()], ax.get_title()
 
 
 def test_point_functions_pickle_for_worker_processes():

@@ -47,12 +47,13 @@ def tiny_convergence(tmp_path_factory):
 def test_convergence_claim_passes(tiny_convergence):
     runner, points = tiny_convergence
     outcome = convergence.run_convergence(runner, points, level=LEVEL, seed=0)
-    assert verdicts(outcome.checks) == ["pass"] * 3, [(c.name, c.estimate, c.ci) for c in outcome.checks]
+    assert verdicts(outcome.checks) == ["pass"] * 5, [(c.name, c.estimate, c.ci) for c in outcome.checks]
 
 
+# Check order: per signs (balanced, antisymmetric) the pooled sd ratio and the bias; then the slope.
 @pytest.mark.parametrize("wrong, failing", [
-    ({"slope": -0.25}, 2),
-    ({"sd_factors": {"balanced": 1.0, "antisymmetric": 1.0}}, 1),  # forgets the duplicated rows
+    ({"slope": -0.25}, 4),
+    ({"sd_factors": {"balanced": 1.0, "antisymmetric": 1.0}}, 2),  # forgets the duplicated rows
 ], ids=("slope", "antisymmetric-sd"))
 def test_convergence_claim_fails_a_wrong_prediction(tiny_convergence, wrong, failing):
     runner, points = tiny_convergence
@@ -60,11 +61,24 @@ def test_convergence_claim_fails_a_wrong_prediction(tiny_convergence, wrong, fai
     assert verdicts(checks)[failing] == "fail", [(c.name, c.estimate, c.ci) for c in checks]
 
 
+def test_a_kernel_one_percent_too_large_fails_the_bias(tiny_convergence, tmp_path, monkeypatch):
+    """The planted bug of issue 12: Theta_W 1% too large passes the sd ratio (~1.01) but not the
+    bias along the kernel (-0.0099 against a band of +-0.005)."""
+    _, points = tiny_convergence
+    original = convergence.kernels.ntk_first_layer
+    monkeypatch.setattr(convergence.kernels, "ntk_first_layer", lambda a, b: 1.01 * original(a, b))
+    checks = convergence.run_convergence(sweep.SweepRunner(tmp_path), points, level=LEVEL, seed=0).checks
+    bias = [c for c in checks if "bias" in c.name]
+    assert [c.verdict for c in bias] == ["fail", "fail"], [(c.name, c.estimate, c.ci) for c in bias]
+
+
 def test_convergence_figures_draw_from_report_json(tiny_convergence):
     runner, points = tiny_convergence
     data = json.loads(io.dumps(convergence.run_convergence(runner, points, level=LEVEL, seed=0).data))
-    figures = convergence.convergence_figures(data)
-    assert set(figures) == {"kernel_error_vs_width", "kernel_vs_angle"}
+    drawn = convergence.convergence_figures(data)
+    assert set(drawn) == {"kernel_error_vs_width", "kernel_vs_angle"}
+    assert all(text and "nan" not in text for _, text in drawn.values())  # captions from the data
+    figures = {name: fig for name, (fig, _) in drawn.items()}
     for fig in figures.values():
         ax = fig.axes[0]
         assert isinstance(fig, Figure) and ax.get_xlabel() and ax.get_ylabel()

@@ -55,10 +55,11 @@ def test_from_imports_and_jitted_callers_see_the_mutant(key):
     np.testing.assert_array_equal(np.asarray(attacks.min_flip(params, x).f0), clean)
 
 
-# relu'(0) = 1 acts only at exact kinks, which random points never hit.
+# relu'(0) = 1 acts only at exact kinks, which random points never hit; the off-by-one walk is
+# absorbed by the exact solve on the segment it picks unless it picks another one (below).
 @pytest.mark.parametrize("name", [n for n, m in MUTANTS.items() if m.patches is not None and any(
     p.target in ("min_flip_exact", "attack_direction", "breakpoint_walk") for p in m.patches())
-    and n != "relu_prime_zero_is_one"])
+    and n not in ("relu_prime_zero_is_one", "breakpoint_walk_off_by_one")])
 def test_attack_mutants_run_and_change_the_result(name, key):
     # d != 16: the growing constant is 1 at d = 16. m = 512, 200 points: the off-by-one walk
     # changes eta* only where it picks another segment (~1e-4 relative on a few points).
@@ -69,3 +70,12 @@ def test_attack_mutants_run_and_change_the_result(name, key):
         mutated = attacks.min_flip(params, x)
     # eta* itself is scale-free (1/m vs 1/sqrt(m) keeps it): some field of the result changes.
     assert any(not np.array_equal(a, b) for a, b in zip(mutated, clean)), name
+
+
+def test_breakpoint_walk_mutant_changes_the_walk():
+    h0, s0 = np.array([1.0]), np.array([-0.5])
+    t, ds = np.array([[1.0, 3.0]]), np.array([[0.25, 0.0]])
+    clean = attacks._first_zero_sorted(h0, s0, t, ds)
+    with MUTANTS["breakpoint_walk_off_by_one"]():
+        mutated = attacks._first_zero_sorted(h0, s0, t, ds)
+    assert clean[0][0] == 3.0 and mutated[0][0] != clean[0][0], (clean, mutated)

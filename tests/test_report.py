@@ -59,6 +59,10 @@ def test_run_writes_json_md_and_figures(active_report, dummies):
     verdict_table = markdown.index("| verdict | claim |")
     assert verdict_table < markdown.index("## dummy.active")  # verdicts first
     assert "![active_vs_d](figures/dummy.active/active_vs_d.png)" in markdown
+    caption = active["captions"]["active_vs_d"]  # written by the claim's figure function
+    assert caption.startswith("share of active neurons 0.") and caption in markdown
+    page = (out / "report.html").read_text()
+    assert caption in page and "data:image/png;base64," in page  # self-contained
     assert not list(out.glob(".*.tmp")) and not list(out.rglob("*.tmp"))
 
 
@@ -76,9 +80,10 @@ def test_render_redraws_figures_and_markdown(active_report):
     figure = out / result["claims"][0]["figures"][0]
     figure.unlink()
     before = (out / "report.json").read_bytes()
-    report.render(out, pdf=True, quiet=True)
-    assert figure.exists() and figure.with_suffix(".pdf").exists()
-    assert (out / "report.md").exists()
+    (out / "report.html").unlink()
+    report.render(out, pdf=True, formats=("svg",), quiet=True)
+    assert figure.exists() and figure.with_suffix(".pdf").exists() and figure.with_suffix(".svg").exists()
+    assert (out / "report.md").exists() and (out / "report.html").exists()
     assert (out / "report.json").read_bytes() == before  # same figure list: json untouched
 
 

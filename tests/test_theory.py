@@ -69,3 +69,79 @@ def test_envelope_pieces():
     assert np.isinf(theory.lazy_envelope(np.array([0.5]), np.array([1.0]), C0=1.0, d=64, m=256,
                                          kappa_d=1.0)[0])
     assert theory.curvature_excess(64) == pytest.approx(0.25 / 8)
+
+
+def test_level_predictions_of_the_gradient_and_kernel_claims():
+    rng = np.random.default_rng(0)
+    W0 = rng.normal(size=(64, 5))
+    x = rng.normal(size=(7, 5))
+    assert np.all(theory.activation_flip_noise_sq(W0, W0, x) == 0)  # no flip, no noise
+    flipped = W0.copy()
+    flipped[0] = -flipped[0]  # neuron 0 changes its gate at every x
+    np.testing.assert_allclose(theory.activation_flip_noise_sq(W0, flipped, x),
+                               np.sum(W0[0] ** 2) / 64, rtol=1e-14)
+    # cos(s, s + r) for r orthogonal to s.
+    assert math.isclose(theory.noisy_cosine(3.0, 16.0), 3 / 5, rel_tol=1e-15)
+    errors_sq = np.array([1.0, 2.0, 3.0, 4.0])
+    assert math.isclose(theory.ensemble_error_sq(errors_sq, 2), 3 / 4, rel_tol=1e-15)
+    theta = rng.normal(size=(4, 4))
+    assert math.isclose(theory.empirical_ntk_bias(theta, theta), 0.0, abs_tol=1e-15)
+    # A kernel 1% too large (the measured one is the truth): bias -0.01 / 1.01.
+    assert math.isclose(theory.empirical_ntk_bias(theta, 1.01 * theta), -0.01 / 1.01, rel_tol=1e-12)
+
+
+def test_deep_predictions_agree_with_the_exact_moments():
+    from ntk_attack import theory
+    for d, widths in ((16, (16,)), (64, (64,) * 8), (64, (128, 128))):
+        moments = theory.relu_finite_width_moments(d, widths)
+        assert_close(theory.deep_ntk_diag_mean(d, len(widths)), moments["ntk_mean"], rtol=1e-6,
+                     why="(L + 1)/d is the exact mean of the recursion (which is off by ~2^-23 "
+                         "absolute at d = 16: its binomial sums are not exact to float64)")
+    # Equal beta, different depth: the exact relative variances agree to first order in 1/n.
+    assert_close(theory.equal_beta_relvar_ratio(64, (64,), (128, 128)), 1.0, rtol=0.03,
+                 why="second-order terms in 1/n differ by ~1%")
+    assert_close(theory.deep_first_order_attack_mean(), math.sqrt(2 / math.pi), rtol=1e-15,
+                 why="E|N(0, 1)|")
+
+
+def test_the_flat_namespace_exports_every_public_prediction():
+    import inspect
+    from ntk_attack import theory
+    from ntk_attack.theory import adversarial, deep, two_layer
+    for module in (two_layer, deep, adversarial):
+        public = [name for name, obj in vars(module).items() if not name.startswith("_")
+                  and (inspect.isfunction(obj) and obj.__module__ == module.__name__
+                       or name.isupper())]
+        missing = [name for name in public if getattr(theory, name, None) is not getattr(module, name)]
+        assert not missing, f"ntk_attack.theory does not export {missing} from {module.__name__}"
+
+
+def test_first_order_finite_d_tends_to_the_limit_and_matches_sampling():
+    # d -> inf: the d -> inf value sqrt(2) E|f| (the chi-square term concentrates).
+    assert_close(theory.first_order_finite_d(10 ** 8), theory.init_eta_sqrt_d(), rtol=1e-5,
+                 why="Jensen correction ~ 1/d")
+    # Monte Carlo of sqrt(d)|f| / sqrt(f^2 + Q/2), f ~ N(0, Var f), Q ~ chi2_(d-1): 4e5 draws
+    # give a standard error of ~0.0008 on a mean of 0.68 (sd ~0.5); 0.004 is 5 of them.
+    rng = np.random.default_rng(0)
+    d = 16
+    f = rng.normal(0, math.sqrt(theory.VAR_RELU), 400_000)
+    q = rng.chisquare(d - 1, 400_000)
+    sampled = np.mean(math.sqrt(d) * np.abs(f) / np.sqrt(f ** 2 + q / 2))
+    assert abs(theory.first_order_finite_d(d) - sampled) < 0.004
+    assert theory.init_eta_sqrt_d_finite(d) == pytest.approx(
+        theory.first_order_finite_d(d) * (1 + 0.25 / 4), rel=1e-12)
+    assert theory.init_eta_d_slope([16, 64, 256]) == pytest.approx(-0.528, abs=1e-3)
+
+
+def test_half_normal_pdf_is_a_density():
+    t = np.linspace(0, 20, 200_001)
+    assert_close(np.trapezoid(theory.half_normal_pdf(t, 1.3), t), 1.0, rtol=1e-6,
+                 why="trapezoid rule on a fine grid of a smooth density")
+    assert float(theory.half_normal_pdf(-1.0, 1.0)) == 0.0
+
+
+def test_lazy_conditions():
+    assert theory.lazy_conditions(d=64, m=1024, C0=0.0)
+    assert not theory.lazy_conditions(d=49, m=4096, C0=0.1)  # d < 64
+    assert not theory.lazy_conditions(d=256, m=1024, C0=5.0)  # C0 > sqrt(d)/4
+    assert not theory.lazy_conditions(d=1024, m=64, C0=4.0)  # m < 16 C0^2

@@ -1,4 +1,4 @@
-"""The ``ntk-attack`` command line: ``verify``, ``kernel``, ``attack`` and ``figures``.
+"""The ``ntk-attack`` command line: ``verify``, ``kernel``, ``attack``, ``advtrain`` and ``figures``.
 
 Exit codes: 0 success (``verify``: every claim passed or was skipped), 1 a claim failed, was
 inconclusive or errored, 2 a usage error (bad option, unknown claim id, unwritable results
@@ -16,7 +16,7 @@ import sys
 
 import ntk_attack
 from ntk_attack.io import dumps, write_text_atomically
-from verification import enable_x64
+from verification import cli_advtrain, enable_x64
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DATA = ("sphere", "digits", "mnist")
@@ -158,12 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="learning rate when --C0 > 0 (default 4)")
     attack.set_defaults(func=cmd_attack)
 
+    cli_advtrain.add_parser(sub, model_options, positive=_positive_float,
+                            nonnegative=_nonnegative_float, int_at_least=_int_at_least)
+
     figures = sub.add_parser(
-        "figures", allow_abbrev=False, help="re-render figures and report.md from a results folder",
-        description="Redraw every figure and report.md from OUT/report.json (no claim is rerun).")
+        "figures", allow_abbrev=False, help="re-render figures and the reports from a results folder",
+        description="Redraw every figure, report.md and report.html from OUT/report.json (no claim is rerun).")
     figures.add_argument("--out", default="results", metavar="DIR",
                          help="results folder holding report.json (default: results)")
     figures.add_argument("--pdf", action="store_true", help="also write figures as PDF")
+    figures.add_argument("--format", nargs="+", choices=("png", "pdf", "svg"), default=["png"],
+                         dest="formats", metavar="FORMAT",
+                         help="figure formats among png, pdf, svg (vector output for papers); "
+                              "PNG is always written, the reports link it (default: png)")
     figures.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     figures.set_defaults(func=cmd_figures)
     return parser
@@ -235,9 +242,9 @@ def cmd_verify(args) -> int:
 def cmd_figures(args) -> int:
     from verification import report
 
-    result = report.render(args.out, pdf=args.pdf, quiet=args.quiet)
+    result = report.render(args.out, pdf=args.pdf, formats=tuple(args.formats), quiet=args.quiet)
     n = sum(len(e.get("figures", [])) for e in result["claims"])
-    print(f"{n} figures and report.md written to {args.out}")
+    print(f"{n} figures, report.md and report.html written to {args.out}")
     return EXIT_OK
 
 

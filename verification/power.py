@@ -31,7 +31,6 @@ from pathlib import Path
 from ntk_attack.io import dumps, write_text_atomically
 from verification import report
 from verification.code_identity import reached
-from verification.markdown import to_markdown
 from verification.mutants import MUTANTS
 
 NOT_RUN = "not run"
@@ -138,11 +137,8 @@ def draw(power: dict, out: Path) -> str | None:
 
 def write(result: dict, out: Path):
     """Write ``report.json``, ``report.md`` and ``report.html`` of a power run."""
-    from verification.report_html import to_html
-
     write_text_atomically(out / "report.json", dumps(result))
-    write_text_atomically(out / "report.md", to_markdown(result))
-    write_text_atomically(out / "report.html", to_html(result, root=out))
+    report.write_documents(result, out)
 
 
 def run_power(ids=None, *, mutants=None, out_dir="results", seed: int = 0, workers: int = 1,

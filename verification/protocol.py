@@ -214,3 +214,21 @@ def overall_verdict(checks) -> str:
         if verdict in verdicts:
             return verdict
     return "pass" if verdicts == {"pass"} else "inconclusive"
+
+
+def bootstrap_columns(per_unit, *, level: float, seed: int, statistic=np.mean):
+    """Per grid value, ``statistic`` of the units with its bootstrap CI (as :func:`bootstrap`):
+    the error bars of a figure at its check's ``level``.
+
+    Args:
+        per_unit: `(n_units, k)` per-unit summaries (one row per network).
+        statistic: maps the `(n_units,)` column to a float (default: mean).
+
+    Returns:
+        ``(estimate, lo, hi)``, each `(k,)`.
+    """
+    per_unit = np.asarray(per_unit, dtype=float)
+    rows = [bootstrap(per_unit[:, j], statistic, level=level, seed=derive_seed(seed, j))
+            for j in range(per_unit.shape[1])]
+    return (np.array([r[0] for r in rows]), np.array([r[1][0] for r in rows]),
+            np.array([r[1][1] for r in rows]))

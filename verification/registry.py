@@ -69,7 +69,9 @@ class Outcome:
 
     Attributes:
         checks: the ``protocol.Check``s; the claim's verdict is the worst of them.
-        data: JSON-able measurements (lists, floats, nested dicts) for the figures.
+        data: JSON-able measurements (lists, floats, nested dicts) for the figures; an optional
+            ``data["captions"]`` ``{figure name: caption}`` moves to the report entry's
+            ``captions``, printed under each figure.
         config: JSON-able grid and sizes used.
         notes: anything a reader needs (tolerance reasons, no-flip fractions, ...).
     """

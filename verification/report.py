@@ -39,7 +39,8 @@ from tqdm.auto import tqdm
 from ntk_attack.io import decode as _decode
 from ntk_attack.io import dumps, write_text_atomically
 from verification import enable_x64, protocol, registry
-from verification.markdown import to_markdown
+from verification.report_compact import to_markdown_compact
+from verification.report_html import to_html
 from verification.sweep import SweepRunner
 
 EXTRA_CLAIMS_ENV = "NTK_ATTACK_EXTRA_CLAIMS"
@@ -159,8 +160,15 @@ def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="resu
     run["total_time_s"] = round(time.perf_counter() - start, 3)
     report = {"schema": SCHEMA, "run": run, "summary": summarize(entries), "claims": entries}
     write_text_atomically(out / "report.json", dumps(report))
-    write_text_atomically(out / "report.md", to_markdown(report))
+    write_documents(report, out)
     return report
+
+
+def write_documents(report: dict, out: Path):
+    """``report.md`` (compact: verdicts, checks, figures with captions; configs stay in
+    ``report.json``) and a self-contained ``report.html`` (figures embedded) into ``out``."""
+    write_text_atomically(out / "report.md", to_markdown_compact(report))
+    write_text_atomically(out / "report.html", to_html(report, root=out))
 
 
 def run_claim(spec, context) -> dict:
@@ -180,6 +188,7 @@ def run_claim(spec, context) -> dict:
                      config=_decode(json.loads(dumps(outcome.config))),
                      data=_decode(json.loads(dumps(outcome.data))), notes=outcome.notes,
                      verdict=protocol.overall_verdict(outcome.checks))
+        entry["captions"] = entry["data"].pop("captions", {})  # {figure stem: caption}
         if not entry["prediction"]:
             entry["prediction"] = "; ".join(dict.fromkeys(c.prediction for c in outcome.checks))
     except registry.Skip as skip:
@@ -261,6 +270,9 @@ def package_versions() -> dict:
 def draw_figures(spec, entry: dict, out: Path, *, formats=("png",)):
     """Draw and save a claim's figures from its entry's data.
 
+    A claim's figure function returns ``{name: Figure}`` or ``{name: (Figure, caption)}``; the
+    captions (written from the data by the claim) go to ``entry["captions"]`` keyed by file stem.
+
     Returns:
         ``(paths, error)``: PNG paths relative to ``out`` and an error message or None.
     """
@@ -269,16 +281,21 @@ def draw_figures(spec, entry: dict, out: Path, *, formats=("png",)):
     from ntk_attack.plotting import common
 
     common.use_agg()
-    paths = []
+    paths, captions = [], {}
     try:
         figures = spec.figures(entry["data"])
         for name, fig in figures.items():
+            fig, text = fig if isinstance(fig, tuple) else (fig, "")
             target = out / "figures" / _safe(spec.id) / _safe(name)
             common.save_figure(fig, target, formats=formats)
             common.close(fig)
             paths.append(target.with_suffix(".png").relative_to(out).as_posix())
+            if text:
+                captions[target.stem] = text
     except Exception as error:  # noqa: BLE001  (a broken figure must not lose the report)
         return paths, f"{type(error).__name__}: {error}"
+    finally:
+        entry["captions"] = captions
     return paths, None
 
 
@@ -286,8 +303,11 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name))
 
 
-def render(out_dir="results", *, pdf: bool = False, quiet: bool = False) -> dict:
-    """Redraw every figure and ``report.md`` from ``out_dir/report.json``.
+def render(out_dir="results", *, pdf: bool = False, formats=("png",), quiet: bool = False) -> dict:
+    """Redraw every figure, ``report.md`` and ``report.html`` from ``out_dir/report.json``.
+
+    Figures are written as PNG (the reports link them) plus every other format in ``formats``
+    (``pdf``, ``svg``; ``pdf=True`` adds ``pdf``).
 
     Claims are looked up in the registry by id; a claim no longer registered keeps its
     table rows but gets no figures. ``report.json`` is rewritten only if the list of figure
@@ -304,16 +324,18 @@ def render(out_dir="results", *, pdf: bool = False, quiet: bool = False) -> dict
     report = load_report(path)
     check_out_dir(out)
     claims = load_claims()
-    formats = ("png", "pdf") if pdf else ("png",)
+    formats = tuple(dict.fromkeys(("png", *formats, *(("pdf",) if pdf else ()))))
     changed = False
     for entry in tqdm(report["claims"], desc="figures", disable=quiet, file=sys.stderr):
+        captions = entry.get("captions")
         figures, error = draw_figures(claims.get(entry["id"]), entry, out, formats=formats)
-        if figures != entry.get("figures") or error != entry.get("figure_error"):
+        if (figures != entry.get("figures") or error != entry.get("figure_error")
+                or captions != entry.get("captions")):
             entry["figures"], entry["figure_error"] = figures, error
             changed = True
     if changed:
         write_text_atomically(path, dumps(report))
-    write_text_atomically(out / "report.md", to_markdown(report))
+    write_documents(report, out)
     return report
 
 

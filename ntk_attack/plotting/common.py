@@ -1,5 +1,5 @@
-"""Figure helpers on arrays: a headless figure factory, a log-log plot with its predicted slope,
-means with error bars, width axes, and atomic saving.
+"""Figure helpers on arrays: a headless figure factory, a log-log plot with a slope line, and
+atomic saving in the project style.
 
 Figures are built on ``matplotlib.figure.Figure`` directly (not ``pyplot``), so they need no
 GUI backend, hold no global state and are freed when dropped.
@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
 
 from ntk_attack.io import atomic_write
+from ntk_attack.plotting import style
 
 MEASURED = "C0"   # colour of measurements
 PREDICTED = "C3"  # colour of predictions (lines drawn beside the measurement)
-FORMATS = ("png", "pdf")
+FORMATS = ("png", "pdf", "svg")
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 4.5, height: float = 3.5,
@@ -66,36 +66,16 @@ def loglog_with_slope(ax, x, y, slope: float, *, yerr=None, label: str = "measur
     return ax
 
 
-def mean_sd(values):
-    """Mean and standard deviation (``ddof=1``; 0 for one row) over axis 0 of `(n, k)` values."""
-    values = np.asarray(values, dtype=float)
-    sd = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])
-    return values.mean(axis=0), sd
-
-
-def slope_line(ax, x, y, slope: float, *, color, alpha: float = 0.7):
-    """Dashed line ``c x^slope`` through the geometric mean of positive `(k,)` ``x``, ``y``."""
-    x = np.asarray(x, dtype=float)
-    log_c = np.mean(np.log(y)) - slope * np.mean(np.log(x))
-    grid = np.geomspace(x.min(), x.max(), 50)
-    ax.plot(grid, np.exp(log_c) * grid ** slope, "--", color=color, alpha=alpha)
-
-
-def width_axis(ax, widths):
-    """Log x axis ticked at each width ``m``, labelled ``width m``."""
-    ax.set_xscale("log")
-    ax.set_xticks(widths, [f"{int(w)}" for w in widths])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("width m")
-
-
 def save_figure(fig, path, *, formats=("png",), dpi: int = 120) -> list:
-    """Save ``fig`` to ``path`` with each suffix in ``formats``, each file written atomically.
+    """Save ``fig`` to ``path`` with each suffix in ``formats`` through
+    :func:`ntk_attack.plotting.style.savefig` (project style, no timestamps: the same figure
+    gives the same bytes), each file written atomically.
 
     Args:
         fig: a matplotlib ``Figure``.
         path: target without suffix (a given suffix is replaced).
-        formats: subset of ``("png", "pdf")``.
+        formats: subset of ``("png", "pdf", "svg")``.
+        dpi: resolution of raster formats.
 
     Returns:
         The written paths.
@@ -103,17 +83,11 @@ def save_figure(fig, path, *, formats=("png",), dpi: int = 120) -> list:
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ValueError(f"formats must be among {FORMATS}. Got {tuple(formats)}.")
-    for ax in fig.axes:  # minor-tick labels of log axes overlap the major ones
-        for axis in (ax.xaxis, ax.yaxis):
-            if axis.get_scale() == "log":
-                axis.set_minor_formatter(NullFormatter())
     written = []
     for fmt in formats:
         target = Path(path).with_suffix(f".{fmt}")
         with atomic_write(target) as file:
-            # No timestamps in the metadata: the same figure gives the same bytes.
-            metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-            fig.savefig(file, format=fmt, dpi=dpi, metadata=metadata)
+            style.savefig(fig, file, format=fmt, dpi=dpi)
         written.append(target)
     return written
 

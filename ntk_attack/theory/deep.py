@@ -15,7 +15,7 @@ from scipy import stats
 # Deep networks (THEORY.md 9)
 #
 # Network of ntk_attack.deep: bias-free, hidden Dense(n_l, W_std=sqrt 2) + phi, readout
-# Dense(1, W_std=1), NTK parameterisation. Derivations and references: docs/THEORY_deep.md.
+# Dense(1, W_std=1), NTK parameterisation. Derivations and references: THEORY.md 9.
 # ==========================================================================================
 
 DEEP_ACTIVATIONS = ("relu", "erf")  # closed-form dual activations implemented here
@@ -139,7 +139,7 @@ def _chi2_moments(n: int, *, minus_one: bool):
 def relu_finite_width_moments(d: int, widths):
     """Exact means and relative variances of ``||grad_x f||^2`` and ``Theta_hat(x, x)``, unit ``x``.
 
-    Bias-free He-ReLU net at finite widths (docs/THEORY_deep.md, "exact moments"). Splitting
+    Bias-free He-ReLU net at finite widths (THEORY.md 9.4). Splitting
     each ``W_l`` along ``z_{l-1}`` and its complement gives, exactly,
     ``b_{l-1} = F_{l-1} + (2 / n_{l-1}) b_l X_{l-1}`` with ``b_l = ||delta_l||^2``,
     ``F_l = f^2 / ||z_l||^2 = F_{l+1} (2/n_l) Y_{l+1}``, ``X_l ~ chi2_{s_l - 1}``,
@@ -206,7 +206,7 @@ def ntk_relvar_first_order(widths) -> float:
     ``sum_k [5 ((L + 1 - k)^2 + k^2) + 2 k (L + 1 - k)] / (n_k (L + 1)^2)``; for equal widths
     ``beta (11 L + 7) / (3 (L + 1))``: ``3 beta`` at ``L = 1``, ``-> 11 beta / 3`` deep, below
     Hanin & Nica's ``exp(5 beta) - 1``, which is its leading order only for ``L >> 1`` with
-    the ``1/n`` terms dropped (docs/THEORY_deep.md).
+    the ``1/n`` terms dropped (THEORY.md 9.5).
     """
     L = len(widths)
     return float(sum((5 * ((L + 1 - k) ** 2 + k ** 2) + 2 * k * (L + 1 - k)) / n
@@ -225,3 +225,22 @@ def ntk_relative_error(widths) -> float:
 def first_order_attack_quantile(p):
     """Quantile of ``sqrt(d) |f| / ||grad f||`` at infinite width: ``|N(0, 1)|`` (THEORY.md 9)."""
     return stats.halfnorm.ppf(p)
+
+
+def deep_ntk_diag_mean(d: int, depth: int) -> float:
+    """``E Theta_hat(x, x) = (L + 1) / d`` for unit ``x``, exact at every width (He-ReLU):
+    each of the ``L + 1`` layers contributes ``K(x, x) = 1 / d`` (THEORY.md 9)."""
+    return (depth + 1) / d
+
+
+def deep_first_order_attack_mean() -> float:
+    """``E sqrt(d) |f| / ||grad_x f|| -> sqrt(2/pi)`` at infinite width, at every depth: ``f``
+    is ``N(0, K(x, x))`` and ``||grad_x f||^2 -> d K(x, x)`` (THEORY.md 9)."""
+    return FIRST_ORDER_ATTACK_MEAN
+
+
+def equal_beta_relvar_ratio(d: int, widths_a, widths_b) -> float:
+    """Ratio of the exact relative variances of ``||grad_x f||^2`` of two architectures
+    (:func:`relu_finite_width_moments`); ``~ 1`` when ``beta`` is equal (THEORY.md 9)."""
+    return float(relu_finite_width_moments(d, widths_a)["grad_relvar"]
+                 / relu_finite_width_moments(d, widths_b)["grad_relvar"])

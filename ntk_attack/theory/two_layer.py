@@ -13,7 +13,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special, stats
+from scipy import integrate, special, stats
 
 MU = 1 / math.sqrt(2 * math.pi)  # E relu(g) (THEORY.md 2)
 VAR_RELU = 0.5 - 1 / (2 * math.pi)  # Var relu(g): Var f at init given the signs' offset (THEORY.md 2)
@@ -79,6 +79,55 @@ def curvature_excess(d):
     return CURVATURE_COEFFICIENT / np.sqrt(d)
 
 
+def first_order_finite_d(d, *, n_nodes: int = 64) -> float:
+    """``E[sqrt(d) |f| / ||grad f||]`` at init at finite ``d`` (``m -> inf``, balanced signs).
+
+    By homogeneity (THEORY.md 2) the radial part of ``grad_x f`` is ``f`` itself; the tangential
+    part ``(1/sqrt m) sum_s a_s 1[z_s > 0] P w_s`` (``P`` the projection off ``x``) is, given
+    the pre-activations ``z``, Gaussian with covariance ``(active share) P``, ``P w_s`` being
+    independent of ``z_s = w_s . x``. With half the neurons active,
+    ``||grad f||^2 = f^2 + Q / 2``, ``Q ~ chi^2_(d-1)`` independent of ``f ~ N(0, 1/2 - 1/(2 pi))``,
+    so the mean is ``E[sqrt(d) |f| / sqrt(f^2 + Q/2)]``: ``init_eta_sqrt_d()`` as ``d -> inf``,
+    ``+4.1%`` at ``d = 16``, ``+1.4%`` at ``d = 64`` (Jensen on ``1/||grad f||``).
+    With ``f = sd(f) r`` and ``u = r^2 / 2``, ``E[|f| h(f^2)] = sd(f) sqrt(2/pi) E_u[h(2 Var f u)]``,
+    ``u ~ Exp(1)``: Gauss-Laguerre nodes in ``u``, adaptive quadrature
+    (``scipy.integrate.quad_vec``) over the law of ``Q / (d - 1)``.
+    """
+    u, weights = special.roots_laguerre(n_nodes)
+    f_sq = 2 * VAR_RELU * u
+    law = stats.gamma(a=(d - 1) / 2, scale=2 / (d - 1))  # Q / (d - 1)
+
+    def integrand(s):
+        return law.pdf(s) / np.sqrt(f_sq + (d - 1) * s / 2)
+
+    value, _ = integrate.quad_vec(integrand, law.ppf(1e-13), law.ppf(1 - 1e-13), epsabs=1e-13)
+    return float(math.sqrt(d) * math.sqrt(VAR_RELU) * math.sqrt(2 / math.pi) * (weights @ value))
+
+
+def init_eta_sqrt_d_finite(d) -> float:
+    """``E[eta* sqrt(d)]`` at init at finite ``d`` (balanced signs, large ``m``):
+    :func:`first_order_finite_d` times the curvature factor ``1 + curvature_excess(d)``
+    (THEORY.md 3). The product neglects the positive correlation of the curvature factor with
+    ``|f|`` (a fraction of the excess itself, about 1% at ``d = 16``)."""
+    return first_order_finite_d(d) * (1 + float(curvature_excess(d)))
+
+
+def init_eta_d_slope(ds) -> float:
+    """Least-squares log-log slope of ``init_eta_sqrt_d_finite(d) / sqrt(d)`` over ``ds``: the
+    finite-``d`` slope of ``eta*`` at init (``-1/2`` plus the decay of the finite-``d`` terms,
+    THEORY.md 3); ``-0.528`` over ``d = 16, 64, 256``."""
+    log_d = np.log(np.asarray(ds, dtype=float))
+    log_eta = np.log([init_eta_sqrt_d_finite(int(d)) for d in ds]) - log_d / 2
+    return float(stats.linregress(log_d, log_eta).slope)
+
+
+def half_normal_pdf(t, scale):
+    """Density of ``scale |N(0, 1)|`` at ``t >= 0``: ``2 / (scale sqrt(2 pi)) exp(-t^2 / 2 scale^2)``
+    (the law of ``eta* sqrt(d) = sqrt(2) |f|`` at init, THEORY.md 3, with ``scale = sqrt(2) sd(f)``)."""
+    t = np.asarray(t, dtype=float)
+    return np.where(t >= 0, 2 / (scale * math.sqrt(2 * math.pi)) * np.exp(-t ** 2 / (2 * scale ** 2)), 0.0)
+
+
 def folded_normal_mean(c, s):
     """``E|N(c, s^2)| = s sqrt(2/pi) exp(-c^2 / 2 s^2) + c (1 - 2 Phi(-c/s))``."""
     return s * math.sqrt(2 / math.pi) * np.exp(-c ** 2 / (2 * s ** 2)) + c * (1 - 2 * stats.norm.cdf(-c / s))
@@ -131,6 +180,22 @@ def lazy_envelope(f0_init, grad0_norm, *, C0: float, d: int, m: int, kappa_d: fl
                                        drift_constant=drift_constant)
     safe = xp.where(denominator > 0, denominator, 1.0)
     return xp.where(denominator > 0, kappa_d * (xp.abs(f0_init) + C0) / safe, xp.inf)
+
+
+LAZY_MIN_D = 64  # the envelope's conditions (THEORY.md 4): d >= 64,
+LAZY_MAX_C0_RATIO = 0.25  # C0 <= sqrt(d) / 4,
+LAZY_WIDTH_FACTOR = 16.0  # m >= 16 C0^2
+
+
+def lazy_conditions(*, d: int, m: int, C0: float, c_sys: float = 2.0) -> bool:
+    """Whether ``(d, m, C0)`` satisfies the envelope's conditions (THEORY.md 4): ``d >= 64``,
+    ``C0 <= sqrt(d)/4``, ``m >= 16 C0^2`` and denominator ``>= ||grad f|| / 2`` at the typical
+    gradient norm ``sqrt(d/2 - 1/(2 pi))``. In ``C0 / sqrt(d)`` the boundary is
+    ``LAZY_MAX_C0_RATIO`` at most; the width and denominator conditions cut it lower."""
+    g = math.sqrt(grad_norm_sq_init(d))
+    return bool(d >= LAZY_MIN_D and C0 <= LAZY_MAX_C0_RATIO * math.sqrt(d)
+                and m >= LAZY_WIDTH_FACTOR * C0 ** 2
+                and envelope_denominator(g, C0=C0, d=d, m=m, c_sys=c_sys) >= g / 2)
 
 
 def sqrt_d_envelope(*, C0: float, d: int, K: float) -> float:
@@ -199,3 +264,59 @@ def angle_free_gradient(x, x_train, coef):
     cos = (x @ x_train.T) / (jnp.linalg.norm(x, axis=-1, keepdims=True)
                              * jnp.linalg.norm(x_train, axis=-1))
     return (kappa0(jnp.asarray(cos)) * coef) @ x_train
+
+
+def activation_flip_noise_sq(W0, W, x):
+    """``(1/m) sum_{s in F(x)} ||w_s,0||^2``: the squared norm of the random part of the
+    activation-flip term of ``grad f_t - grad f_0`` (THEORY.md 6.1).
+
+    The flip term is ``(1/sqrt m) sum_{s in F} +-a_s w_s,0`` over the neurons ``F(x)`` whose gate
+    at ``x`` changed between ``W0`` and ``W``; its mean over the flips is the systematic part
+    (the angle term of ``grad h_t``), and its fluctuation, a sum of ``|F|`` nearly independent
+    terms, has squared norm ``sum_{s in F} ||w_s,0||^2 / m`` to leading order (the squared mean
+    of each term is ``O(1/m)``, ``d`` times smaller). So
+    ``||grad f_t - grad f_0 - grad h_t||^2 ~= activation_flip_noise_sq`` once the learned
+    directions have converged (their error is ``O(m^(-1/2))``, the flips' ``O(m^(-1/4))``).
+
+    Args:
+        W0, W: `(m, d)` first layers at init and after training.
+        x: `(n, d)` inputs.
+
+    Returns:
+        `(n,)`.
+    """
+    W0, W, x = np.asarray(W0), np.asarray(W), np.asarray(x)
+    flipped = (x @ W0.T > 0) != (x @ W.T > 0)
+    return flipped @ np.sum(W0 ** 2, axis=1) / W0.shape[0]
+
+
+def noisy_cosine(signal_norm, noise_sq):
+    """``|s| / sqrt(|s|^2 + noise_sq)``: the cosine between a vector ``s`` and ``s + r`` for a
+    random ``r`` orthogonal to ``s`` on average with ``E||r||^2 = noise_sq`` (THEORY.md 6.1, 6.5:
+    ``cos(grad f_t - grad f_0, grad h_t)`` with the activation-flip noise)."""
+    return signal_norm / np.sqrt(signal_norm ** 2 + noise_sq)
+
+
+def ensemble_error_sq(errors_sq, k: int):
+    """``||(1/k) sum_i e_i||^2`` predicted for independent mean-zero errors ``e_i``:
+    ``(1/k^2) sum_i ||e_i||^2`` (THEORY.md 6.4: with balanced signs ``E grad f_0 = 0`` and
+    ``E grad f_t = grad h_t(.; Y)``, so the errors ``grad f_t,i - grad h_t(.; Y)`` of independent
+    inits average out).
+
+    Args:
+        errors_sq: `(k, ...)` ``||e_i||^2`` per network.
+    """
+    errors_sq = np.asarray(errors_sq)
+    return np.sum(errors_sq[:k], axis=0) / k ** 2
+
+
+def empirical_ntk_bias(theta_hat, theta):
+    """``<Theta_hat - Theta_W, Theta_W> / <Theta_W, Theta_W>``: the relative error of the
+    empirical kernel along the analytic one. ``E Theta_hat = Theta_W`` entrywise (THEORY.md 5),
+    so its expectation is 0; a kernel off by a factor ``1 + e`` gives ``-e / (1 + e)``.
+
+    Args:
+        theta_hat: `(..., n, n)` empirical kernels; ``theta``: `(n, n)` analytic kernel.
+    """
+    theta = np.asarray(theta)
+    return np.sum((np.asarray(theta_hat) - theta) * theta, axis=(-2, -1)) / np.sum(theta * theta)

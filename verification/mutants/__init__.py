@@ -9,8 +9,7 @@ in a module of this package that registers them with :func:`register` and is imp
 from verification.mutants.catalogue import FAMILIES, MUTANTS, Mutant, register
 from verification.mutants.patching import TARGETS, enter_for_process
 
-# Family modules register on import, one line each. Add `deep` once ntk_attack.deep_training
-# (the deep family's branch) is merged: `from verification.mutants import deep  # noqa: F401`.
-from verification.mutants import adversarial  # noqa: E402,F401
+# Family modules register on import, one line each.
+from verification.mutants import adversarial, deep  # noqa: E402,F401
 
 __all__ = ["FAMILIES", "MUTANTS", "Mutant", "TARGETS", "enter_for_process", "register"]

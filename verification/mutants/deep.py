@@ -2,8 +2,8 @@
 :data:`~verification.mutants.catalogue.MUTANTS`.
 
 Each replaces one definition of :mod:`ntk_attack.deep` or ``ntk_attack.deep_training`` (a
-hand-written replacement, :func:`~patching.wrap`). Import this module from
-``verification/mutants/__init__.py`` once the deep family's code is on the branch.
+hand-written replacement, :func:`~patching.wrap`), ported from
+``verification/mutants_deep.py``.
 """
 import math
 

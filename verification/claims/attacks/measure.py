@@ -18,10 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack import attacks, bounds, data, labelled_attacks, models, training
+from ntk_attack import attacks, bounds, data, labelled_attacks, models, theory, training
 from verification import protocol
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SLOPE_CI_SHARE = 0.5  # a slope's CI half-width may be at most half its band width
 KAPPA_QUANTILE = 0.999
 MNIST_LR = 4.0  # the prototype's full-batch rate
@@ -60,10 +60,14 @@ class KappaSweep:
     points: int = N_POINTS
 
 
-INIT = {"quick": InitSweep(ds=(16, 64, 256), m=1024, networks=60),
-        "full": InitSweep(ds=(16, 64, 256, 1024), m=4096, networks=100)}
-SPHERE = {"quick": SphereSweep(m=1024, networks=8, train=400, steps=300),
-          "full": SphereSweep(m=1024, networks=8, train=800, steps=1000)}
+# The level of mean eta* sqrt(d) must be resolved to +-1.5% at the Bonferroni level: 200
+# networks x 200 points per d gave CI half-widths of 1.6-1.9% (the networks' offsets make the
+# per-network means vary more than independent points would), so 400 networks. 12 trained
+# networks keep the t-quantile of the CI over networks near 5.5 (8 networks: ~7).
+INIT = {"quick": InitSweep(ds=(16, 64, 256), m=1024, networks=400),
+        "full": InitSweep(ds=(16, 64, 256, 1024), m=4096, networks=400)}
+SPHERE = {"quick": SphereSweep(m=1024, networks=12, train=400, steps=300),
+          "full": SphereSweep(m=1024, networks=16, train=800, steps=1000)}
 KAPPA = {"quick": KappaSweep(networks=40), "full": KappaSweep(networks=100)}
 
 
@@ -107,19 +111,23 @@ def _first_order_means(keys, *, d: int, m: int, signs: str, n_points: int):
         key_w, key_x = jax.random.split(key)
         params = models.init_two_layer(key_w, d, m, signs=signs)
         x = _unit_points(key_x, n_points, d)
+        f = models.apply(params, x)
         grad_norm = jnp.linalg.norm(models.input_grad(params, x), axis=-1)
-        return jnp.mean(math.sqrt(d) * jnp.abs(models.apply(params, x)) / grad_norm), jnp.sum(params.a)
+        return (jnp.mean(math.sqrt(d) * jnp.abs(f) / grad_norm), jnp.mean(f ** 2),
+                jnp.mean(grad_norm ** 2), jnp.sum(params.a))
 
     return jax.lax.map(one, keys)
 
 
 def first_order_point(point: InitPoint) -> dict:
-    """Per network `(n_networks,)`: mean over its points of ``sqrt(d) |f| / ||grad f||`` and
-    ``sum_a``. Two products per network, no attack: cheap enough for ~10^5 points."""
+    """Per network `(n_networks,)`: means over its points of ``sqrt(d) |f| / ||grad f||``,
+    ``f^2`` and ``||grad f||^2``, and ``sum_a``. Two products per network, no attack: cheap
+    enough for ~10^5 points."""
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
-    means, sums = _first_order_means(keys, d=point.d, m=point.m, signs=point.signs,
-                                     n_points=point.n_points)
-    return {"mean_first_order_sqrt_d": np.asarray(means), "sum_a": np.asarray(sums)}
+    means, f_sq, grad_sq, sums = _first_order_means(keys, d=point.d, m=point.m, signs=point.signs,
+                                                    n_points=point.n_points)
+    return {"mean_first_order_sqrt_d": np.asarray(means), "mean_f_sq": np.asarray(f_sq),
+            "mean_grad_norm_sq": np.asarray(grad_sq), "sum_a": np.asarray(sums)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -280,6 +288,21 @@ def slope_check(name: str, x, per_unit, *, slope, band, level: float, seed: int,
     """Log-log slope of per-unit positive summaries `(n_units, k)` against ``x`` `(k,)`."""
     return protocol.slope_check(name, x, per_unit, predicted=slope, band=band, level=level,
                                 seed=seed, ci_share=SLOPE_CI_SHARE, note=note)
+
+
+LEVEL_HALF_WIDTH = 0.015  # CI half-width that resolves a 3% error in the level of eta* sqrt(d)
+
+
+def level_band(d: int) -> protocol.Band:
+    """Band of mean ``eta* sqrt(d)`` divided by :func:`theory.init_eta_sqrt_d_finite`:
+    ``1 +- (curvature_excess(d) + 0.01)``. The prediction multiplies the first-order mean by the
+    mean curvature factor and so neglects their correlation, a fraction of the curvature
+    correction itself; 0.01 covers the curvature law's spread (THEORY.md 3)."""
+    half = float(theory.curvature_excess(d)) + 0.01
+    return protocol.Band(1 - half, 1 + half, LEVEL_HALF_WIDTH,
+                         f"+-{half:.3f} = 0.25/sqrt(d) + 0.01: the product of first-order mean and "
+                         "curvature factor neglects their correlation (a fraction of the curvature "
+                         "correction); THEORY.md 3")
 
 
 def no_flip_fraction(result: dict) -> float:

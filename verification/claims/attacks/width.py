@@ -6,12 +6,13 @@ import math
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack.plotting import common
+from ntk_attack import plotting
 from verification import protocol, registry
 from verification.claims.attacks import measure
 
 CACHE_VERSION = 1
 M_SLOPE = (0.0, (-0.05, 0.05))  # the law of (f, grad f) at init does not depend on m
+GRAD_BAND = 0.05  # E||grad f||^2 = d/2 - 1/(2 pi) exactly (THEORY.md 2); per-network spread ~10% at d = 64
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -23,34 +24,76 @@ class Grid:
     points: int = measure.N_POINTS
 
 
-GRIDS = {"quick": Grid(d=64, widths=(256, 1024, 4096), networks=60),
+GRIDS = {"quick": Grid(d=64, widths=(256, 1024, 4096), networks=72),
          "full": Grid(d=256, widths=(256, 1024, 4096, 16384), networks=100)}
 
 
-def judge_width(by_m: dict, *, level: float, seed: int, width_slope=M_SLOPE) -> list:
+def grad_norm_sq(result: dict) -> np.ndarray:
+    """`(n_networks,)` mean over points of ``||grad f(x; W0)||^2``."""
+    return np.mean(np.asarray(result["grad_norm"], dtype=float) ** 2, axis=1)
+
+
+def judge_width(by_m: dict, *, d: int, level: float, seed: int, width_slope=M_SLOPE,
+                predicted_level=None) -> list:
+    """Slope 0 of mean ``eta*`` against ``m``; the level of mean ``eta* sqrt(d)`` over the networks
+    of all widths (independent units; the slope check covers the trend) against :func:`theory.init_eta_sqrt_d_finite`; ``E||grad f||^2`` over all widths
+    against ``d/2 - 1/(2 pi)`` (scale-sensitive: ``eta*`` does not see the output scale).
+
+    Args:
+        by_m: ``{m: init_point result}`` at dimension ``d``.
+        predicted_level: predicted mean ``eta* sqrt(d)``; None for the finite-``d`` prediction.
+    """
     widths = sorted(by_m)
     per_unit = np.stack([measure.mean_eta(by_m[m]) for m in widths], axis=1)
     slope, band = width_slope
-    return [measure.slope_check("init: mean eta* against m", widths, per_unit, slope=slope, band=band,
-                        level=level, seed=protocol.derive_seed(seed, "width"))]
+    checks = [measure.slope_check("init: mean eta* against m", widths, per_unit, slope=slope, band=band,
+                                  level=level, seed=protocol.derive_seed(seed, "width"))]
+    target = theory.init_eta_sqrt_d_finite(d) if predicted_level is None else predicted_level
+    estimate, ci = protocol.bootstrap(math.sqrt(d) * per_unit.ravel() / target, np.mean, level=level,
+                                      seed=protocol.derive_seed(seed, "width-level"))
+    checks.append(protocol.check(
+        f"m in {widths}, d = {d}: mean eta* sqrt(d) / finite-d prediction (networks of all widths)",
+        prediction=f"1 (prediction {target:.4f}: first-order mean at finite d x curvature factor; "
+                   f"{theory.INIT_ETA_SQRT_D['balanced']:.4f} as d -> inf)",
+        estimate=estimate, ci=ci,
+        band=measure.level_band(d),
+        level=level))
+    grads = np.concatenate([grad_norm_sq(by_m[m]) for m in widths]) / theory.grad_norm_sq_init(d)
+    estimate, ci = protocol.bootstrap(grads, np.mean, level=level,
+                                      seed=protocol.derive_seed(seed, "width-grad"))
+    checks.append(protocol.check(
+        f"m in {widths}, d = {d}: E||grad f||^2 / (d/2 - 1/(2 pi))",
+        prediction=f"1 (exact at every m, THEORY.md 2: {theory.grad_norm_sq_init(d):.3f})",
+        estimate=estimate, ci=ci,
+        band=protocol.Band(1 - GRAD_BAND, 1 + GRAD_BAND, GRAD_BAND / 2,
+                           "+-5%: exact; networks' own E_x||grad f||^2 spread by ~10% at d = 64; "
+                           "an output scale 1/m instead of 1/sqrt(m) divides it by m"),
+        level=level, note="per width: " + ", ".join(
+            f"m = {m}: {np.mean(grad_norm_sq(by_m[m])) / theory.grad_norm_sq_init(d):.4f}" for m in widths)))
+    return checks
 
 
 def eta_vs_m(data: dict):
-    """Mean ``eta*`` at init against the width ``m`` (log-log) with the predicted flat line.
+    """Mean ``eta*`` at init against the width ``m`` (log x) with CIs over networks, beside the
+    first-order ``d -> inf`` level and the finite-``d`` prediction (flat lines, THEORY.md 3).
 
     Args:
-        data: ``{"m", "d", "mean_eta", "predicted_mean_eta_sqrt_d"}``.
+        data: ``{"m", "d", "mean_eta", "mean_eta_ci", "level", "predicted_mean_eta_sqrt_d",
+            "finite_d_eta_sqrt_d"}``.
     """
-    m = np.asarray(data["m"], dtype=float)
-    fig, ax = common.new_figure()
-    common.loglog_with_slope(ax, m, np.asarray(data["mean_eta"], dtype=float), 0.0,
-                             label=f"measured, d = {data['d']}", slope_label="slope 0 (fitted level)")
-    ax.axhline(data["predicted_mean_eta_sqrt_d"] / math.sqrt(data["d"]), ls=":",
-               color=common.PREDICTED,
-               label=f"first-order prediction {data['predicted_mean_eta_sqrt_d']:.3f} / sqrt(d)")
-    ax.set_xlabel("width m")
-    ax.set_ylabel("mean attack size eta* (flipped points)")
-    ax.legend(fontsize="small")
+    ci = np.asarray(data["mean_eta_ci"], dtype=float)
+    root_d = math.sqrt(data["d"])
+    fig = plotting.scaling_plot(
+        np.asarray(data["m"], dtype=float), data["mean_eta"], ci[:, 0], ci[:, 1],
+        labels=[f"measured, d = {data['d']}"],
+        prediction=lambda m: data["finite_d_eta_sqrt_d"] / root_d + 0 * m,
+        prediction_label=f"finite-d prediction {data['finite_d_eta_sqrt_d'] / root_d:.4f}",
+        xlabel="width m", ylabel="mean attack size eta* (flipped points)", logy=False,
+        ci_label=f"{data['level']:.2%} bootstrap CI over networks")
+    ax = fig.axes[0]
+    ax.axhline(data["predicted_mean_eta_sqrt_d"] / root_d, ls=":", color=plotting.style.GUIDE,
+               label=f"first order, d -> inf: {data['predicted_mean_eta_sqrt_d'] / root_d:.4f}")
+    plotting.style.legend(ax)
     return fig
 
 
@@ -58,20 +101,43 @@ def figures(data: dict) -> dict:
     return {"eta_vs_m": eta_vs_m(data)}
 
 
+def caption(data: dict) -> str:
+    root_d = math.sqrt(data["d"])
+    mean = np.asarray(data["mean_eta"], dtype=float)
+    first = data["predicted_mean_eta_sqrt_d"] / root_d
+    finite = data["finite_d_eta_sqrt_d"] / root_d
+    return plotting.caption(
+        "Mean eta* at init, d = {d}, over m = {m}: {lo}..{hi}, {gap_first:.1%}..{gap_first_hi:.1%} "
+        "above the d -> inf first-order value {first} and {gap:.1%}..{gap_hi:.1%} from the finite-d "
+        "prediction {finite} (first-order mean at d = {d} x curvature factor 1 + 0.25/sqrt(d)).",
+        d=data["d"], m=data["m"], lo=float(mean.min()), hi=float(mean.max()), first=first,
+        finite=finite, gap_first=float(mean.min() / first - 1), gap_first_hi=float(mean.max() / first - 1),
+        gap=float(mean.min() / finite - 1), gap_hi=float(mean.max() / finite - 1))
+
+
 @registry.claim("attack_independent_of_width", title="eta* does not depend on the width m",
                 figures=figures)
 def attack_independent_of_width(ctx: registry.Context, *, grid: Grid | None = None
         ) -> registry.Outcome:
     """The log-log slope of ``eta*`` against the width ``m`` at init is 0: ``|slope| <= 0.05``
-    (equivalence test, CI half-width at most 0.025)."""
+    (equivalence test, CI half-width at most 0.025); its level is the finite-``d`` prediction and
+    ``E||grad f||^2 = d/2 - 1/(2 pi)`` at every width."""
     grid = grid or GRIDS[ctx.profile]
     points = [measure.init_points(ctx.seed, [grid.d], m=m, n_networks=grid.networks,
                                   n_points=grid.points)[0] for m in grid.widths]
     by_m = dict(zip(grid.widths, ctx.runner.map(measure.init_point, points, desc="width attacks")))
-    checks = judge_width(by_m, level=ctx.level(1), seed=ctx.seed)
-    data = {"m": list(grid.widths), "d": grid.d,
+    level = ctx.level(3)
+    checks = judge_width(by_m, d=grid.d, level=level, seed=ctx.seed)
+    per_network = [measure.mean_eta(by_m[m]) for m in grid.widths]
+    cis = [protocol.bootstrap(v, np.mean, level=level, seed=protocol.derive_seed(ctx.seed, "fig", m))[1]
+           for v, m in zip(per_network, grid.widths)]
+    data = {"m": list(grid.widths), "d": grid.d, "level": level,
             "predicted_mean_eta_sqrt_d": theory.INIT_ETA_SQRT_D["balanced"],
-            "mean_eta": [float(np.mean(measure.mean_eta(by_m[m]))) for m in grid.widths],
-            "mean_eta_per_network": [measure.mean_eta(by_m[m]) for m in grid.widths],
+            "finite_d_eta_sqrt_d": theory.init_eta_sqrt_d_finite(grid.d),
+            "mean_eta": [float(np.mean(v)) for v in per_network],
+            "mean_eta_ci": [list(ci) for ci in cis],
+            "mean_eta_per_network": per_network,
+            "mean_grad_norm_sq": [float(np.mean(grad_norm_sq(by_m[m]))) for m in grid.widths],
             "no_flip_fraction": [measure.no_flip_fraction(by_m[m]) for m in grid.widths]}
+    data["captions"] = {"eta_vs_m": caption(data)}
     return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in points]})

@@ -2,7 +2,7 @@
 like ``m^(-1/4)`` (THEORY.md 6.5; notation in :mod:`.measure`)."""
 import numpy as np
 
-from ntk_attack.plotting import common
+from ntk_attack import plotting
 from verification import protocol, registry
 from verification.claims.gradients import measure
 
@@ -11,41 +11,76 @@ GRIDS = dict(measure.SWEEPS)
 
 
 def judge_antisymmetric(widths, summaries, *, level, seed, slope=measure.SLOPES["antisymmetric"]) -> list:
-    """Slope of ``|grad f_t - grad h_t| / |grad h_t|`` in ``m`` (``f_0 == 0``, ``h_t`` fit to ``Y``)."""
-    return [measure.slope_check(name, widths, s["trained"], slope, level=level,
-                         seed=protocol.derive_seed(seed, "antisymmetric", name),
-                         what="|grad f_t - grad h_t| / |grad h_t| against m (antisymmetric init)")
-            for name, s in summaries.items()]
+    """Slope of ``|grad f_t - grad h_t| / |grad h_t|`` in ``m`` (``f_0 == 0``, ``h_t`` fit to
+    ``Y``) and its level at the largest width (:func:`measure.level_checks`)."""
+    checks = []
+    for name, s in summaries.items():
+        checks.append(measure.slope_check(
+            name, widths, s["trained"], slope, level=level,
+            seed=protocol.derive_seed(seed, "antisymmetric", name),
+            what="|grad f_t - grad h_t| / |grad h_t| against m (antisymmetric init)"))
+        checks += measure.level_checks(name, widths, s, level=level,
+                                       seed=protocol.derive_seed(seed, "antisymmetric"),
+                                       what="grad f_t - grad h_t")
+    return checks
 
 
 def cosine_vs_width(data: dict):
-    """Cosine between network and kernel-predictor input gradients against width ``m``.
+    """Cosine between network and kernel-predictor input gradients against width ``m``, one
+    panel per data set, with bootstrap CIs over networks at the checks' level.
 
-    Lines: ``cos(grad f_t, grad h_t)`` with antisymmetric init (``f_0 == 0``, tends to 1), and
-    with balanced init ``cos(grad f_t, grad h_t)`` (stays small: the init's ``sqrt(d)`` gradient)
-    and ``cos(grad f_t - grad f_0, grad h_t)`` (tends to 1).
+    Series: ``cos(grad f_t, grad h_t)`` with antisymmetric init (``f_0 == 0``) and, with
+    balanced init, ``cos(grad f_t, grad h_t)`` (small: the init's ``sqrt(d)`` gradient) and
+    ``cos(grad f_t - grad f_0, grad h_t)``. Dashed: the predicted cosine at each width,
+    :func:`ntk_attack.theory.noisy_cosine` of ``|grad h_t|`` and the activation-flip noise (1 as
+    ``m -> inf``); the balanced ``cos(grad f_t, grad h_t)`` has no drawn prediction.
 
     Args:
-        data: ``{"widths": (k,), "series": {dataset: {"cos_full": (n, k)}},
-            "balanced": {dataset: {"cos_full": (n, k), "cos_delta": (n, k)}}}``.
+        data: ``{"widths": (k,), "series": {dataset: {"cos_full", "cos_pred": (n, k)}},
+            "balanced": {dataset: {"cos_full", "cos_delta", "cos_pred": (n', k)}}, "level",
+            "seed"}``.
+
+    Returns:
+        ``(Figure, caption)``.
     """
     widths = np.asarray(data["widths"], dtype=float)
-    fig, axes = common.new_figure(1, len(data["series"]), width=5.0, height=4.0)
+    level = f"{100 * data['level']:.2f}"
+    with plotting.style.style():
+        fig, axes = plotting.style.new_figure(1, len(data["series"]))
     axes = np.atleast_1d(axes)
+    texts = []
     for ax, name in zip(axes, data["series"]):
-        lines = (("antisymmetric init: cos(grad f_t, grad h_t)", data["series"][name]["cos_full"]),
-                 ("balanced init: cos(grad f_t, grad h_t)", data["balanced"][name]["cos_full"]),
-                 ("balanced init: cos(grad f_t - grad f_0, grad h_t)", data["balanced"][name]["cos_delta"]))
-        for i, (label, values) in enumerate(lines):
-            mean, sd = common.mean_sd(values)
-            ax.errorbar(widths, mean, yerr=sd, fmt="o-", color=f"C{i}", capsize=3, label=label)
-        ax.axhline(1.0, color=common.PREDICTED, ls="--", lw=1, label="kernel limit (cosine 1)")
-        common.width_axis(ax, widths)
-        ax.set_ylim(-0.1, 1.05)
-        ax.set_ylabel("cosine similarity (mean over test points)")
-        ax.set_title(name)
-        ax.legend(fontsize=6)
-    return fig
+        anti = measure.figure_series({**data["series"][name], "level": data["level"],
+                                      "seed": data["seed"]}, ("cos_full", "cos_pred"),
+                                     seed_label=f"anti {name}")
+        bal = measure.figure_series({**data["balanced"][name], "level": data["level"],
+                                     "seed": data["seed"]}, ("cos_full", "cos_delta", "cos_pred"),
+                                    seed_label=f"bal {name}")
+        lines = [anti["cos_full"], bal["cos_full"], bal["cos_delta"]]
+        plotting.scaling_plot(
+            widths, np.stack([c[0] for c in lines]), np.stack([c[1] for c in lines]),
+            np.stack([c[2] for c in lines]),
+            labels=["antisymmetric init: cos(grad f_t, grad h_t)",
+                    "balanced init: cos(grad f_t, grad h_t)",
+                    "balanced init: cos(grad f_t - grad f_0, grad h_t)"],
+            prediction=[anti["cos_pred"][0], None, bal["cos_pred"][0]],
+            prediction_label="predicted: theory.noisy_cosine(|grad h_t|, flip noise)",
+            logy=False, ci_label=f"{level}% bootstrap CI over networks", xlabel="width m",
+            ylabel="cosine similarity (mean over test points)", title=name, ax=ax)
+        texts.append(plotting.caption(
+            "{name}, m = {m:d}: antisymmetric {a} (predicted {pa}), balanced full {b}, "
+            "balanced change {c} (predicted {pc})", name=name, m=int(widths[-1]),
+            a=anti["cos_full"][0][-1], pa=anti["cos_pred"][0][-1], b=bal["cos_full"][0][-1],
+            c=bal["cos_delta"][0][-1], pc=bal["cos_pred"][0][-1]))
+    n_anti = np.asarray(next(iter(data["series"].values()))["cos_full"]).shape[0]
+    n_bal = np.asarray(next(iter(data["balanced"].values()))["cos_full"]).shape[0]
+    text = plotting.caption("Cosines between network and kernel-predictor input gradients, "
+                            "m = {m}; {na:d} antisymmetric and {nb:d} balanced networks per "
+                            "width; error bars: {level}% bootstrap CIs over networks; dashed: "
+                            "predicted cosine at each width (limit 1). ", m=f"{int(widths[0])}..{int(widths[-1])}", na=n_anti,
+                            nb=n_bal, level=level) + "; ".join(texts) + "."
+    with plotting.style.style():
+        return plotting.style.finish(fig), text
 
 
 def cosine_figures(data: dict) -> dict:
@@ -61,10 +96,13 @@ def antisymmetric_init_gradient_converges(ctx: registry.Context, *, grid=None) -
     grid = grid or GRIDS[ctx.profile]
     points, _, summaries = measure.sweep(ctx, grid, "antisymmetric")
     _, _, balanced = measure.sweep(ctx, grid, "balanced")
-    checks = judge_antisymmetric(grid.widths, summaries, level=ctx.level(len(summaries)), seed=ctx.seed)
+    checks = judge_antisymmetric(grid.widths, summaries, level=ctx.level(3 * len(summaries)),
+                                 seed=ctx.seed)
     data = {"widths": grid.widths, "slopes": {"antisymmetric": measure.SLOPES["antisymmetric"][0]},
-            "series": measure.series(summaries, ("trained", "cos_full")),
-            "balanced": measure.series(balanced, ("cos_full", "cos_delta"))}
+            "series": measure.series(summaries, ("trained", "cos_full", "cos_pred", "trained_sq",
+                                                 "noise_sq")),
+            "balanced": measure.series(balanced, ("cos_full", "cos_delta", "cos_pred")),
+            "level": ctx.level(3 * len(summaries)), "seed": ctx.seed}
     notes = "Mean cos(grad f_t, grad h_t) per width, antisymmetric vs balanced: " + "; ".join(
         f"{name} " + ", ".join(f"{a:.3f}/{b:.3f}" for a, b in zip(s["cos_full"].mean(axis=0),
                                                                 balanced[name]["cos_full"].mean(axis=0)))

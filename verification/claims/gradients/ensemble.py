@@ -6,11 +6,11 @@ import math
 import jax
 import numpy as np
 
-from ntk_attack import kernels, models, predictors, training
+from ntk_attack import kernels, models, predictors, theory, training
 from verification import protocol, registry
 from verification.claims.gradients import measure
 
-CACHE_VERSION = 1
+CACHE_VERSION = 3
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -23,7 +23,7 @@ class Grid:
     replicates: int
 
 
-GRIDS = {"quick": Grid(sweep=measure.SWEEPS["quick"], dataset="digits", m=256, k=16, replicates=6),
+GRIDS = {"quick": Grid(sweep=measure.SWEEPS["quick"], dataset="digits", m=256, k=16, replicates=12),
          "full": Grid(sweep=measure.SWEEPS["full"], dataset="digits", m=1024, k=64, replicates=8)}
 
 
@@ -42,7 +42,12 @@ class EnsemblePoint:
 
 def ensemble_gradients(point: EnsemblePoint) -> dict:
     """``distance[j] = mean_x |mean_{i < k_j} grad f_t,i - grad h_t(.; Y)| / |grad h_t(.; Y)|``
-    for ``k_j = 1, 2, 4, ..., k``."""
+    for ``k_j = 1, 2, 4, ..., k``; ``error_sq[j]``, the mean over ``x`` of
+    ``|mean_{i < k_j} e_i|^2`` with ``e_i = grad f_t,i - grad h_t(.; Y)``, and its prediction
+    for independent mean-zero errors ``predicted_sq[j]`` (:func:`theory.ensemble_error_sq` of the
+    networks' own ``|e_i|^2``, computed from each network's gradient, not the ensemble's);
+    ``identity``, the largest relative difference between
+    :func:`ntk_attack.predictors.ensemble_input_grad` and the mean of the networks' own gradients."""
     ds = measure.load(point.dataset, point.data_seed, point.test_fraction)
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.k)
     params0 = jax.vmap(lambda key: models.init_two_layer(key, ds.d, point.m))(keys)
@@ -52,16 +57,41 @@ def ensemble_gradients(point: EnsemblePoint) -> dict:
                                   steps=point.steps, lr=point.lr)
     gh = np.asarray(h.input_grad(ds.x_test))
     ks = 2 ** np.arange(int(math.log2(point.k)) + 1)
-    distance = [np.mean(measure.norm(predictors.ensemble_input_grad(
-        models.TwoLayer(result.params.W[:k], result.params.a[:k]), ds.x_test) - gh) / measure.norm(gh))
-        for k in ks]
-    return {"k": ks, "distance": np.array(distance)}
+    ensembles = [np.asarray(predictors.ensemble_input_grad(
+        models.TwoLayer(result.params.W[:k], result.params.a[:k]), ds.x_test)) - gh for k in ks]
+    each = np.asarray(jax.vmap(models.input_grad, in_axes=(0, None))(result.params, ds.x_test))
+    each_sq = measure.norm(each - gh) ** 2
+    identity = max(float(np.max(np.abs(e + gh - each[:k].mean(axis=0))) / np.max(np.abs(each[:k].mean(axis=0))))
+                   for e, k in zip(ensembles, ks))
+    return {"identity": identity, "k": ks, "distance": np.array([np.mean(measure.norm(e) / measure.norm(gh)) for e in ensembles]),
+            "error_sq": np.array([np.mean(measure.norm(e) ** 2) for e in ensembles]),
+            "predicted_sq": np.array([np.mean(theory.ensemble_error_sq(each_sq, k)) for k in ks])}
 
 
-def judge_ensemble(ks, per_replicate, *, level, seed, slope=measure.SLOPES["ensemble"]) -> list:
+def judge_ensemble(ks, per_replicate, error_sq, predicted_sq, *, level, seed,
+                   slope=measure.SLOPES["ensemble"], identity: float = 0.0) -> list:
+    """Slope in ``k`` of the relative distance `(replicates, len(ks))` and, at the largest ``k``,
+    the level: RMS ``|mean_k e_i|`` over RMS ``sqrt(sum_i |e_i|^2) / k``, 1 for independent
+    mean-zero errors (THEORY.md 6.4; a bias of ``grad f_t`` or of ``grad h_t`` adds to the
+    numerator only); and ``identity``, the exact check that the ensemble gradient is the mean of
+    the networks' own gradients over the networks only (per test point)."""
+    pairs = np.stack([np.asarray(error_sq)[:, -1], np.asarray(predicted_sq)[:, -1]], axis=1)
     return [measure.slope_check("ensemble", ks, per_replicate, slope, level=level,
-                         seed=protocol.derive_seed(seed, "ensemble"),
-                         what="|mean_k grad f_t - grad h_t(Y)| / |grad h_t(Y)| against k")]
+                                seed=protocol.derive_seed(seed, "ensemble"),
+                                what="|mean_k grad f_t - grad h_t(Y)| / |grad h_t(Y)| against k"),
+            measure.mean_check(
+                f"ensemble: RMS |mean_k e_i| / RMS sqrt(sum_i |e_i|^2 / k^2) at k = {ks[-1]}", pairs,
+                prediction="1 (theory.ensemble_error_sq)", level=level,
+                seed=protocol.derive_seed(seed, "ensemble", "level"), band=(0.8, 1.2),
+                half_width=0.1, why="equivalence margin 20%: a bias up to 0.66 |e| / sqrt(k) is "
+                "agreement; the ratio of one k = 16 ensemble varies by ~8% between replicates "
+                "(test points share their gradients), so 12 replicates resolve 20%, not 5%",
+                statistic=lambda rows: math.sqrt(np.mean(rows[:, 0]) / np.mean(rows[:, 1]))),
+            protocol.exact_check(
+                "ensemble_input_grad vs the mean of the networks' own input gradients, every k",
+                prediction="equal", value=identity,
+                band=protocol.Band(0, 1e-12, 0, "the same k-term mean in float64, summed in "
+                                   "another order"), note="max relative difference over replicates")]
 
 
 @registry.claim("ensemble_gradient_converges",
@@ -80,8 +110,12 @@ def ensemble_gradient_converges(ctx: registry.Context, *, grid: Grid | None = No
     results = ctx.runner.map(ensemble_gradients, points, desc="ensembles")
     ks = results[0]["k"]
     per_replicate = np.stack([r["distance"] for r in results])
-    checks = judge_ensemble(ks, per_replicate, level=ctx.level(), seed=ctx.seed)
-    data = {"k": ks, "distance": per_replicate, "m": grid.m, "dataset": name}
+    error_sq = np.stack([r["error_sq"] for r in results])
+    predicted_sq = np.stack([r["predicted_sq"] for r in results])
+    checks = judge_ensemble(ks, per_replicate, error_sq, predicted_sq, level=ctx.level(2), seed=ctx.seed,
+                            identity=max(float(r["identity"]) for r in results))
+    data = {"k": ks, "distance": per_replicate, "error_sq": error_sq, "predicted_sq": predicted_sq,
+            "m": grid.m, "dataset": name}
     notes = (f"{name}, m = {grid.m}; replicates (disjoint groups of {grid.k} "
              "networks) are the bootstrap units; the ensemble of size k is the first k of a group.")
     return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in points]}, notes)

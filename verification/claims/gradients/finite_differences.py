@@ -10,7 +10,7 @@ from ntk_attack import kernels, models, predictors, theory, training
 from verification import protocol, registry
 from verification.claims.gradients import measure
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 # Central differences: piecewise-linear functions are exact on kink-free segments up to rounding
 # eps/h ~ 1e-10; the kernel predictor has truncation h^2 f'''/6 ~ 1e-8 and rounding ~ 1e-12.
 FD_STEP_LINEAR, FD_TOL_LINEAR = 1e-6, 1e-7
@@ -79,7 +79,31 @@ def finite_difference_errors(grid: Grid, seed: int) -> dict:
     decomposition = float(np.max(np.linalg.norm(closed - autodiff, axis=-1)
                                  / np.linalg.norm(autodiff, axis=-1)))
     return {"network": network, "linearization": linear, "kernel_predictor": kernel,
-            "angle_decomposition": decomposition}
+            "angle_decomposition": decomposition, "kinks": kink_errors(trained, ds.d)}
+
+
+def kink_errors(params, d: int, n_kink: int = 8) -> dict:
+    """At exact kinks, the closed forms against ``jax`` autodiff of :func:`models.apply`
+    (``jax.nn.relu``: ``relu'(0) = 0``, the convention THEORY.md 5 asks to state).
+
+    The first ``n_kink`` neurons get ``w_s[0] = 0`` exactly, so ``w_s . e_0 = 0`` at the basis
+    input ``e_0`` (and at ``-e_0``); these are the only inputs where ``relu'(0)`` matters.
+
+    Returns:
+        ``{"input_grad": max relative |closed form - jax.grad|, "empirical_ntk": max relative
+        |closed form - J J^T| (jacobian in W)}``.
+    """
+    W = params.W.at[:n_kink, 0].set(0.0)
+    kinked = models.TwoLayer(W, params.a)
+    x = np.zeros((2, d))
+    x[0, 0], x[1, 0] = 1.0, -1.0
+    closed = np.asarray(models.input_grad(kinked, x))
+    auto = np.asarray(jax.vmap(jax.grad(lambda z: models.apply(kinked, z)))(x))
+    jac = np.asarray(jax.jacobian(lambda V: models.apply(models.TwoLayer(V, params.a), x))(W))
+    jac = jac.reshape(len(x), -1)
+    ntk = np.asarray(kernels.empirical_ntk(kinked, x))
+    return {"input_grad": float(np.max(np.abs(closed - auto)) / np.max(np.abs(auto))),
+            "empirical_ntk": float(np.max(np.abs(ntk - jac @ jac.T)) / np.max(np.abs(ntk)))}
 
 
 def judge_finite_differences(errors: dict) -> list:
@@ -98,6 +122,11 @@ def judge_finite_differences(errors: dict) -> list:
                              prediction="equal", value=ker,
                              band=protocol.Band(0, FD_TOL_SMOOTH, 0, f"h = {FD_STEP_SMOOTH:g}: truncation "
                                                 "h^2 f'''/6 and rounding eps/h both far below")),
+        *[protocol.exact_check(f"{what} at exact kinks (w_s . x = 0) vs jax autodiff, relu'(0) = 0",
+                               prediction="equal", value=errors["kinks"][what],
+                               band=protocol.Band(0, 1e-12, 0, "same sums in float64; a different "
+                                                  "relu'(0) convention changes them by O(1/m)"))
+          for what in ("input_grad", "empirical_ntk")],
         protocol.exact_check("grad h_t = L + angle term (THEORY.md 6.2 closed form) vs jax.grad",
                              prediction="equal", value=errors["angle_decomposition"],
                              band=protocol.Band(0, 1e-10, 0, "same formula, float64; arccos is "

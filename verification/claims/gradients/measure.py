@@ -14,14 +14,15 @@ cache.
 """
 import dataclasses
 import functools
+import math
 
 import jax
 import numpy as np
 
-from ntk_attack import data, kernels, models, predictors, training
+from ntk_attack import data, kernels, models, predictors, theory, training
 from verification import protocol
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 DATA_SEED = 0  # train/test split of the bundled sets and draw of the sphere points
 IMAGE_SIZE = 8  # digits and MNIST resized to 8 x 8: d = 64, as in THEORY.md 6
 SPHERE_N, SPHERE_D = 400, 64
@@ -59,7 +60,7 @@ SWEEPS = {
     # the time budget; the linearisation error varies ~20% between networks, hence 40 seeds
     # (the antisymmetric and ensemble distances vary ~3%: fewer units decide them).
     "quick": Sweep(datasets=("digits",), test_fraction=0.7, widths=(256, 1024, 4096), n_seeds=40,
-                   n_seeds_antisymmetric=6, steps=50, lr={"digits": 5.0}),
+                   n_seeds_antisymmetric=10, steps=50, lr={"digits": 5.0}),
     "full": Sweep(datasets=("digits", "mnist", "sphere"), test_fraction=0.2,
                   widths=(256, 1024, 4096, 16384, 65536), n_seeds=8, n_seeds_antisymmetric=8,
                   steps=300, lr={"digits": 3.0, "mnist": 3.0, "sphere": 50.0}),
@@ -109,7 +110,12 @@ def network_gradients(point: NetworkPoint) -> dict:
     ``lin_to_kernel = |g_lin - grad h_t|`` with ``g_lin = (1/sqrt m) sum_s a_s 1[w_s,0 . x > 0]
     (w_s,t - w_s,0)``, ``angle = |grad h_t - L|``, ``persist = |grad f_t - grad h_t|``, the
     cosines ``cos_delta = cos(grad f_t - grad f_0, grad h_t)`` and ``cos_full = cos(grad f_t,
-    grad h_t)``, ``drift = |f_t - f_0|`` and ``x_norm``; scalars ``C0_hat`` and ``train_loss``.
+    grad h_t)``, ``drift = |f_t - f_0|`` and ``x_norm``; the level predictions ``trained_sq =
+    |grad f_t - grad f_0 - grad h_t|^2`` against ``noise_sq``
+    (:func:`ntk_attack.theory.activation_flip_noise_sq`) and ``cos_pred =
+    theory.noisy_cosine(|grad h_t|, noise_sq)``; the split of ``grad f_t - grad h_t`` into its
+    coefficient along ``grad f_0`` (``persist_along``) and the squared rest (``persist_perp_sq``);
+    scalars ``C0_hat`` and ``train_loss``.
     """
     ds = load(point.dataset, point.data_seed, point.test_fraction)
     x, y, xt = ds.x_train, ds.y_train, ds.x_test
@@ -124,10 +130,17 @@ def network_gradients(point: NetworkPoint) -> dict:
     limit = np.asarray(predictors.angle_free_input_grad(h, xt))
     g_lin = np.asarray(predictors.linearize(params0).input_grad(result.params.W, xt)) - g0
     drift = np.abs(np.asarray(models.apply(result.params, xt) - models.apply(params0, xt)))
+    noise_sq = theory.activation_flip_noise_sq(params0.W, result.params.W, xt)
+    with np.errstate(divide="ignore", invalid="ignore"):  # antisymmetric init: g0 == 0
+        along = np.sum((gt - gh) * g0, axis=-1) / norm(g0) ** 2
+    perp = gt - gh - np.nan_to_num(along)[:, None] * g0
     return {"g0": norm(g0), "gh": norm(gh), "limit": norm(limit),
             "trained": norm(gt - g0 - gh), "lin_to_limit": norm(g_lin - limit),
             "lin_to_kernel": norm(g_lin - gh), "angle": norm(gh - limit),
             "persist": norm(gt - gh), "cos_delta": cos(gt - g0, gh), "cos_full": cos(gt, gh),
+            "trained_sq": norm(gt - g0 - gh) ** 2, "noise_sq": noise_sq,
+            "cos_pred": theory.noisy_cosine(norm(gh), noise_sq), "persist_along": along,
+            "persist_perp_sq": norm(perp) ** 2,
             "drift": drift, "x_norm": norm(xt), "C0_hat": result.history.C0_hat[-1],
             "train_loss": result.history.loss[-1]}
 
@@ -160,6 +173,11 @@ def per_network(points, results) -> dict:
                                "persist_sq": np.mean(r["persist"] ** 2),
                                "gh": np.mean(r["gh"]),
                                "cos_delta": np.mean(r["cos_delta"]), "cos_full": np.mean(r["cos_full"]),
+                               "cos_pred": np.mean(r["cos_pred"]),
+                               "noise_rel": np.mean(np.sqrt(r["noise_sq"]) / r["gh"]),
+                               "trained_sq": np.mean(r["trained_sq"]), "noise_sq": np.mean(r["noise_sq"]),
+                               "persist_along": np.mean(r["persist_along"]),
+                               "persist_perp_sq": np.mean(r["persist_perp_sq"]),
                                "C0_hat": float(r["C0_hat"]), "train_loss": float(r["train_loss"])}
                 for key, value in summary.items():
                     rows.setdefault(key, {}).setdefault(m, []).append(float(value))
@@ -199,3 +217,41 @@ def mean_check(name, per_unit, *, prediction, level, seed, band=CLOSE, half_widt
     estimate, ci = protocol.bootstrap(per_unit, statistic, level=level, seed=seed)
     return protocol.check(name, prediction=prediction, estimate=estimate, ci=ci,
                           band=protocol.Band(band[0], band[1], half_width, why), level=level)
+
+
+# Level of the residual at the largest width: an equivalence margin of 5% on the RMS ratio (10%
+# on the squared norm, the size of the learned directions' O(m^(-1/2)) error left at m = 4096),
+# and of 0.01 on the cosine (about a quarter of 1 - cos at m = 4096 on digits).
+LEVEL_RATIO = (0.95, 1.05)
+LEVEL_COSINE = (-0.01, 0.01)
+
+
+def level_checks(name, widths, s, *, level, seed, what="grad f_t - grad f_0 - grad h_t") -> list:
+    """Level of the residual ``r = what`` at the largest width against the activation-flip noise
+    (THEORY.md 6.1): ``RMS |r| / RMS sqrt(noise_sq) = 1`` and ``mean cos(grad f_t - grad f_0,
+    grad h_t) - mean theory.noisy_cosine(|grad h_t|, noise_sq) = 0``, networks as units."""
+    m = widths[-1]
+    pairs = np.stack([s["trained_sq"][:, -1], s["noise_sq"][:, -1]], axis=1)
+    cosines = np.stack([s["cos_delta"][:, -1], s["cos_pred"][:, -1]], axis=1)
+    return [
+        mean_check(f"{name}: RMS |{what}| / RMS flip noise at m = {m}", pairs,
+                   prediction="1 (theory.activation_flip_noise_sq)", level=level,
+                   seed=protocol.derive_seed(seed, "level", name), band=LEVEL_RATIO,
+                   half_width=0.025, why="equivalence margin 5% (THEORY.md 6.1: the learned "
+                   "directions' error, O(m^(-1/2)), is left over)",
+                   statistic=lambda rows: math.sqrt(np.mean(rows[:, 0]) / np.mean(rows[:, 1]))),
+        mean_check(f"{name}: mean cos(grad f_t - grad f_0, grad h_t) - predicted at m = {m}", cosines,
+                   prediction="0 (theory.noisy_cosine)", level=level,
+                   seed=protocol.derive_seed(seed, "cosine", name), band=LEVEL_COSINE,
+                   half_width=0.005, why="equivalence margin 0.01 of cosine (a quarter of 1 - cos "
+                   "at m = 4096)",
+                   statistic=lambda rows: float(np.mean(rows[:, 0]) - np.mean(rows[:, 1]))),
+    ]
+
+
+def figure_series(data: dict, keys, *, seed_label: str):
+    """Means over networks per width with bootstrap CIs at ``data["level"]`` for a figure:
+    ``{key: (estimate, lo, hi)}`` from ``data``'s `(n_networks, k)` arrays ``keys``."""
+    return {key: protocol.bootstrap_columns(np.asarray(data[key]), level=data["level"],
+                                            seed=protocol.derive_seed(data["seed"], seed_label, key))
+            for key in keys}

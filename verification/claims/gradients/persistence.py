@@ -29,7 +29,33 @@ def judge_persistence(widths, summaries, d: dict, *, level, seed) -> list:
             why="equivalence margin 10%; per-network spread ~sqrt(2/d) (|grad f_0|^2 is nearly "
                 "chi-square in d dimensions), so the CI may be as wide as 0.1",
             statistic=lambda rows: math.sqrt(float(np.mean(rows)) / scale)))
+        checks += persistence_level_checks(name, widths, s, level=level, seed=seed)
     return checks
+
+
+def persistence_level_checks(name, widths, s, *, level, seed) -> list:
+    """``grad f_t - grad h_t = grad f_0 + r`` (THEORY.md 6.3 with 6.1) at the largest width: the
+    coefficient of ``grad f_t - grad h_t`` along ``grad f_0`` is 1 (the init's gradient survives
+    undamped) and the rest has the squared norm of the activation-flip noise ``r``
+    (:func:`ntk_attack.theory.activation_flip_noise_sq`). ``grad h_t`` enters both at first
+    order: a wrong ``grad h_t`` shifts the coefficient (it is correlated with ``grad f_0``
+    through the residual targets ``Y - f_0(X)``) and adds its error to the rest."""
+    m = widths[-1]
+    perp = np.stack([s["persist_perp_sq"][:, -1], s["noise_sq"][:, -1]], axis=1)
+    return [
+        measure.mean_check(
+            f"{name}: <grad f_t - grad h_t, grad f_0> / |grad f_0|^2 at m = {m}",
+            s["persist_along"][:, -1], prediction="1", level=level,
+            seed=protocol.derive_seed(seed, "along", name), band=(0.95, 1.05), half_width=0.025,
+            why="equivalence margin 5%: r's component along grad f_0 is the flipped-off "
+                "neurons' own term, -(1/m) sum ||w_s,0||^2 / |grad f_0|^2 ~ -1.6% at m = 4096"),
+        measure.mean_check(
+            f"{name}: RMS of the rest of grad f_t - grad h_t / RMS flip noise at m = {m}", perp,
+            prediction="1 (theory.activation_flip_noise_sq)", level=level,
+            seed=protocol.derive_seed(seed, "perp", name), band=measure.LEVEL_RATIO,
+            half_width=0.025, why="equivalence margin 5% (THEORY.md 6.1, as the trained claim)",
+            statistic=lambda rows: math.sqrt(np.mean(rows[:, 0]) / np.mean(rows[:, 1]))),
+    ]
 
 
 @registry.claim("init_gradient_term_persists",
@@ -40,7 +66,7 @@ def init_gradient_term_persists(ctx: registry.Context, *, grid=None) -> registry
     grid = grid or GRIDS[ctx.profile]
     points, _, summaries = measure.sweep(ctx, grid, "balanced")
     d = {name: measure.load(name, measure.DATA_SEED, grid.test_fraction).d for name in summaries}
-    n_checks = len(summaries) * (len(grid.widths) + 1)
+    n_checks = len(summaries) * (len(grid.widths) + 3)
     checks = judge_persistence(grid.widths, summaries, d, level=ctx.level(n_checks), seed=ctx.seed)
     data = {"widths": grid.widths, "d": d,
             "series": measure.series(summaries, ("persist_paired", "persist_sq", "gh"))}

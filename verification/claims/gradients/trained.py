@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ntk_attack.plotting import common
+from ntk_attack import plotting
 from verification import protocol, registry
 from verification.claims.gradients import measure
 
@@ -20,47 +20,63 @@ DISTANCES = (
 
 
 def judge_trained(widths, summaries, *, level, seed, slope=measure.SLOPES["trained"]) -> list:
-    """Slope of the mean relative distance ``|grad f_t - grad f_0 - grad h_t| / |grad h_t|`` in ``m``."""
-    return [measure.slope_check(name, widths, s["trained"], slope, level=level,
-                         seed=protocol.derive_seed(seed, "trained", name),
-                         what="|grad f_t - grad f_0 - grad h_t| / |grad h_t| against m")
-            for name, s in summaries.items()]
+    """Slope of the mean relative distance ``|grad f_t - grad f_0 - grad h_t| / |grad h_t|`` in
+    ``m``, and its level at the largest width (:func:`measure.level_checks`)."""
+    checks = []
+    for name, s in summaries.items():
+        checks.append(measure.slope_check(name, widths, s["trained"], slope, level=level,
+                                          seed=protocol.derive_seed(seed, "trained", name),
+                                          what="|grad f_t - grad f_0 - grad h_t| / |grad h_t| against m"))
+        checks += measure.level_checks(name, widths, s, level=level, seed=seed)
+    return checks
 
 
 def distance_vs_width(data: dict):
-    """Relative gradient distances against width ``m`` (log-log), one panel per data set.
+    """Relative gradient distances against width ``m`` (log-log), one panel per data set, with
+    bootstrap CIs over networks at the checks' level (:data:`DISTANCES`).
 
-    One line per comparison (:data:`DISTANCES`); each has its predicted slope dashed beside it,
-    through the geometric mean of the measurement (the slope is the prediction, not the level),
-    and the angle term, the predicted level of the linearisation's gap, is dotted.
+    Predictions at their absolute level: the activation-flip noise for the trained network's
+    residual (mean of ``sqrt(theory.activation_flip_noise_sq) / |grad h_t|``), the angle term
+    for the linearisation's gap to ``grad h_t``, 1 for ``|grad f_t - grad h_t| / |grad f_0|``;
+    the linearisation's convergence to ``L`` has a slope-only guide (``-1/2``).
 
     Args:
-        data: ``{"widths": (k,), "slopes": {name: slope}, "series": {dataset: {key: (n, k)}}}``
-            with keys among those of :data:`DISTANCES` and ``"angle"``.
+        data: ``{"widths": (k,), "series": {dataset: {key: (n, k)}}, "level": float, "seed":
+            int}`` with the keys of :data:`DISTANCES`, ``"angle"`` and ``"noise_rel"``.
+
+    Returns:
+        ``(Figure, caption)``.
     """
     widths = np.asarray(data["widths"], dtype=float)
-    series = data["series"]
-    fig, axes = common.new_figure(1, len(series), width=5.5, height=4.2)
+    level = f"{100 * data['level']:.2f}"
+    keys = [key for key, _, _ in DISTANCES]
+    with plotting.style.style():
+        fig, axes = plotting.style.new_figure(1, len(data["series"]))
     axes = np.atleast_1d(axes)
-    for ax, (name, s) in zip(axes, series.items()):
-        for i, (key, label, slope) in enumerate(DISTANCES):
-            if key not in s:
-                continue
-            slope = data["slopes"][slope] if isinstance(slope, str) else slope
-            mean, sd = common.mean_sd(s[key])
-            color = f"C{i}"
-            ax.errorbar(widths, mean, yerr=sd, fmt="o-", color=color, capsize=3,
-                        label=f"{label}; predicted slope {slope:g} (dashed)")
-            common.slope_line(ax, widths, mean, slope, color=color)
-        if "angle" in s:
-            ax.plot(widths, common.mean_sd(s["angle"])[0], ":", color="k",
-                    label="predicted gap: angle term |grad h_t - L| / |grad h_t|")
-        ax.set_yscale("log")
-        common.width_axis(ax, widths)
-        ax.set_ylabel("relative distance of input gradients")
-        ax.set_title(name)
-        ax.legend(fontsize=6)
-    return fig
+    texts = []
+    for ax, (name, s) in zip(axes, data["series"].items()):
+        cis = measure.figure_series({**s, "level": data["level"], "seed": data["seed"]},
+                                    keys + ["angle", "noise_rel"], seed_label=name)
+        predicted = [cis["noise_rel"][0], None, cis["angle"][0], np.ones_like(widths)]
+        plotting.scaling_plot(
+            widths, np.stack([cis[k][0] for k in keys]), np.stack([cis[k][1] for k in keys]),
+            np.stack([cis[k][2] for k in keys]), labels=[label for _, label, _ in DISTANCES],
+            prediction=predicted, prediction_label="predicted level (flip noise, angle term, 1)",
+            slope_guide=[None, -0.5, None, None], ci_label=f"{level}% bootstrap CI over networks",
+            xlabel="width m", ylabel="relative distance of input gradients", title=name, ax=ax)
+        texts.append(plotting.caption(
+            "{name}: |grad f_t - grad f_0 - grad h_t| / |grad h_t| falls from {a} to {b} "
+            "(predicted flip noise {pa} to {pb}); the linearisation's gap to grad h_t is {g} "
+            "at m = {m:d} against the angle term {t}", name=name, a=cis["trained"][0][0],
+            b=cis["trained"][0][-1], pa=cis["noise_rel"][0][0], pb=cis["noise_rel"][0][-1],
+            g=cis["lin_to_kernel"][0][-1], m=int(widths[-1]), t=cis["angle"][0][-1]))
+    n = np.asarray(next(iter(data["series"].values()))["trained"]).shape[0]
+    text = plotting.caption("Input-gradient distances against width m = {m}, {n:d} "
+                            "networks per width; error bars: {level}% bootstrap CIs over "
+                            "networks; dashed: predictions at their absolute level; dotted: "
+                            "slope-only guide. ", m=f"{int(widths[0])}..{int(widths[-1])}", n=n, level=level) + "; ".join(texts) + "."
+    with plotting.style.style():
+        return plotting.style.finish(fig), text
 
 
 def gradient_distance_figures(data: dict) -> dict:
@@ -76,10 +92,12 @@ def trained_gradient_converges_to_kernel_gradient(ctx: registry.Context, *, grid
     flips leave a random term of norm ``~ sqrt(C0 d) m^(-1/4)`` (THEORY.md 6.1)."""
     grid = grid or GRIDS[ctx.profile]
     points, _, summaries = measure.sweep(ctx, grid, "balanced")
-    checks = judge_trained(grid.widths, summaries, level=ctx.level(len(summaries)), seed=ctx.seed)
+    checks = judge_trained(grid.widths, summaries, level=ctx.level(3 * len(summaries)), seed=ctx.seed)
     data = {"widths": grid.widths, "slopes": {k: v[0] for k, v in measure.SLOPES.items()},
             "series": measure.series(summaries, ("trained", "lin_to_limit", "lin_to_kernel", "angle",
-                                          "persist_paired", "C0_hat", "cos_delta"))}
+                                                 "persist_paired", "C0_hat", "cos_delta", "noise_rel",
+                                                 "trained_sq", "noise_sq")),
+            "level": ctx.level(3 * len(summaries)), "seed": ctx.seed}
     notes = "C0_hat after training per width (mean over networks), and C0_hat / sqrt(d): " + "; ".join(
         f"{name} " + ", ".join(f"{v:.2f} ({v / math.sqrt(measure.load(name, measure.DATA_SEED, grid.test_fraction).d):.2f})"
                                for v in s["C0_hat"].mean(axis=0))

@@ -8,11 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack import kernels, models, theory
-from ntk_attack.plotting import common
+from ntk_attack import kernels, models, plotting, theory
 from verification import protocol, registry
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SD_FACTORS = {signs: theory.ntk_sd_factor(signs) for signs in ("balanced", "antisymmetric")}
 
 
@@ -57,8 +56,9 @@ def convergence_inputs(point: ConvergencePoint) -> np.ndarray:
 
 
 def convergence_point(point: ConvergencePoint) -> dict:
-    """Per network, the mean over entries of ``(Theta_hat - Theta_W)^2``; the exact
-    independent-row prediction ``mean (x.x')^2 p (1 - p) / m``; one network's ``Theta_hat``."""
+    """Per network, the mean over entries of ``(Theta_hat - Theta_W)^2`` and the relative bias
+    along the kernel (:func:`ntk_attack.theory.empirical_ntk_bias`); the exact independent-row
+    prediction ``mean (x.x')^2 p (1 - p) / m``; one network's ``Theta_hat``."""
     x = jnp.asarray(convergence_inputs(point))
     theta = kernels.ntk_first_layer(x, x)
     cos = np.clip(np.asarray(x @ x.T), -1, 1)
@@ -67,22 +67,26 @@ def convergence_point(point: ConvergencePoint) -> dict:
     def one(key):
         params = models.init_two_layer(key, point.d, point.m, signs=point.signs)
         theta_hat = kernels.empirical_ntk(params, x)
-        return jnp.mean((theta_hat - theta) ** 2), theta_hat
+        bias = jnp.sum((theta_hat - theta) * theta) / jnp.sum(theta * theta)
+        return jnp.mean((theta_hat - theta) ** 2), bias, theta_hat
 
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
-    mse, theta_hat = jax.lax.map(one, keys, batch_size=8)
-    return {"mse": mse, "predicted_mse": predicted, "theta_hat": theta_hat[0], "cos": cos}
+    mse, bias, theta_hat = jax.lax.map(one, keys, batch_size=8)
+    return {"mse": mse, "bias": bias, "predicted_mse": predicted, "theta_hat": theta_hat[0], "cos": cos}
 
 
-def judge_convergence(widths, mse: dict, predicted: dict, *, level: float, seed: int,
+def judge_convergence(widths, mse: dict, predicted: dict, bias: dict, *, level: float, seed: int,
                       slope: float = -0.5, sd_factors=SD_FACTORS) -> list:
-    """Checks of the entrywise standard deviation and of the log-log slope.
+    """Checks of the entrywise standard deviation (its level, pooled over widths), of the bias
+    along the kernel at the largest width, and of the log-log slope.
 
     Args:
         widths: `(k,)` widths.
         mse: ``{signs: (n_networks, k)}`` per-network mean squared entry error (networks are
             the independent units of the bootstrap).
         predicted: ``{signs: (k,)}`` exact independent-row mean variance.
+        bias: ``{signs: (n_networks,)}`` per-network :func:`theory.empirical_ntk_bias` at the
+            largest width.
         level: CI level of each check.
         seed: bootstrap seed.
         slope: predicted slope of the RMS error against ``m``.
@@ -90,6 +94,10 @@ def judge_convergence(widths, mse: dict, predicted: dict, *, level: float, seed:
     """
     ratio_band = protocol.Band(0.95, 1.05, 0.025, "exact prediction; equivalence margin 5% of the "
                                "standard deviation, CI must resolve it to 2.5%.")
+    bias_band = protocol.Band(-0.005, 0.005, 0.0025, "half of a 1% normalisation error. Its "
+                              "per-network sd is at most RMS Bernoulli sd / RMS Theta_W (Cauchy-"
+                              "Schwarz; 0.043 balanced, 0.061 antisymmetric at m = 1024 on the quick "
+                              "inputs), measured 0.0046 / 0.0066: SE ~0.0004 over 200 networks.")
     slope_band = protocol.Band(slope - 0.05, slope + 0.05, 0.025,
                                "exact prediction; equivalence margin 0.05 (THEORY.md 8).")
     checks = []
@@ -102,6 +110,12 @@ def judge_convergence(widths, mse: dict, predicted: dict, *, level: float, seed:
             f"{signs}: entrywise sd / ({sd_factors[signs]:.4g} |x.x'| sqrt(p(1-p)/m))",
             prediction="1", estimate=estimate, ci=ci, band=ratio_band, level=level,
             note="pooled over widths: sqrt(sum of squared errors / sum of predicted variances)"))
+        estimate, ci = protocol.bootstrap(np.asarray(bias[signs]), np.mean, level=level,
+                                          seed=protocol.derive_seed(seed, "bias", signs))
+        checks.append(protocol.check(
+            f"{signs}: bias <Theta_hat - Theta_W, Theta_W> / <Theta_W, Theta_W> at m = {widths[-1]}",
+            prediction="0 (E Theta_hat = Theta_W)", estimate=estimate, ci=ci, band=bias_band,
+            level=level, note="mean over networks of theory.empirical_ntk_bias"))
     first = next(iter(mse))
     estimate, ci = protocol.slope_over_units(
         widths, np.asarray(mse[first]), level=level, seed=protocol.derive_seed(seed, "slope"),
@@ -121,46 +135,71 @@ def convergence_points(grid: Grid, seed: int) -> list:
 
 
 def error_vs_width(data: dict):
-    """RMS entry error of ``Theta_hat - Theta_W`` against width ``m``, log-log, with the exact
-    prediction ``sqrt(mean (x.x')^2 p (1-p) / m)`` (times ``sqrt 2`` for antisymmetric init),
-    a line of slope ``-1/2``.
+    """RMS entry error of ``Theta_hat - Theta_W`` against width ``m`` (log-log) per sign scheme,
+    with bootstrap CIs over networks at the checks' level and the exact Bernoulli prediction
+    (:func:`ntk_attack.theory.empirical_ntk_sd`, RMS over the entries) at its absolute level.
 
     Args:
-        data: ``{"widths": (k,), "rms_error": {signs: (k,)}, "predicted_rms": {signs: (k,)}}``.
+        data: ``{"widths": (k,), "mse": {signs: (n_networks, k)}, "predicted_rms": {signs:
+            (k,)}, "level": float, "seed": int}``.
+
+    Returns:
+        ``(Figure, caption)``.
     """
     widths = np.asarray(data["widths"], dtype=float)
-    fig, ax = common.new_figure()
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    for i, (signs, rms) in enumerate(data["rms_error"].items()):
-        ax.plot(widths, rms, "o", color=f"C{2 * i}", label=f"measured, {signs} signs")
-        ax.plot(widths, data["predicted_rms"][signs], "--", color=f"C{2 * i + 1}",
-                label=f"predicted ~ m^(-1/2), {signs}")
-    ax.set_xlabel("width m")
-    ax.set_ylabel("RMS entry error of empirical NTK")
-    ax.set_title("Theta_hat - Theta_W against width")
-    ax.legend(fontsize="small")
-    return fig
+    names = list(data["mse"])
+    cis = [protocol.bootstrap_columns(np.asarray(data["mse"][s]), level=data["level"],
+                                      seed=protocol.derive_seed(data["seed"], "figure", s),
+                                      statistic=lambda col: math.sqrt(np.mean(col)))
+           for s in names]
+    level = f"{100 * data['level']:.2f}"
+    fig = plotting.scaling_plot(
+        widths, np.stack([c[0] for c in cis]), np.stack([c[1] for c in cis]),
+        np.stack([c[2] for c in cis]), labels=[f"measured, {s} signs" for s in names],
+        prediction=[np.asarray(data["predicted_rms"][s]) for s in names],
+        prediction_label="exact Bernoulli sd, RMS over entries (theory.empirical_ntk_sd)",
+        ci_label=f"{level}% bootstrap CI over networks", xlabel="width m",
+        ylabel="RMS entry error of Theta_hat - Theta_W")
+    ratios = {s: np.asarray(cis[i][0]) / np.asarray(data["predicted_rms"][s]) for i, s in enumerate(names)}
+    text = plotting.caption(
+        "RMS entry error of the empirical first-layer NTK against the analytic Theta_W, "
+        "{n:d} networks per width and sign scheme, m = {m}; error bars: {level}% "
+        "bootstrap CIs over networks; dashed: the exact Bernoulli prediction at its level. "
+        "Measured / predicted per width: ", n=np.asarray(data["mse"][names[0]]).shape[0],
+        m=f"{int(widths[0])}..{int(widths[-1])}", level=level) + "; ".join(
+        plotting.caption("{s} {r}", s=s, r=ratios[s]) for s in names) + "."
+    return fig, text
 
 
 def kernel_vs_angle(data: dict):
     """Empirical first-layer NTK entries of one network per width against the angle ``theta``,
-    on the analytic curve ``Theta_W = cos(theta) (pi - theta) / (2 pi)`` (unit inputs).
+    on the analytic ``Theta_W = cos(theta) kappa0(cos theta)`` (unit inputs) with the band
+    ``+- 2`` predicted sd (:func:`ntk_attack.theory.empirical_ntk_sd`).
 
     Args:
         data: ``{"angle": (k,), "theta_hat": {str(m): (k,)}, "theta_hat_signs": str}``, the
             ``k`` upper-triangle entries of the kernel matrix.
+
+    Returns:
+        ``(Figure, caption)``.
     """
-    fig, ax = common.new_figure()
-    for i, (m, theta_hat) in enumerate(data["theta_hat"].items()):
-        ax.scatter(data["angle"], theta_hat, s=8, alpha=0.6, color=f"C{i}", label=f"empirical, m = {m}")
-    grid = np.linspace(0, np.pi, 200)
-    ax.plot(grid, np.cos(grid) * theory.kappa0(np.cos(grid)), "-", color="k", label="analytic Theta_W")
-    ax.set_xlabel("angle theta between inputs (rad)")
-    ax.set_ylabel("first-layer NTK")
-    ax.set_title(f"one network per width, {data['theta_hat_signs']} signs")
-    ax.legend(fontsize="small")
-    return fig
+    signs = data["theta_hat_signs"]
+    angle = np.asarray(data["angle"], dtype=float)
+    entries = {int(m): np.asarray(v) for m, v in data["theta_hat"].items()}
+    fig = plotting.kernel_vs_angle(
+        angle, entries, lambda t: np.cos(t) * theory.kappa0(np.cos(t)),
+        analytic_label="analytic Theta_W = cos(theta) kappa0(cos theta)",
+        predicted_sd=lambda t, m: theory.empirical_ntk_sd(np.cos(t), np.cos(t), m, signs=signs),
+        ylabel="first-layer NTK entry (dimensionless)")
+    inside = {m: np.mean(np.abs(v - np.cos(angle) * theory.kappa0(np.cos(angle)))
+                         <= 2 * theory.empirical_ntk_sd(np.cos(angle), np.cos(angle), m, signs=signs))
+              for m, v in entries.items()}
+    text = plotting.caption("Entries of one network's empirical NTK per width ({signs} signs, "
+                            "m = {m}; one network per width, so no CI) against the angle "
+                            "between inputs; shaded: analytic +- 2 predicted sd. Share of entries "
+                            "inside the band per width: {share}.", signs=signs,
+                            m=f"{min(entries)}..{max(entries)}", share=list(inside.values()))
+    return fig, text
 
 
 def convergence_figures(data: dict) -> dict:
@@ -175,7 +214,7 @@ def empirical_converges_to_analytic(ctx: registry.Context, *, grid: Grid | None 
     ``|x.x'| sqrt(p (1 - p) / m)``, ``p = (pi - theta) / (2 pi)`` (``sqrt 2`` larger with
     antisymmetric init), so the error's log-log slope against the width ``m`` is ``-1/2``."""
     return run_convergence(ctx.runner, convergence_points(grid or GRIDS[ctx.profile], ctx.seed),
-                           level=ctx.level(3), seed=ctx.seed)
+                           level=ctx.level(5), seed=ctx.seed)
 
 
 def run_convergence(runner, points, *, level: float, seed: int, slope: float = -0.5,
@@ -188,7 +227,8 @@ def run_convergence(runner, points, *, level: float, seed: int, slope: float = -
     signs_list = list(dict.fromkeys(p.signs for p in points))
     mse = {s: np.stack([by[s, m]["mse"] for m in widths], axis=1) for s in signs_list}
     predicted = {s: np.array([float(by[s, m]["predicted_mse"]) for m in widths]) for s in signs_list}
-    checks = judge_convergence(widths, mse, predicted, level=level, seed=seed, slope=slope,
+    bias = {s: np.asarray(by[s, widths[-1]]["bias"]) for s in signs_list}
+    checks = judge_convergence(widths, mse, predicted, bias, level=level, seed=seed, slope=slope,
                                sd_factors=sd_factors)
     first = signs_list[0]
     upper = np.triu_indices(len(by[first, widths[0]]["cos"]))  # entries of a symmetric kernel
@@ -198,7 +238,7 @@ def run_convergence(runner, points, *, level: float, seed: int, slope: float = -
             "sd_ratio_per_width": {s: np.sqrt(mse[s].mean(axis=0) / predicted[s]) for s in signs_list},
             "angle": np.arccos(by[first, widths[0]]["cos"][upper]),
             "theta_hat": {str(m): by[first, m]["theta_hat"][upper] for m in widths},
-            "theta_hat_signs": first}
+            "theta_hat_signs": first, "mse": mse, "bias": bias, "level": level, "seed": seed}
     config = {"points": [dataclasses.asdict(p) for p in points], "level": level}
     return registry.Outcome(checks, data, config,
                             notes="Networks are the bootstrap units; inputs are fixed (the "
