@@ -82,8 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "fails or is inconclusive, 2 on usage errors.")
     verify.add_argument("--profile", choices=("quick", "full"), default="quick",
                         help="quick: small grids, a few minutes (default); full: the paper-scale grids (hours)")
-    verify.add_argument("--out", default="results", metavar="DIR",
-                        help="results folder (default: results)")
+    verify.add_argument("--out", default="results", metavar="DIR", help="results folder (default: results)")
     verify.add_argument("--seed", type=_int_at_least(0), default=0, help=seed_help + " (default 0)")
     verify.add_argument("--only", nargs="+", metavar="CLAIM", help="run only these claim ids")
     verify.add_argument("--claims", nargs="+", default=[], metavar="MODULE",
@@ -110,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--mnist", metavar="PATH",
                         help="full MNIST (mnist.npz or a folder of IDX files) for claims that "
                              "use it; default: the bundled 5,000-image subset")
-    verify.add_argument("--list", action="store_true", help="list the claim ids and exit")
+    verify.add_argument("--list", action="store_true", help="list claim ids (--power: mutants)")
+    verify.add_argument("--power", action="store_true", help="quick profile clean, then under each "
+                        "planted bug (in-process): kill matrix; exit 0 iff clean passes, all caught")
+    verify.add_argument("--mutants", nargs="+", metavar="NAME", help="with --power: only these")
     verify.set_defaults(func=cmd_verify)
 
     def model_options(p, *, d, m):
@@ -204,6 +206,9 @@ def cmd_verify(args) -> int:
     if args.claims and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` does: the user's module sits here
 
+    if args.power or args.mutants:
+        from verification import power
+        return power.command(args)
     if args.list:
         for claim_id, spec in report.load_claims(args.claims).items():
             print(f"{claim_id}\t{spec.title}")
@@ -312,7 +317,6 @@ def cmd_kernel(args) -> int:
           f"{result['diagonal_max_abs_diff']:.3e}")
     _write_json(args.json, result)
     return EXIT_OK
-
 
 
 def cmd_attack(args) -> int:

@@ -112,13 +112,14 @@ def _references(fn, roots) -> tuple:
     return objects, constants
 
 
-@functools.cache
-def code_identity(fn) -> str:
-    """sha256 of the code ``fn`` runs (module docstring) and of its module's ``CACHE_VERSION``."""
+def walk(fn):
+    """Yield ``(key, obj, constants)`` for ``fn`` and every project function or class it reaches.
+
+    ``key`` is ``"module.qualname"`` of the unwrapped object, ``constants`` one
+    ``{name: constant}`` per member (the function itself, or each method of a class). Each
+    object is yielded once, depth first from ``fn``.
+    """
     roots = set(PROJECT_PACKAGES) | {_root(fn.__module__)}
-    sha = hashlib.sha256()
-    module = sys.modules.get(fn.__module__)
-    sha.update(repr(getattr(module, "CACHE_VERSION", None)).encode())
     seen, stack = set(), [fn]
     while stack:
         raw = stack.pop()
@@ -129,12 +130,30 @@ def code_identity(fn) -> str:
         if key in seen:
             continue
         seen.add(key)
-        sha.update(key.encode())
-        sha.update(_normalised_source(obj).encode())
         members = ([m for m in vars(obj).values() if inspect.isfunction(_unwrap(m))]
                    if inspect.isclass(obj) else [obj])
+        constants = []
         for member in members:
-            objects, constants = _references(_unwrap(member), roots)
+            objects, found = _references(_unwrap(member), roots)
             stack.extend(objects)
-            sha.update(repr(sorted(constants.items(), key=lambda kv: kv[0])).encode())
+            constants.append(found)
+        yield key, obj, constants
+
+
+def reached(fn) -> frozenset:
+    """Keys (``"module.qualname"``) of the project functions and classes ``fn`` reaches."""
+    return frozenset(key for key, _, _ in walk(fn))
+
+
+@functools.cache
+def code_identity(fn) -> str:
+    """sha256 of the code ``fn`` runs (module docstring) and of its module's ``CACHE_VERSION``."""
+    sha = hashlib.sha256()
+    module = sys.modules.get(fn.__module__)
+    sha.update(repr(getattr(module, "CACHE_VERSION", None)).encode())
+    for key, obj, constants in walk(fn):
+        sha.update(key.encode())
+        sha.update(_normalised_source(obj).encode())
+        for found in constants:
+            sha.update(repr(sorted(found.items(), key=lambda kv: kv[0])).encode())
     return sha.hexdigest()

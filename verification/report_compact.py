@@ -164,7 +164,43 @@ def to_markdown_compact(report: dict) -> str:
         if e.get("figure_error"):
             lines.append(f"Figures could not be drawn: {_cell(e['figure_error'])}")
         lines.append("")
+    if "power" in report:
+        lines += power_lines(report["power"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+SHORT = {"fail": "F", "inconclusive": "I", "pass": "P", "error": "E", "skipped": "S", "not run": ""}
+
+
+def power_lines(power: dict) -> list:
+    """``report.md``'s claim-power section: the kill matrix and the mutants each claim kills."""
+    records, claims = power["mutants"], power["claims"]
+    lines = ["## Claim power (kill matrix)", "",
+             f"**{'Every mutant killed' if not power['survivors'] else 'Survivors: ' + ', '.join(power['survivors'])}**"
+             f" ({len(records)} mutants, clean run {power['clean_verdict']}, {power['seconds']:.0f} s "
+             "of mutant runs). F fail (the bug is caught), I inconclusive, P pass, E error, "
+             "S skipped, blank not run (the claim's code does not reach the patch).", "",
+             "| mutant | killed | time | " + " | ".join(f"`{c}`" for c in claims) + " |",
+             "| --- | --- | --- | " + "--- | " * len(claims)]
+    for r in records:
+        cells = [SHORT.get(r["verdicts"].get(c, "not run"), "?") for c in claims]
+        lines.append(f"| `{r['name']}` | {'yes' if r['killed'] else '**no**'} | "
+                     f"{r['seconds']:.0f} s | " + " | ".join(cells) + " |")
+    if power.get("errors_only"):
+        lines += ["", "Every claim raised under " + ", ".join(f"`{n}`" for n in power["errors_only"])
+                  + ": the mutant is likely broken (see `power/NAME/report.json`)."]
+    lines += ["", "| claim | kills |", "| --- | --- |"]
+    for c in claims:
+        kills = ", ".join(f"`{k}`" for k in power["kills_by_claim"][c])
+        lines.append(f"| `{c}` | {kills or ('sanity check' if c in power['sanity_checks'] else '**none**')} |")
+    lines += [""] + [f"- `{r['name']}`: {_cell(r['description'])}" for r in records]
+    if records and not power.get("figure_error"):
+        lines += ["", f"![kill matrix]({power['figure']})"]
+    return lines + [""]
+
+
+def _anchor(claim_id: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "", claim_id.lower().replace(" ", "-"))
 
 
 def anchor(claim_id: str) -> str:

@@ -116,5 +116,25 @@ def to_html(report: dict, *, root) -> str:
             f"<p>{_text(rc.VERDICT_LEGEND)}</p>"]
     for entry in report["claims"]:
         out += _claim(entry, root)
+    if "power" in report:
+        out += _power(report["power"], root)
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def _power(power: dict, root: Path) -> list:
+    """The claim-power section: the kill matrix (verdict per mutant and claim) and its figure."""
+    claims = power["claims"]
+    out = ['<section id="power"><h2>Claim power (kill matrix)</h2>',
+           f"<p>Survivors: {html.escape(', '.join(power['survivors']) or 'none')}; clean run "
+           f"{html.escape(power['clean_verdict'])}. A mutant is killed when a claim fails.</p>",
+           "<table><tr><th>mutant</th><th>killed</th>"
+           + "".join(f"<th><code>{html.escape(c)}</code></th>" for c in claims) + "</tr>"]
+    for r in power["mutants"]:
+        cells = "".join(_verdict_cell(r["verdicts"].get(c, "not run")) for c in claims)
+        out.append(f"<tr><td><code>{html.escape(r['name'])}</code></td>"
+                   f"<td>{'yes' if r['killed'] else '<b>no</b>'}</td>{cells}</tr>")
+    out.append("</table>")
+    if power["mutants"] and not power.get("figure_error"):
+        out.append(_figure(root, power["figure"], "kill matrix"))
+    return out + ["</section>"]

@@ -50,11 +50,21 @@ TARGETS = {
     "min_flip_exact": "ntk_attack.attacks:_min_flip_exact",
     "attack_direction": "ntk_attack.attacks:_direction",
     "breakpoint_walk": "ntk_attack.attacks:_first_zero_sorted",
-    "lazy_envelope": "ntk_attack.bounds:lazy_envelope",
+    "lazy_envelope": "ntk_attack.theory.two_layer:lazy_envelope",
     "calibrate_kappa": "ntk_attack.bounds:calibrate_kappa",
     "K_hat": "ntk_attack.bounds:K_hat",
     "train_test_split": "ntk_attack.data:_split",
     "sphere_data": "ntk_attack.data:sphere",
+    # adversarial family
+    "adversarial_train": "ntk_attack.adversarial:adversarial_train",
+    "adversarial_train_core": "ntk_attack.adversarial:_adversarial_train",
+    "pgd_core": "ntk_attack.labelled_attacks:_pgd",
+    # deep family (ntk_attack.deep_training arrives with the deep branch)
+    "deep_layer_scale": "ntk_attack.deep:layer_scale",
+    "deep_W_std_hidden": "ntk_attack.deep:W_STD_HIDDEN",
+    "deep_W_std_readout": "ntk_attack.deep:W_STD_READOUT",
+    "deep_init": "ntk_attack.deep:init_deep",
+    "deep_project": "ntk_attack.deep_training:project_deep",
 }
 # Packages whose modules may hold a binding of a target.
 SCANNED = ("ntk_attack", "verification", "tests", "conftest")
