@@ -188,7 +188,6 @@ def run_claim(spec, context) -> dict:
                      config=_decode(json.loads(dumps(outcome.config))),
                      data=_decode(json.loads(dumps(outcome.data))), notes=outcome.notes,
                      verdict=protocol.overall_verdict(outcome.checks))
-        entry["captions"] = entry["data"].pop("captions", {})  # {figure stem: caption}
         if not entry["prediction"]:
             entry["prediction"] = "; ".join(dict.fromkeys(c.prediction for c in outcome.checks))
     except registry.Skip as skip:
@@ -270,8 +269,9 @@ def package_versions() -> dict:
 def draw_figures(spec, entry: dict, out: Path, *, formats=("png",)):
     """Draw and save a claim's figures from its entry's data.
 
-    A claim's figure function returns ``{name: Figure}`` or ``{name: (Figure, caption)}``; the
-    captions (written from the data by the claim) go to ``entry["captions"]`` keyed by file stem.
+    A claim's figure function returns ``{name: Figure}`` or ``{name: (Figure, caption)}``; those
+    captions and the claim's ``data["captions"]`` (``{figure name: caption}``), both written from
+    the data by the claim, go to ``entry["captions"]`` keyed by file stem.
 
     Returns:
         ``(paths, error)``: PNG paths relative to ``out`` and an error message or None.
@@ -281,7 +281,8 @@ def draw_figures(spec, entry: dict, out: Path, *, formats=("png",)):
     from ntk_attack.plotting import common
 
     common.use_agg()
-    paths, captions = [], {}
+    paths = []
+    captions = {_safe(name): text for name, text in entry["data"].get("captions", {}).items()}
     try:
         figures = spec.figures(entry["data"])
         for name, fig in figures.items():
