@@ -15,16 +15,12 @@ import os
 import sys
 
 import ntk_attack
-from ntk_attack.io import dumps, write_text_atomically
 from verification import cli_advtrain, enable_x64
+from verification.cli_common import (EXIT_OK, EXIT_USAGE, UsageError, check_json_target, points,
+                                     write_json)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DATA = ("sphere", "digits", "mnist")
 SIGNS = ("balanced", "random", "antisymmetric")  # ntk_attack.models.SIGNS
-
-
-class UsageError(ValueError):
-    """A bad command line: reported in one line, exit code 2."""
 
 
 # --- argument types ---------------------------------------------------------------------------
@@ -250,38 +246,15 @@ def cmd_figures(args) -> int:
 
 # --- kernel / attack --------------------------------------------------------------------------
 
-def _points(args, key, n: int, *, n_train: int = 0):
-    """``(x_train, y_train, x_test, y_test)`` of the chosen data, ``d = args.d``."""
-    from ntk_attack import data
-
-    if args.mnist is not None and args.data != "mnist":
-        raise UsageError(f"--mnist needs --data mnist. Got --data {args.data}.")
-    if args.data == "sphere":  # labels sign(x_1), THEORY.md / ntk_attack.data.sphere
-        total = (n_train or n) + n
-        ds = data.sphere(key, total, args.d, test_fraction=n / total)
-        return ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    size = math.isqrt(args.d)
-    if size * size != args.d:
-        raise UsageError(f"--d must be a square size^2 for --data {args.data} (images are "
-                         f"resized to size x size). Got {args.d}.")
-    if args.data == "digits":
-        ds = data.digits(size, seed=args.seed)
-    elif args.mnist is not None:
-        ds = data.mnist(args.mnist, size)
-    else:
-        ds = data.mnist_subset(size, seed=args.seed)
-    return ds.x_train, ds.y_train, ds.x_test[:n], ds.y_test[:n]
-
-
 def cmd_kernel(args) -> int:
     import jax
     import numpy as np
 
     from ntk_attack import kernels, models, theory
 
-    _check_json_target(args.json)
+    check_json_target(args.json)
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
-    _, _, x, _ = _points(args, key_data, args.n)
+    _, _, x, _ = points(args, key_data, args.n)
     params = models.init_two_layer(key_net, args.d, args.m, signs=args.signs)
     analytic = np.asarray(kernels.ntk_first_layer(x, x))
     empirical = np.asarray(kernels.empirical_ntk(params, x))
@@ -315,7 +288,7 @@ def cmd_kernel(args) -> int:
     print(f"max |diff| off the diagonal {result['max_abs_diff']:.3e}; rms of diff / sd "
           f"{rms} (about 1 expected); max |diff| on the diagonal "
           f"{result['diagonal_max_abs_diff']:.3e}")
-    _write_json(args.json, result)
+    write_json(args.json, result)
     return EXIT_OK
 
 
@@ -325,10 +298,10 @@ def cmd_attack(args) -> int:
 
     from ntk_attack import attacks, models, theory, training
 
-    _check_json_target(args.json)
+    check_json_target(args.json)
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
     trained = args.C0 > 0
-    x_train, y_train, x, y = _points(args, key_data, args.n,
+    x_train, y_train, x, y = points(args, key_data, args.n,
                                      n_train=args.n_train if trained else 0)
     params = models.init_two_layer(key_net, args.d, args.m, signs=args.signs)
     result = {"d": args.d, "m": args.m, "C0": args.C0, "signs": args.signs, "data": args.data,
@@ -378,28 +351,8 @@ def cmd_attack(args) -> int:
         if value is not None:
             print(f"{label:>36}: {value:.4g}" if isinstance(value, float) else
                   f"{label:>36}: {value}")
-    _write_json(args.json, result)
+    write_json(args.json, result)
     return EXIT_OK
-
-
-def _check_json_target(path):
-    """Fail before any work if ``--json`` cannot be a file (a folder, or no parent folder)."""
-    if path is None:
-        return
-    if os.path.isdir(path):
-        raise UsageError(f"--json {path!r}: is a folder; give a file name.")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise UsageError(f"--json {path!r}: the folder {parent!r} does not exist.")
-
-
-def _write_json(path, result: dict):
-    if path is None:
-        return
-    try:
-        write_text_atomically(path, dumps(result))
-    except OSError as error:
-        raise UsageError(f"--json {path!r}: cannot write ({error.strerror or error}).") from None
 
 
 if __name__ == "__main__":

@@ -45,15 +45,15 @@ def run(args) -> int:
     import numpy as np
 
     from ntk_attack import adversarial, attacks, labelled_attacks, models, theory
-    from verification import cli
+    from verification import cli_common
 
-    cli._check_json_target(args.json)
+    cli_common.check_json_target(args.json)
     eval_eps = args.eval_eps or ([f * args.eps for f in (0.5, 1.0, 2.0)] if args.eps > 0
                                  else [0.05, 0.1, 0.2])
     key_data, key_net, key_batches = jax.random.split(jax.random.PRNGKey(args.seed), 3)
-    x_train, y_train, x, y = cli._points(args, key_data, args.n, n_train=args.n_train)
+    x_train, y_train, x, y = cli_common.points(args, key_data, args.n, n_train=args.n_train)
     if args.batch_size is not None and args.batch_size > len(x_train):
-        raise cli.UsageError(f"--batch-size must be at most the {len(x_train)} training points. "
+        raise cli_common.UsageError(f"--batch-size must be at most the {len(x_train)} training points. "
                          f"Got {args.batch_size}.")
     params0 = models.init_two_layer(key_net, args.d, args.m, signs=args.signs)
     result = {"d": args.d, "m": args.m, "C0": args.C0, "radius": args.radius, "eps": args.eps,
@@ -99,5 +99,5 @@ def run(args) -> int:
         for attack in ("pgd", "line"):
             print(f"{f'robust {attack} eps = {eps:.3g}':>26}" + "".join(
                 f"{a[f'{attack}_robust_accuracy'][j]:>13.4g}" for a in result["arms"].values()))
-    cli._write_json(args.json, result)
-    return cli.EXIT_OK
+    cli_common.write_json(args.json, result)
+    return cli_common.EXIT_OK
