@@ -21,6 +21,7 @@ from scipy import stats
 
 from ntk_attack import adversarial, attacks, bounds, data, labelled_attacks, models, theory
 from verification import protocol
+from verification.claims.attacks.measure import KappaPoint, kappa_point  # shared calibration
 
 CACHE_VERSION = 1
 VIOLATION_HALF_WIDTH = 0.005  # a violation fraction's CI may be at most +-0.5% wide
@@ -55,16 +56,6 @@ class AdvPoint:
     @property
     def d(self) -> int:
         return self.size ** 2
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class KappaPoint:
-    """Calibration of ``kappa_d`` at init (THEORY.md 4) on seeds used nowhere else."""
-    d: int
-    m: int
-    n_networks: int
-    n_points: int
-    seed: int
 
 
 @functools.lru_cache(maxsize=None)
@@ -128,13 +119,6 @@ def adv_point(point: AdvPoint) -> dict:
     return {**out, "C0_hat": np.asarray(history.C0_hat),
             "train_accuracy": np.asarray(history.accuracy),
             "train_robust": np.asarray(history.robust_accuracy), "y": np.asarray(ds.y_test)}
-
-
-def kappa_point(point: KappaPoint) -> dict:
-    """``kappa_d``: the 99.9% quantile of ``eta* / (|f| / ||grad f||)`` at init (THEORY.md 4)."""
-    return dict(bounds.calibrate_kappa(jax.random.PRNGKey(point.seed), point.d, point.m,
-                                       n_networks=point.n_networks, n_points=point.n_points,
-                                       q=0.999)._asdict())
 
 
 def kappas(ctx, ds, m: int, *, n_networks: int, n_points: int) -> dict:
