@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack._checks import check_finite, check_points
-from ntk_attack.models import _apply, check_params
+from ntk_attack.models import apply, check_params
 
 
 def check_model(params, x, apply_fn):
@@ -48,7 +48,7 @@ def unbatch(result, single: bool):
 def batched(apply_fn):
     """``apply_fn`` as `(n, d) -> (n,)` (a stax net returns `(n, 1)`); rows act independently."""
     if apply_fn is None:
-        return _apply
+        return apply
     return lambda params, x: apply_fn(params, x).reshape(x.shape[0])
 
 

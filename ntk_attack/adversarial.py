@@ -33,7 +33,7 @@ from ntk_attack._attack_edge import check_nonnegative
 from ntk_attack._checks import check_choice, check_finite, check_positive_int, check_samples
 from ntk_attack.models import TwoLayer
 from ntk_attack.training import (LOSSES, C0_hat, TrainResult, _check_positive_float, _network_loss,
-                                 _project_rows)
+                                 project_rows)
 
 NORMS = {"l2": 2, "linf": math.inf}
 RADII = ("lazy", "absolute")
@@ -167,7 +167,7 @@ def _adversarial_train(key, W0, a, x, y, eps, step_size, lr, row_radius, patienc
 
     def step(W, batch):
         xb, yb, delta = batch
-        return _project_rows(W - lr * grad_W(W, xb + delta, yb), W0, row_radius), None
+        return project_rows(W - lr * grad_W(W, xb + delta, yb), W0, row_radius), None
 
     def epoch(W, k, delta):
         if batch_size is None:  # the evaluation's attack at W is this step's attack

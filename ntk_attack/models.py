@@ -113,17 +113,12 @@ def apply(params: TwoLayer, x) -> jax.Array:
         `()` for one point, `(n,)` for a batch (`(0,)` for an empty batch).
     """
     params = check_params(params)
-    return _apply(params, jnp.asarray(check_points(x, params.d)))
-
-
-def _apply(params, x) -> jax.Array:
-    """:func:`apply` without validation, for internal callers; composes with ``jit`` and ``vmap``."""
-    W, a = params
-    terms, half = jax.nn.relu(x @ W.T) * a, W.shape[0] // 2
+    x = jnp.asarray(check_points(x, params.d))
+    terms, half = jax.nn.relu(preactivations(params, x)) * params.a, params.m // 2
     # Neuron s is added to neuron s + m/2 before the sum, so that the antisymmetric init's
     # pairs (w, +1), (w, -1) cancel exactly in floating point, not just to rounding.
     paired = terms[..., :half] + terms[..., half:2 * half]
-    return (paired.sum(-1) + terms[..., 2 * half:].sum(-1)) / jnp.sqrt(W.shape[0])
+    return (paired.sum(-1) + terms[..., 2 * half:].sum(-1)) / jnp.sqrt(params.m)
 
 
 def input_grad(params: TwoLayer, x) -> jax.Array:
@@ -138,16 +133,11 @@ def input_grad(params: TwoLayer, x) -> jax.Array:
         matching ``jax.grad`` of :func:`apply`.
     """
     params = check_params(params)
-    return _input_grad(params, jnp.asarray(check_points(x, params.d)))
-
-
-def _input_grad(params, x) -> jax.Array:
-    """:func:`input_grad` without validation, for internal callers; composes with ``jit`` and ``vmap``."""
-    W, a = params
-    coef, half = (x @ W.T > 0) * a, W.shape[0] // 2
+    x = jnp.asarray(check_points(x, params.d))
+    coef, W, half = (preactivations(params, x) > 0) * params.a, params.W, params.m // 2
     # As in apply: the halves are summed separately, so antisymmetric pairs cancel exactly.
     return (coef[..., :half] @ W[:half] + coef[..., half:2 * half] @ W[half:2 * half]
-            + coef[..., 2 * half:] @ W[2 * half:]) / jnp.sqrt(W.shape[0])
+            + coef[..., 2 * half:] @ W[2 * half:]) / jnp.sqrt(params.m)
 
 
 def to_bubeck(params: TwoLayer, x):

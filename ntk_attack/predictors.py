@@ -14,8 +14,8 @@ import scipy.linalg
 from threadpoolctl import threadpool_limits
 
 from ntk_attack import theory
-from ntk_attack._checks import check_finite, check_points, check_positive_int, check_samples
-from ntk_attack.models import TwoLayer, _apply, _input_grad, check_params
+from ntk_attack._checks import check_points, check_positive_int, check_samples
+from ntk_attack.models import TwoLayer, apply, check_params, input_grad
 
 
 class Linearized(NamedTuple):
@@ -214,22 +214,18 @@ def ensemble_apply(params: TwoLayer, x):
     Returns:
         `()` or `(n,)`.
     """
-    x = _check_stack(params, x)
-    return jnp.mean(jax.vmap(_apply, (0, None))(params, x), axis=0)
+    _check_stack(params)
+    return jnp.mean(jax.vmap(apply, (0, None))(params, x), axis=0)
 
 
 def ensemble_input_grad(params: TwoLayer, x):
     """Mean input gradient over a stack of networks, ``(1/k) sum_j grad_x f(x; W_j)``; shaped like ``x``."""
-    x = _check_stack(params, x)
-    return jnp.mean(jax.vmap(_input_grad, (0, None))(params, x), axis=0)
+    _check_stack(params)
+    return jnp.mean(jax.vmap(input_grad, (0, None))(params, x), axis=0)
 
 
-def _check_stack(params, x):
-    """Validate a stack of networks and ``x``; return ``x`` as a JAX array."""
+def _check_stack(params):
     W, a = params
-    if jnp.ndim(W) != 3 or jnp.shape(a) != jnp.shape(W)[:2] or jnp.shape(W)[2] == 0:
-        raise ValueError(f"params must be a stack TwoLayer(W: (k, m, d), a: (k, m)) with d >= 1. Got W "
+    if jnp.ndim(W) != 3 or jnp.shape(a) != jnp.shape(W)[:2]:
+        raise ValueError(f"params must be a stack TwoLayer(W: (k, m, d), a: (k, m)). Got W "
                          f"{jnp.shape(W)}, a {jnp.shape(a)}.")
-    check_finite(W, "params.W")
-    check_finite(a, "params.a")
-    return jnp.asarray(check_points(x, jnp.shape(W)[2]))

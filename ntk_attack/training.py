@@ -105,11 +105,6 @@ def project_rows(W, W0, radius):
         raise ValueError(f"W and W0 must have the same shape. Got {jnp.shape(W)} and {jnp.shape(W0)}.")
     if not is_traced(radius) and not (np.ndim(radius) == 0 and float(radius) >= 0):  # NaN fails too
         raise ValueError(f"radius must be a number >= 0 (C0 / sqrt(m)). Got {radius!r}.")
-    return _project_rows(W, W0, radius)
-
-
-def _project_rows(W, W0, radius):
-    """:func:`project_rows` without validation, for the jitted training loops."""
     delta = W - W0
     norm = jnp.linalg.norm(delta, axis=-1, keepdims=True)
     scale = jnp.where(norm > radius, radius / jnp.where(norm > 0, norm, 1), 1)
@@ -256,7 +251,7 @@ def _train(W0, a, x, y, lr, radius, key, *, loss, steps, rule, batch_size):
             fraction = jnp.ones((), W.dtype)
             W = W - step
             if rule == "project":
-                W = _project_rows(W, W0, radius)
+                W = project_rows(W, W0, radius)
         history = history._replace(step_fraction=history.step_fraction.at[k].set(fraction))
         return k + 1, W, stopped, history
 

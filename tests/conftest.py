@@ -29,23 +29,3 @@ def assert_close(actual, expected, *, rtol=0.0, atol=0.0, why: str):
     """``numpy.testing.assert_allclose`` that demands a reason for its tolerance."""
     import numpy as np
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=why)
-
-
-def host_callbacks(closed_jaxpr) -> list:
-    """Names of the host-callback primitives anywhere in a jaxpr (nested jaxprs included)."""
-    import jax.extend as jex
-    found = []
-
-    def walk(jaxpr):
-        for eqn in jaxpr.eqns:
-            if "callback" in eqn.primitive.name:
-                found.append(eqn.primitive.name)
-            for value in eqn.params.values():
-                for sub in value if isinstance(value, (tuple, list)) else (value,):
-                    if isinstance(sub, jex.core.ClosedJaxpr):
-                        walk(sub.jaxpr)
-                    elif isinstance(sub, jex.core.Jaxpr):
-                        walk(sub)
-
-    walk(closed_jaxpr.jaxpr)
-    return found

@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import assert_close, host_callbacks
-from ntk_attack import attacks
-from ntk_attack.attacks import FlipResult, FlipStatus, line_search_reference, min_flip
+from conftest import assert_close
+from ntk_attack.attacks import FlipStatus, line_search_reference, min_flip
 from ntk_attack.labelled_attacks import fgm, pgd, robust_accuracy
 from ntk_attack.models import TwoLayer, apply, init_two_layer, input_grad
 
@@ -146,51 +145,6 @@ def test_stax_network_through_bisection(key):
     ok = np.asarray(exact.flipped)
     assert_close(stax.eta[ok], exact.eta[ok], rtol=1e-8,
                  why="bisection rtol 1e-12 on the same function computed by stax, float64")
-
-
-# --------------------------------------------------------------------------- jit and vmap
-
-
-def stack_of(key, k, d, m):
-    return jax.vmap(lambda kk: init_two_layer(kk, d, m, signs="random"))(jax.random.split(key, k))
-
-
-MAPPED_EXACT = jax.jit(jax.vmap(attacks._min_flip_exact, (0, None)))  # one compile for both tests
-
-
-def test_internal_exact_composes_with_jit_and_vmap(key):
-    """The unchecked path op by op, under ``jax.jit``, and under ``jax.vmap`` over a stack of 3
-    networks gives what the public function gives network by network."""
-    stack, x = stack_of(key, 3, 16, 64), sphere(jax.random.fold_in(key, 1), 50, 16)
-    networks = [TwoLayer(stack.W[i], stack.a[i]) for i in range(3)]
-    looped = [min_flip(network, x) for network in networks]
-    with jax.disable_jit():
-        eager = attacks._min_flip_exact(networks[0], x)
-    mapped = MAPPED_EXACT(stack, x)
-    pairs = [("eager", eager, looped[0])] + [
-        ("vmap", jax.tree_util.tree_map(lambda leaf: leaf[i], mapped), one) for i, one in enumerate(looped)]
-    for name, other, one in pairs:
-        np.testing.assert_array_equal(other.status, one.status, err_msg=name)
-        ok = np.asarray(one.flipped)
-        # Fusion (jit) and batched dots (vmap) may reorder the sums of length d = 16, m = 64.
-        assert_close(other.eta[ok], one.eta[ok], rtol=1e-12,
-                     why=f"same walk, {name} vs jitted: float64 rounding of reordered sums")
-    public = jax.jit(min_flip)(networks[1], x)
-    for field, a, b in zip(FlipResult._fields, public, looped[1]):
-        np.testing.assert_array_equal(a, b, err_msg=f"jax.jit(min_flip) changed {field}")
-
-
-def test_internal_exact_makes_no_host_round_trip(key):
-    """The exact walk traces with abstract inputs to a jaxpr without host callbacks (the
-    numpy walk of a ``pure_callback`` fails this), and runs with transfers disallowed."""
-    abstract = (TwoLayer(jax.ShapeDtypeStruct((3, 64, 16), jnp.float64),
-                         jax.ShapeDtypeStruct((3, 64), jnp.float64)),
-                jax.ShapeDtypeStruct((50, 16), jnp.float64))
-    assert host_callbacks(jax.make_jaxpr(jax.vmap(attacks._min_flip_exact, (0, None)))(*abstract)) == []
-    stack, x = jax.device_put((stack_of(key, 3, 16, 64), sphere(key, 50, 16)))
-    jax.block_until_ready(MAPPED_EXACT(stack, x))  # compile (if not yet) outside the guard
-    with jax.transfer_guard("disallow"):
-        jax.block_until_ready(MAPPED_EXACT(stack, x))
 
 
 # --------------------------------------------------------------------------- edge cases

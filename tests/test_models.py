@@ -3,7 +3,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_close, host_callbacks
+from conftest import assert_close
 
 from ntk_attack import models
 
@@ -152,23 +152,3 @@ def test_apply_rejects_bad_points(key, x, message):
     for fn in (models.apply, models.input_grad):
         with pytest.raises(ValueError, match=message):
             fn(params, x)
-
-
-def test_unchecked_forward_composes_with_jit_and_vmap(key):
-    """The internal ``_apply`` / ``_input_grad``: ``jax.vmap`` over a stack of 3 networks under
-    ``jax.jit`` equals the public functions network by network, with no host callback in the
-    jaxpr and with host-device transfers disallowed."""
-    stack = networks(key, 8, 32, "random", n=3)
-    x = jax.device_put(unit(jax.random.fold_in(key, 1), (20, 8)))
-    mapped = jax.jit(jax.vmap(lambda p, x: (models._apply(p, x), models._input_grad(p, x)), (0, None)))
-    jax.block_until_ready(mapped(stack, x))  # compile outside the guard
-    with jax.transfer_guard("disallow"):
-        f, grad = jax.block_until_ready(mapped(stack, x))
-    for i in range(3):
-        network = models.TwoLayer(stack.W[i], stack.a[i])
-        # One batched dot instead of three: the sums of length d = 8 and m = 32 may reorder.
-        assert_close(f[i], models.apply(network, x), rtol=1e-13, atol=1e-15, why="float64 reordering")
-        assert_close(grad[i], models.input_grad(network, x), rtol=1e-13, atol=1e-15, why="float64 reordering")
-    abstract = models.TwoLayer(jax.ShapeDtypeStruct((3, 32, 8), jnp.float64),
-                               jax.ShapeDtypeStruct((3, 32), jnp.float64))
-    assert host_callbacks(jax.make_jaxpr(mapped)(abstract, jax.ShapeDtypeStruct((20, 8), jnp.float64))) == []

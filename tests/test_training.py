@@ -3,7 +3,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_close, host_callbacks
+from conftest import assert_close
 from hypothesis import given, strategies as st
 
 from ntk_attack import data, models, training
@@ -208,26 +208,3 @@ def test_bad_data_raise(problem):
     with pytest.raises(ValueError, match="params0 must be"):
         training.train(models.TwoLayer(params.W, params.a[:-1]), x, y, loss="logistic", lr=0.5, steps=1)
 
-
-
-def test_unchecked_training_composes_with_jit_and_vmap(problem):
-    """The jitted loop ``_train`` (no validation) under ``jax.jit`` of ``jax.vmap`` over a stack of
-    3 networks equals the public ``train`` network by network, with no host callback in the
-    jaxpr and with host-device transfers disallowed."""
-    params, x, y = problem
-    stack = jax.vmap(lambda k: models.init_two_layer(k, 8, 64))(jax.random.split(jax.random.PRNGKey(2), 3))
-    options = dict(loss="logistic", steps=10, rule="project", batch_size=None)
-    run = jax.jit(jax.vmap(lambda W0, a, x, y, lr, radius: training._train(W0, a, x, y, lr, radius, None, **options),
-                           (0, 0, None, None, None, None)))
-    args = jax.device_put((stack.W, stack.a, x, y, jnp.asarray(4.0), jnp.asarray(0.5 / 8)))
-    jax.block_until_ready(run(*args))  # compile outside the guard
-    with jax.transfer_guard("disallow"):
-        mapped = jax.block_until_ready(run(*args))
-    for i in range(3):
-        one = training.train(models.TwoLayer(stack.W[i], stack.a[i]), x, y, loss="logistic", lr=4.0,
-                             steps=10, C0=0.5, rule="project")
-        # Batched dots (vmap) may reorder sums of length d = 8 and m = 64 over 10 steps.
-        assert_close(mapped.params.W[i], one.params.W, rtol=1e-12, atol=1e-14, why="float64 reordering")
-        assert_close(mapped.history.loss[i], one.history.loss, rtol=1e-12, why="float64 reordering")
-    abstract = [jax.ShapeDtypeStruct(np.shape(a), jnp.float64) for a in args]
-    assert host_callbacks(jax.make_jaxpr(run)(*abstract)) == []
