@@ -127,7 +127,8 @@ def _cell(text) -> str:
 
 def to_markdown_compact(report: dict) -> str:
     """``report.md``: verdict table, then per claim prediction, checks, grid line, figures
-    (each with its caption when the entry has ``captions``)."""
+    (each with its caption when the entry has ``captions``). The claims' notes and the checks'
+    notes stay in ``report.json`` and ``report.html``, to keep this page short."""
     run = report["run"]
     lines = ["# ntk-attack verification report", "", f"**{headline(report)}.**", "",
              "| verdict | claim | checks passed | time |", "| --- | --- | --- | --- |"]
@@ -136,7 +137,8 @@ def to_markdown_compact(report: dict) -> str:
                      f"{seconds:.1f} s |")
     versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
     lines += ["", f"Rerun: `{run['command']}`. Versions: {versions}. Full configs, data and "
-              "seeds: `report.json`.", "", VERDICT_LEGEND, ""]
+              "seeds: `report.json`; the same report with every claim's and check's notes: "
+              "`report.html`.", "", VERDICT_LEGEND, ""]
     for e in report["claims"]:
         lines += [f"## {e['id']}", "", f"**{e['verdict']}**: {_cell(e.get('title', ''))} "
                   f"({e.get('wall_time_s', 0.0):.1f} s)", ""]
@@ -146,17 +148,15 @@ def to_markdown_compact(report: dict) -> str:
             lines += [f"*Reason.* {_cell(e['reason'])}", ""]
         rows = check_rows(e)
         if rows:
-            lines += ["| check | prediction | estimate [CI] | level | band | verdict | note |",
-                      "| --- | --- | --- | --- | --- | --- | --- |"]
-            lines += [f"| {_cell(n)} | {_cell(p)} | {ci} | {lv} | {b} | **{v}** | {_cell(nt)} |"
-                      for n, p, ci, lv, b, v, nt, _ in rows]
+            lines += ["| check | prediction | estimate [CI] | level | band | verdict |",
+                      "| --- | --- | --- | --- | --- | --- |"]
+            lines += [f"| {_cell(n)} | {_cell(p)} | {ci} | {lv} | {b} | **{v}** |"
+                      for n, p, ci, lv, b, v, _, _ in rows]
             whys = list(dict.fromkeys(w for *_, w in rows if w))
             lines += [""] + [f"- Band: {_cell(w)}" for w in whys] + [""]
         grid = grid_summary(e.get("config") or {})
         if grid:
             lines += [f"*Grid.* {_cell(grid)}", ""]
-        if e.get("notes"):
-            lines += [f"*Notes.* {_cell(e['notes'])}", ""]
         for path in e.get("figures") or []:
             lines += [f"![{Path(path).stem}]({path})", ""]
             text = figure_caption(e, path)
