@@ -93,12 +93,7 @@ def ratio_distribution_plot(ratios_by_group: Mapping, *, threshold: float = 1.0,
                       rotation=30 if rotate else 0, ha="right" if rotate else "center")
         ax.set_xlim(-0.6, len(names) - 0.4)
         ax.margins(y=0.12)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
-        style.legend(ax)
-        return style.finish(fig)
+        return style.finish_axes(fig, ax, xlabel=xlabel, ylabel=ylabel, title=title)
 
 
 def histogram_with_law(samples, *, pdf: Callable, pdf_label: str, xlabel: str,
@@ -156,9 +151,4 @@ def histogram_with_law(samples, *, pdf: Callable, pdf_label: str, xlabel: str,
                     label=f"{ci_level:.0%} Clopper-Pearson CI per bin")
         grid = np.linspace(edges[0], edges[-1], 300)
         ax.plot(grid, pdf(grid), "-", color=style.PREDICTION, label=pdf_label)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
-        style.legend(ax)
-        return style.finish(fig)
+        return style.finish_axes(fig, ax, xlabel=xlabel, ylabel=ylabel, title=title)

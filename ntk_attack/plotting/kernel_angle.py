@@ -64,9 +64,4 @@ def kernel_vs_angle(theta, empirical_by_width: Mapping, analytic: Callable, *,
         ax.set_xlim(0, np.pi)
         ax.set_xticks([0, np.pi / 4, np.pi / 2, 3 * np.pi / 4, np.pi],
                       ["0", "π/4", "π/2", "3π/4", "π"])
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
-        style.legend(ax)
-        return style.finish(fig)
+        return style.finish_axes(fig, ax, xlabel=xlabel, ylabel=ylabel, title=title)

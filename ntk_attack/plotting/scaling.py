@@ -162,12 +162,7 @@ def scaling_plot(x, estimate, ci_lo, ci_hi, *, xlabel: str, ylabel: str, labels=
             draw_slope_guide(ax, series, slope_guide)
         if logx:
             style.grid_ticks(ax.xaxis, np.concatenate([s.x for s in series]))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
-        style.legend(ax)
-        return style.finish(fig)
+        return style.finish_axes(fig, ax, xlabel=xlabel, ylabel=ylabel, title=title)
 
 
 def _per_series(name, value, s: int) -> list:
@@ -255,9 +250,4 @@ def constant_plot(d, K, ci_lo, ci_hi, *, fit_range, K_hat, K_hat_ci, held_out_d:
         top = [float(c[1]) for c in k_cis] + [s.ci_hi.max() for s in series]
         top += [float(t) for t in thresholds if t is not None]
         ax.set_ylim(0, 1.1 * max(top))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
-        style.legend(ax)
-        return style.finish(fig)
+        return style.finish_axes(fig, ax, xlabel=xlabel, ylabel=ylabel, title=title)

@@ -165,6 +165,17 @@ def _wrap_axis_labels(ax):
             text.set_text(textwrap.fill(text.get_text(), limit))
 
 
+def finish_axes(fig, ax, *, xlabel: str, ylabel: str, title: str | None = None):
+    """Label ``ax`` (and title it when ``title`` is given), add its :func:`legend` and return
+    :func:`finish` of ``fig``: the common last step of a single-axes figure kind."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    legend(ax)
+    return finish(fig)
+
+
 def finish(fig):
     """Make ``fig`` paper-ready: readable ticks on every log axis, tick labels at least
     :data:`MIN_FONT_SIZE`, axis labels wrapped to their axes. Call last, inside

@@ -64,12 +64,7 @@ def phase_plot(c0_over_sqrt_d, prefactor, ci_lo, ci_hi, *, labels, lazy_boundary
         draw_prediction(ax, series, prediction, label=prediction_label)
         ax.set_xlim(min(s.x.min() for s in series) / (1.3 if logx else 1),
                     max(s.x.max() for s in series) * (1.3 if logx else 1))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
-        style.legend(ax)
-        return style.finish(fig)
+        return style.finish_axes(fig, ax, xlabel=xlabel, ylabel=ylabel, title=title)
 
 
 def robust_accuracy_plot(eps_sqrt_d, accuracy, ci_lo, ci_hi, *, labels,
@@ -119,9 +114,4 @@ def robust_accuracy_plot(eps_sqrt_d, accuracy, ci_lo, ci_hi, *, labels,
                 ax.plot([0], [value], "_", ms=12, mew=2, color=style.series_color(i))
             ax.plot([], [], "_", ms=12, mew=2, color=style.GUIDE, label="clean accuracy")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
-        style.legend(ax)
-        return style.finish(fig)
+        return style.finish_axes(fig, ax, xlabel=xlabel, ylabel=ylabel, title=title)
