@@ -19,13 +19,7 @@ BAND = protocol.Band(0.75, 1.33, 0.25, "exact prediction; a relative variance fr
                      "(symmetric in log); a +-1 readout halves it at L = 1.")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Grid:
-    """The shared init sweep (:class:`.measure.InitSweep`)."""
-    init: measure.InitSweep
-
-
-GRIDS = {profile: Grid(init=measure.INIT[profile]) for profile in ("quick", "full")}
+Grid, GRIDS = measure.InitGrid, measure.INIT_GRIDS  # the shared init sweep
 
 
 def exact_relvar(point) -> float:

@@ -17,13 +17,7 @@ BAND = protocol.Band(0.9, 1.1, 0.08, "exact identity at every width; equivalence
                      "shared layers by ~1.4 at depth 8.")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Grid:
-    """The shared init sweep (:class:`.measure.InitSweep`)."""
-    init: measure.InitSweep
-
-
-GRIDS = {profile: Grid(init=measure.INIT[profile]) for profile in ("quick", "full")}
+Grid, GRIDS = measure.InitGrid, measure.INIT_GRIDS  # the shared init sweep
 
 
 def predicted_grad_norm_sq(d: int, depth: int) -> float:

@@ -193,6 +193,15 @@ INIT = {"quick": InitSweep(d=64, widths=((64,), (128, 128), (64,) * 8), n_networ
                                          (1024,) * 2), n_networks=4000, n_points=4)}
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InitGrid:
+    """The grid of the claims that read the shared init sweep (:class:`InitSweep`)."""
+    init: InitSweep
+
+
+INIT_GRIDS = {profile: InitGrid(init=INIT[profile]) for profile in ("quick", "full")}
+
+
 def init_points(sweep: InitSweep, seed: int) -> list:
     """One :class:`InitPoint` per architecture of ``sweep``."""
     points_seed = protocol.derive_seed(seed, "deep", "points", sweep.d)

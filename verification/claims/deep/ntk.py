@@ -20,13 +20,7 @@ RELVAR_BAND = protocol.Band(0.75, 1.33, 0.25, "exact prediction; relative varian
                             "networks resolves it to ~10-20%: margin 25% (symmetric in log).")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Grid:
-    """The shared init sweep (:class:`.measure.InitSweep`)."""
-    init: measure.InitSweep
-
-
-GRIDS = {profile: Grid(init=measure.INIT[profile]) for profile in ("quick", "full")}
+Grid, GRIDS = measure.InitGrid, measure.INIT_GRIDS  # the shared init sweep
 
 
 def diagonal(theta) -> np.ndarray:
