@@ -9,7 +9,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from ntk_attack import adversarial, io, labelled_attacks, theory
-from verification import mutants_adversarial, protocol, registry, sweep
+from verification import protocol, registry, sweep
+from verification.mutants import MUTANTS
 from verification.claims.adversarial import ball, envelope, helps
 
 LEVEL = 0.99  # one claim alone; the suite's Bonferroni level only widens the CIs
@@ -128,10 +129,13 @@ def test_theory_closed_forms():
 
 # --------------------------------------------------------------------------- planted bugs
 
+ADVERSARIAL_MUTANTS = [name for name, m in MUTANTS.items() if m.families == ("adversarial",)]
+
+
 def test_mutants_patch_and_restore():
     originals = (adversarial.adversarial_train, adversarial._adversarial_train, labelled_attacks._pgd)
-    for name, (mutant, _) in mutants_adversarial.MUTANTS.items():
-        with mutant():
+    for name in ADVERSARIAL_MUTANTS:
+        with MUTANTS[name]():
             assert (adversarial.adversarial_train, adversarial._adversarial_train,
                     labelled_attacks._pgd) != originals, name
         assert (adversarial.adversarial_train, adversarial._adversarial_train,
@@ -143,15 +147,20 @@ CATCHER_GRIDS = {**TINY, "adversarial_training_helps_only_outside_lazy_regime": 
     TINY["adversarial_training_helps_only_outside_lazy_regime"], ratios=(0.03,), widths=())}
 
 
-@pytest.mark.parametrize("name", list(mutants_adversarial.MUTANTS))
+def _verdicts(ctx, name: str, grids: dict) -> dict:
+    """``{claim: verdict}`` under mutant ``name``, each claim on its grid (None: the profile's)."""
+    specs = registry.all_claims()
+    with MUTANTS[name]():
+        return {claim: protocol.overall_verdict(specs[claim].run(ctx, grid=grid).checks)
+                for claim, grid in grids.items()}
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL_MUTANTS)
 def test_each_mutant_is_caught_on_a_tiny_grid(tmp_path, name):
-    mutant, catchers = mutants_adversarial.MUTANTS[name]
-    claim = catchers[0]
+    claim = MUTANTS[name].catchers[0]
     runner = sweep.SweepRunner(tmp_path, quiet=True, tag=name)
     ctx = registry.Context(profile="quick", seed=0, runner=runner, family_size=3, tag=name)
-    with mutant():
-        checks = registry.all_claims()[claim].run(ctx, grid=CATCHER_GRIDS[claim]).checks
-    assert protocol.overall_verdict(checks) == "fail", [(c.name, c.estimate, c.verdict) for c in checks]
+    assert _verdicts(ctx, name, {claim: CATCHER_GRIDS[claim]}) == {claim: "fail"}
 
 
 @pytest.mark.profile
@@ -159,8 +168,10 @@ def test_quick_profile_passes_and_mutants_are_killed(tmp_path):
     claims = registry.all_claims()
     ctx = registry.Context(profile="quick", seed=0, runner=sweep.SweepRunner(tmp_path, quiet=True),
                            family_size=20)
-    for claim in mutants_adversarial.CLAIMS:
+    for claim in TINY:
         assert protocol.overall_verdict(claims[claim].run(ctx).checks) == "pass", claim
-    results = mutants_adversarial.run(out_dir=str(tmp_path / "mutants"), family_size=20)
-    for name, found in results.items():
+    for name in ADVERSARIAL_MUTANTS:
+        ctx = registry.Context(profile="quick", seed=0, family_size=20, tag=name,
+                               runner=sweep.SweepRunner(tmp_path / name, quiet=True, tag=name))
+        found = _verdicts(ctx, name, dict.fromkeys(TINY))
         assert "fail" in found.values(), (name, found)

@@ -22,7 +22,7 @@ KAPPA = measure.KappaSweep(networks=4)
 TINY = {  # one tiny grid per claim, passed as an argument
     "init_attack_matches_prediction": init.Grid(
         init=INIT, first_order_d=64, first_order_m=256, first_order_networks=8,
-        first_order_points=200),
+        first_order_points=200, agreement_networks=2, agreement_points=100),
     "attack_scales_as_inverse_sqrt_d": d_scaling.Grid(init=INIT, sphere=SPHERE, sphere_ds=(64, 256),
                                                       fixed_C0=(0.0, 0.5)),
     "attack_independent_of_width": width.Grid(d=16, widths=(64, 256), networks=8),

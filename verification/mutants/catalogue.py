@@ -238,7 +238,7 @@ def first_order_reported_as_exact():
 
 @mutant("attacks", catchers=("init_attack_matches_prediction",))
 def breakpoint_walk_off_by_one():
-    """Breakpoint walk off by one: each segment's slope includes the change at its own end breakpoint; caught by the curvature factor at init."""
+    """Breakpoint walk off by one: each segment's slope includes the change at its own end breakpoint; caught by the exact-vs-bisection cross-check (the closed-form polish hides it from the statistics)."""
     return [edit("breakpoint_walk", ("np.cumsum(ds, axis=-1) - ds", "np.cumsum(ds, axis=-1)"))]
 
 

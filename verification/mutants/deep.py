@@ -2,8 +2,7 @@
 :data:`~verification.mutants.catalogue.MUTANTS`.
 
 Each replaces one definition of :mod:`ntk_attack.deep` or ``ntk_attack.deep_training`` (a
-hand-written replacement, :func:`~patching.wrap`), ported from
-``verification/mutants_deep.py``.
+hand-written replacement, :func:`~patching.wrap`).
 """
 import math
 

@@ -35,6 +35,8 @@ class Grid:
     first_order_m: int
     first_order_networks: int
     first_order_points: int
+    agreement_networks: int = 4
+    agreement_points: int = 500
 
 
 GRIDS = {"quick": Grid(init=measure.INIT["quick"], first_order_d=256, first_order_m=512,
@@ -133,6 +135,38 @@ def judge_init(large: dict, by_d: dict, *, d_large: int, m: int, level: float, s
     return checks
 
 
+def judge_agreement(result: dict, *, d: int, m: int) -> list:
+    """Exact ``eta*`` checked at the same points by evaluating ``f`` along the ray and against
+    bisection (:func:`measure.method_agreement_point`)."""
+    exact, bisection = np.asarray(result["exact"]), np.asarray(result["bisection"])
+    status = np.asarray(result["exact_status"])
+    flipped = status == attacks.FlipStatus.FLIPPED
+    not_a_change = flipped & ((np.asarray(result["h_below"]) <= 0) | (np.asarray(result["h_above"]) > 0))
+    both = flipped & (np.asarray(result["bisection_status"]) == attacks.FlipStatus.FLIPPED)
+    later = both & (exact > bisection * (1 + measure.SIGN_CHANGE_STEP))
+    skipped = both & (exact < bisection * (1 - measure.SIGN_CHANGE_STEP))
+    where = f"d = {d}, m = {m}, {exact.size} points"
+    step = f"eta* (1 -+ {measure.SIGN_CHANGE_STEP:g})"
+    count = "a count of points: the two methods compute the same first sign change"
+    return [protocol.exact_check(
+                f"exact eta*, {where}: points where sign(f) f(x + t u) at t = {step} is not "
+                "positive, then non-positive", prediction="0 (eta* is a sign change of f)",
+                value=float(not_a_change.sum()),
+                band=protocol.Band(0, 0, 0, f"f(x + t u) is evaluated directly; its slope there "
+                                   f"(~||grad f||) moves it by ~1e-9 eta*, far above rounding; a "
+                                   "walk on the wrong segment is off by 1e-5 or more")),
+            protocol.exact_check(
+                f"exact eta* against bisection (rtol 1e-12), {where}: points where bisection "
+                "finds an earlier sign change", prediction="0", value=float(later.sum()),
+                band=protocol.Band(0, 0, 0, count + " or bisection's is later")),
+            protocol.exact_check(
+                f"exact eta* against bisection, {where}: points where the status differs",
+                prediction="0", value=float(np.sum(status != np.asarray(result["bisection_status"]))),
+                band=protocol.Band(0, 0, 0, count),
+                note=f"{int(skipped.sum())} points where bisection's grid (step sqrt 2) skips a dip "
+                     "below zero that the exact walk finds first")]
+
+
 def n_checks(grid: Grid) -> int:
     """Statistical checks of :func:`judge_init` (balanced, Var f, grad, random, per-d levels, slope)."""
     return 4 + len(grid.init.ds) + 1
@@ -213,9 +247,14 @@ def init_attack_matches_prediction(ctx: registry.Context, *, grid: Grid | None =
     by_d = dict(zip(grid.init.ds, ctx.runner.map(measure.init_point, by_d_points, desc="init attacks")))
     large = dict(zip(large_points, ctx.runner.map(measure.first_order_point, list(large_points.values()),
                                                   desc="first-order at init")))
+    agreement_point = measure.InitPoint(d=grid.init.ds[0], m=grid.init.m, signs="balanced",
+                                        n_networks=grid.agreement_networks, n_points=grid.agreement_points,
+                                        seed=protocol.derive_seed(ctx.seed, "agreement"))
+    agreement, = ctx.runner.map(measure.method_agreement_point, [agreement_point], desc="exact vs bisection")
     level = ctx.level(n_checks(grid))
     checks = judge_init(large, by_d, d_large=grid.first_order_d, m=grid.first_order_m,
                         level=level, seed=ctx.seed)
+    checks += judge_agreement(agreement, d=agreement_point.d, m=agreement_point.m)
     random_limit = theory.INIT_ETA_SQRT_D["random"]
     checks.append(protocol.exact_check(
         "Gauss-Hermite average of the conditional random-signs prediction",
@@ -243,7 +282,8 @@ def init_attack_matches_prediction(ctx: registry.Context, *, grid: Grid | None =
             "sample_d": d_sample, "n_networks": grid.init.networks}
     data["captions"] = captions(data)
     config = {"points": [dataclasses.asdict(p) for p in by_d_points],
-              "first_order_points": {s: dataclasses.asdict(p) for s, p in large_points.items()}}
+              "first_order_points": {s: dataclasses.asdict(p) for s, p in large_points.items()},
+              "agreement_point": dataclasses.asdict(agreement_point)}
     return registry.Outcome(checks, data, config,
                             notes="No-flip fraction per d: " + ", ".join(
                                 f"d = {d}: {f:.2g}" for d, f in zip(grid.init.ds, data["no_flip_fraction"]))

@@ -105,6 +105,40 @@ def init_point(point: InitPoint) -> dict:
     return {**out, "sum_a": np.asarray(sums)}
 
 
+SIGN_CHANGE_STEP = 1e-9  # relative step either side of eta* at which the sign is evaluated
+
+
+def _line_values(params, x, t):
+    """``sign(f(x)) f(x + t u)`` `(n,)` along ``u = -sign(f) grad f / ||grad f||``, computed from
+    :func:`models.apply` and :func:`models.input_grad` alone (no breakpoint walk)."""
+    f0 = models.apply(params, x)
+    grad = models.input_grad(params, x)
+    u = -jnp.sign(f0)[:, None] * grad / jnp.linalg.norm(grad, axis=-1, keepdims=True)
+    return jnp.sign(f0) * models.apply(params, x + t[:, None] * u)
+
+
+def method_agreement_point(point: InitPoint) -> dict:
+    """The exact walk checked by evaluation and against bisection (``rtol = 1e-12``), an
+    independent implementation that only evaluates ``f`` along the ray.
+
+    Returns per network and point `(n_networks, n_points)`: ``exact``, ``bisection`` (``eta``),
+    ``exact_status``, ``bisection_status`` and ``h_below``, ``h_above``: ``sign(f) f`` at
+    ``eta* (1 -+ SIGN_CHANGE_STEP)`` of the exact walk (positive, then non-positive, at a sign change).
+    """
+    rows = []
+    for key in jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks):
+        key_w, key_x = jax.random.split(key)
+        params = models.init_two_layer(key_w, point.d, point.m, signs=point.signs)
+        x = _unit_points(key_x, point.n_points, point.d)
+        exact, bisection = (attacks.min_flip(params, x, method=method) for method in ("exact", "bisection"))
+        eta = jnp.where(jnp.isfinite(exact.eta), exact.eta, 0.0)
+        rows.append({"exact": exact.eta, "bisection": bisection.eta, "exact_status": exact.status,
+                     "bisection_status": bisection.status,
+                     "h_below": _line_values(params, x, eta * (1 - SIGN_CHANGE_STEP)),
+                     "h_above": _line_values(params, x, eta * (1 + SIGN_CHANGE_STEP))})
+    return {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
+
+
 @functools.partial(jax.jit, static_argnames=("d", "m", "signs", "n_points"))
 def _first_order_means(keys, *, d: int, m: int, signs: str, n_points: int):
     def one(key):
