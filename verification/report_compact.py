@@ -6,6 +6,7 @@ rendered here as Markdown (:func:`to_markdown_compact`) and in
 :mod:`verification.report_html` as one self-contained HTML file. Input: a report dict as
 written to ``report.json`` (schema ``ntk-attack-report/1``, non-finite floats decoded).
 """
+import functools
 import math
 import re
 from pathlib import Path
@@ -15,17 +16,19 @@ from verification import protocol
 #: Config keys left out of grid summaries: derived seeds (listed in ``report.json``).
 SEED_KEY = re.compile(r"(^|_)seed$")
 MAX_LISTED = 4  # distinct strings listed by name; more are counted
+CAPTION_LIMIT = 220  # characters of a figure caption in report.md; report.html has them whole
+GRID_LIMIT = 200  # characters of the grid line in report.md; report.json has the whole config
 
 
-def num(value) -> str:
-    """A number in 4 significant digits; infinities as ``∞``; None as empty."""
+def num(value, digits: int = 4) -> str:
+    """A number in ``digits`` significant digits; infinities as ``∞``; None as empty."""
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return {math.inf: "∞", -math.inf: "−∞"}.get(value, "nan")
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
 def _values_summary(name: str, values: list) -> str | None:
@@ -88,15 +91,17 @@ def verdict_rows(report: dict) -> list:
              f"{len(e.get('checks', []))}", e.get("wall_time_s", 0.0)) for e in entries]
 
 
-def check_rows(entry: dict) -> list:
+def check_rows(entry: dict, *, digits: int = 4) -> list:
     """Per check: ``(name, prediction, "estimate [lo, hi]", level, "[band]", verdict, note,
-    why)``; ``why`` says where the band comes from, ``note`` what the check measured besides."""
+    why)`` with numbers in ``digits`` significant digits; ``why`` says where the band comes
+    from, ``note`` what the check measured besides."""
     rows = []
     for c in entry.get("checks", []):
         band, (lo, hi) = c["band"], c["ci"]
         level = "exact" if c["level"] is None else f"{100 * c['level']:.5g}%"
-        rows.append((c["name"], c["prediction"], f"{num(c['estimate'])} [{num(lo)}, {num(hi)}]",
-                     level, f"[{num(band['lo'])}, {num(band['hi'])}]", c["verdict"],
+        n = functools.partial(num, digits=digits)
+        rows.append((c["name"], c["prediction"], f"{n(c['estimate'])} [{n(lo)}, {n(hi)}]",
+                     level, f"[{n(band['lo'])}, {n(band['hi'])}]", c["verdict"],
                      c.get("note", ""), band.get("why", "")))
     return rows
 
@@ -121,24 +126,49 @@ def figure_caption(entry: dict, path: str) -> str:
     return (entry.get("captions") or {}).get(Path(path).stem, "")
 
 
+def _verdict(verdict: str) -> str:
+    """A verdict for a table: bold unless it is a pass, so failures stand out."""
+    return verdict if verdict == "pass" else f"**{verdict}**"
+
+
 def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """``text`` for one Markdown line or table cell; docstrings' double backticks become single."""
+    return str(text).replace("``", "`").replace("|", "\\|").replace("\n", " ")
+
+
+def _estimate_cell(ci_text: str, level: str) -> str:
+    """An exact check's value alone (its CI is the value); a sampled one with its CI."""
+    return ci_text.split(" [")[0] if level == "exact" else ci_text
+
+
+def _estimate_header(rows) -> str:
+    """The estimate column's header, with the CI level(s) of the claim's sampled checks."""
+    levels = list(dict.fromkeys(lv for _, _, _, lv, *_ in rows if lv != "exact"))
+    return f"estimate [{' / '.join(levels)} CI]" if levels else "value (exact)"
+
+
+def _short(text: str, limit: int = CAPTION_LIMIT) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, marked when cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def to_markdown_compact(report: dict) -> str:
-    """``report.md``: verdict table, then per claim prediction, checks, grid line, figures
-    (each with its caption when the entry has ``captions``). The claims' notes and the checks'
-    notes stay in ``report.json`` and ``report.html``, to keep this page short."""
+    """``report.md``: verdict table, then per claim prediction, checks (numbers in 3 significant
+    digits), grid line (cut at :data:`GRID_LIMIT` characters), figures (each with its caption,
+    when the entry has ``captions``, cut at :data:`CAPTION_LIMIT`; whole in ``report.html``). The claims' notes, the checks'
+    notes and where each band comes from stay in ``report.json`` and ``report.html``, to keep
+    this page short."""
     run = report["run"]
     lines = ["# ntk-attack verification report", "", f"**{headline(report)}.**", "",
              "| verdict | claim | checks passed | time |", "| --- | --- | --- | --- |"]
     for verdict, claim_id, _, passed, seconds in verdict_rows(report):
-        lines.append(f"| **{verdict}** | [`{claim_id}`](#{anchor(claim_id)}) | {passed} | "
-                     f"{seconds:.1f} s |")
+        lines.append(f"| {_verdict(verdict)} | `{claim_id}` | {passed} | {seconds:.1f} s |")
     versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
     lines += ["", f"Rerun: `{run['command']}`. Versions: {versions}. Full configs, data and "
-              "seeds: `report.json`; the same report with every claim's and check's notes: "
-              "`report.html`.", "", VERDICT_LEGEND, ""]
+              "seeds: `report.json`; the same report with every claim's and check's notes, "
+              "where each band comes from and whole captions: `report.html`.", "", VERDICT_LEGEND, ""]
     for e in report["claims"]:
         lines += [f"## {e['id']}", "", f"**{e['verdict']}**: {_cell(e.get('title', ''))} "
                   f"({e.get('wall_time_s', 0.0):.1f} s)", ""]
@@ -146,21 +176,20 @@ def to_markdown_compact(report: dict) -> str:
             lines += [f"*Prediction.* {_cell(e['prediction'])}", ""]
         if e.get("reason"):
             lines += [f"*Reason.* {_cell(e['reason'])}", ""]
-        rows = check_rows(e)
+        rows = check_rows(e, digits=3)
         if rows:
-            lines += ["| check | prediction | estimate [CI] | level | band | verdict |",
-                      "| --- | --- | --- | --- | --- | --- |"]
-            lines += [f"| {_cell(n)} | {_cell(p)} | {ci} | {lv} | {b} | **{v}** |"
+            lines += [f"| check | prediction | {_estimate_header(rows)} | band | verdict |",
+                      "| --- | --- | --- | --- | --- |"]
+            lines += [f"| {_cell(n)} | {_cell(p)} | {_estimate_cell(ci, lv)} | {b} | {_verdict(v)} |"
                       for n, p, ci, lv, b, v, _, _ in rows]
-            whys = list(dict.fromkeys(w for *_, w in rows if w))
-            lines += [""] + [f"- Band: {_cell(w)}" for w in whys] + [""]
+            lines.append("")
         grid = grid_summary(e.get("config") or {})
         if grid:
-            lines += [f"*Grid.* {_cell(grid)}", ""]
+            lines += [f"*Grid.* {_cell(_short(grid, GRID_LIMIT))}", ""]
         for path in e.get("figures") or []:
             lines += [f"![{Path(path).stem}]({path})", ""]
             text = figure_caption(e, path)
-            lines += [f"*{Path(path).stem}.* {_cell(text)}", ""] if text else []
+            lines += [f"*{_cell(_short(text))}*", ""] if text else []
         if e.get("figure_error"):
             lines.append(f"Figures could not be drawn: {_cell(e['figure_error'])}")
         lines.append("")

@@ -120,7 +120,7 @@ def judge(rows: list, *, level: float, seed: int, max_fraction: float = VIOLATIO
         band = protocol.Band(predicted, predicted, 0.0,
                              "every eligible point flips at eta* <= B(x) "
                              "<= max B (THEORY.md 4)")
-        test = f"{name}: largest single-step robust accuracy over networks at eps = max B"
+        test = f"{name}: max single-step robust accuracy over networks, eps = max B"
         if np.all(np.isnan(robust)) or not np.nansum(clean) > 0:
             checks.append(protocol.Check(test, f"= {predicted:g}", math.nan, (-math.inf, math.inf),
                                          band, None, "inconclusive",

@@ -106,7 +106,7 @@ def judge(norm_ratios, robust_at_max_B: dict) -> list:
     band = protocol.Band(predicted, predicted, 0.0, "THEORY.md 4: every eligible point flips at "
                          "eta* <= B(x) <= max B, whatever the training")
     for name, (robust, clean) in robust_at_max_B.items():
-        test = f"{name}: largest single-step robust accuracy over networks at eps = max B"
+        test = f"{name}: max single-step robust accuracy over networks, eps = max B"
         robust, clean = np.asarray(robust, dtype=float), np.asarray(clean, dtype=float)
         if np.all(np.isnan(robust)) or not np.nansum(clean) > 0:
             checks.append(protocol.Check(test, f"= {predicted:g}", math.nan, (-math.inf, math.inf),

@@ -100,7 +100,7 @@ def violation_check(label: str, rows, *, level: float, seed: int, max_fraction=V
         hi = max(hi, exact.high)
         note += "; no violation: upper end floored at the exact binomial bound of the pooled count"
     return protocol.check(
-        f"{label}: fraction of points with eta* > B(x), mean over networks",
+        f"{label}: mean fraction of points with eta* > B(x)",
         prediction=f"<= {max_fraction:g}", estimate=estimate, ci=(max(lo, 0.0), hi),
         band=protocol.Band(0, max_fraction, VIOLATION_HALF_WIDTH,
                            "THEORY.md 4: at most 1% of points; kappa_d is a 99.9% quantile"),
@@ -128,7 +128,7 @@ def judge_bound(points: list, *, level: float, seed: int, max_fraction=VIOLATION
                 lambda r: float(np.nanmedian(r)) / target, level=level,
                 seed=protocol.derive_seed(seed, "tight", p["label"]))
             checks.append(protocol.check(
-                f"{p['label']}: median eta* / B(x) / (calibration median / kappa_d)",
+                f"{p['label']}: median eta*/B(x) / (calibration median / kappa_d)",
                 prediction=f"1 (median / kappa_d = {target:.4f}: B is tight, THEORY.md 4)",
                 estimate=estimate, ci=ci,
                 band=protocol.Band(1 - TIGHTNESS_BAND, 1 + TIGHTNESS_BAND, TIGHTNESS_BAND / 2,
@@ -138,7 +138,7 @@ def judge_bound(points: list, *, level: float, seed: int, max_fraction=VIOLATION
         else:
             reached = float(np.min(p["C0_hat"]) / p["C0"])
             checks.append(protocol.exact_check(
-                f"{p['label']}: min over networks of C0_hat / C0 (training reached the radius)",
+                f"{p['label']}: min C0_hat / C0 over networks (radius reached)",
                 prediction=f">= {REACHED:g}", value=reached,
                 band=protocol.Band(REACHED, 1 + 1e-9, 0, "the stop rule lands on C0 once reached; "
                                    "below it the network never left the init's neighbourhood")))
