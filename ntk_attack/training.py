@@ -157,7 +157,7 @@ def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: floa
     x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
     run = functools.partial(_train, loss=loss, steps=steps, rule=rule if C0 is not None else None,
                             batch_size=batch_size)
-    radius = jnp.asarray(np.inf if C0 is None else C0 / np.sqrt(W0.shape[-2]), dtype)
+    radius = jnp.asarray(np.inf if C0 is None else _row_radius(C0, W0.shape[-2]), dtype)
     lr = jnp.asarray(lr, dtype)
     if W0.ndim == 2:
         return run(W0, a, x, y, lr, radius, key)
@@ -185,6 +185,11 @@ def _check_training(params0, x, y, *, loss, lr, steps, bias):
     lr = _check_positive_float(lr, "lr")
     steps = check_positive_int(steps, "steps", minimum=0)
     return W0, a, x, y, lr, steps
+
+
+def _row_radius(C0: float, m: int) -> float:
+    """The lazy ball's row radius ``C0 / sqrt(m)`` (THEORY.md 1)."""
+    return C0 / np.sqrt(m)
 
 
 def _check_positive_float(value, name: str) -> float:
@@ -265,6 +270,92 @@ def _train(W0, a, x, y, lr, radius, key, *, loss, steps, rule, batch_size):
                                accuracy=jnp.where(after, accuracy, history.accuracy),
                                C0_hat=jnp.where(after, C0_hat(W, W0), history.C0_hat))
     return TrainResult(TwoLayer(W, a), history)
+
+
+def train_radii(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0s) -> list:
+    """:func:`train` with the rule ``"stop"`` at several radii, along one shared trajectory.
+
+    Full-batch gradient descent from the same ``W0`` follows the same iterates ``W_k`` whatever
+    the radius, until the step that would cross ``C0`` (shortened onto the boundary, then
+    stop). So one run to the largest radius gives every smaller radius too: each takes the
+    shortened step from ``W_k`` where its own boundary is crossed. Entry ``i`` of the result
+    equals ``train(params0, x, y, loss=loss, lr=lr, steps=steps, C0=C0s[i], rule="stop")``
+    bit for bit (the same operations on the same shapes), at the cost of the largest radius.
+
+    Args:
+        params0, x, y, loss, lr, steps: as in :func:`train` (no bias, full batch).
+        C0s: sequence of lazy radii times ``sqrt(m)``, each ``> 0``.
+
+    Returns:
+        ``[TrainResult]``, one per radius, in the order of ``C0s``.
+    """
+    W0, a, x, y, lr, steps = _check_training(params0, x, y, loss=loss, lr=lr, steps=steps,
+                                             bias=False)
+    if np.ndim(C0s) != 1 or len(C0s) == 0:
+        raise ValueError(f"C0s must be a non-empty sequence of radii. Got {C0s!r}.")
+    C0s = [_check_positive_float(C0, "C0s[i]") for C0 in C0s]
+    dtype = jnp.result_type(W0, x)
+    x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
+    order = np.argsort(C0s, kind="stable")  # the largest radius last: its iterates are shared
+    radii = tuple(jnp.asarray(_row_radius(C0s[i], W0.shape[-2]), dtype) for i in order)
+    run = functools.partial(_train_radii, loss=loss, steps=steps)
+    lr = jnp.asarray(lr, dtype)
+    if W0.ndim == 2:
+        results = run(W0, a, x, y, lr, radii)
+    else:
+        results = jax.vmap(run, in_axes=(0, 0, None, None, None, None))(W0, a, x, y, lr, radii)
+    return [results[int(np.flatnonzero(order == i)[0])] for i in range(len(C0s))]
+
+
+@functools.partial(jax.jit, static_argnames=("loss", "steps"))
+def _train_radii(W0, a, x, y, lr, radii, *, loss, steps):
+    """:func:`_train` (rule ``"stop"``, full batch) for every radius (ascending), sharing the
+    iterates of the largest.
+
+    Per radius it carries what ``_train`` carries (weights, step count, stop flag, history) and
+    applies the same operations; the radii are a Python loop (never ``vmap``), so every
+    reduction has the shape it has in ``_train``.
+    """
+    value_and_grad = jax.value_and_grad(_network_loss, has_aux=True)
+
+    def metrics(W):
+        value, f = _network_loss(W, a, x, y, loss)
+        return value, jnp.mean(y * f > 0)
+
+    nan = jnp.full(steps + 1, jnp.nan, W0.dtype)
+    empty = TrainHistory(nan, nan, nan, jnp.zeros(steps, W0.dtype))
+
+    def body(carry):
+        W, runs = carry
+        (value, f), grad = value_and_grad(W, a, x, y, loss)
+        accuracy, c0 = jnp.mean(y * f > 0), C0_hat(W, W0)
+        step = lr * grad
+        updated = []
+        for radius, (k, W_r, stopped, history) in zip(radii, runs):
+            fraction = _boundary_fraction(W - W0, step, radius)
+            moving = (k < steps) & ~stopped  # this radius's own loop would run this step
+            history = TrainHistory(
+                jnp.where(moving, history.loss.at[k].set(value), history.loss),
+                jnp.where(moving, history.accuracy.at[k].set(accuracy), history.accuracy),
+                jnp.where(moving, history.C0_hat.at[k].set(c0), history.C0_hat),
+                jnp.where(moving, history.step_fraction.at[k].set(fraction), history.step_fraction))
+            updated.append((jnp.where(moving, k + 1, k),
+                            jnp.where(moving, W - fraction * step, W_r),
+                            jnp.where(moving, fraction < 1, stopped), history))
+        return updated[-1][1], updated
+
+    runs = [(0, W0, jnp.array(False), empty) for _ in radii]
+    _, runs = jax.lax.while_loop(
+        lambda c: jnp.any(jnp.stack([(k < steps) & ~s for k, _, s, _ in c[1]])), body, (W0, runs))
+    results = []
+    for k, W, _, history in runs:
+        value, accuracy = metrics(W)
+        after = jnp.arange(steps + 1) >= k
+        history = history._replace(loss=jnp.where(after, value, history.loss),
+                                   accuracy=jnp.where(after, accuracy, history.accuracy),
+                                   C0_hat=jnp.where(after, C0_hat(W, W0), history.C0_hat))
+        results.append(TrainResult(TwoLayer(W, a), history))
+    return results
 
 
 def __getattr__(name):

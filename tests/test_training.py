@@ -208,3 +208,32 @@ def test_bad_data_raise(problem):
     with pytest.raises(ValueError, match="params0 must be"):
         training.train(models.TwoLayer(params.W, params.a[:-1]), x, y, loss="logistic", lr=0.5, steps=1)
 
+
+
+def _bitwise(a, b):
+    return all(np.array_equal(np.asarray(u), np.asarray(v), equal_nan=True)
+               for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
+@pytest.mark.parametrize("loss", training.LOSSES)
+@pytest.mark.parametrize("stack", [False, True], ids=["one", "stack"])
+def test_train_radii_equals_one_run_per_radius_bit_for_bit(key, loss, stack):
+    """Unsorted radii; 0.05 stops at the first step, 0.5 later, 50 never (the step budget ends)."""
+    x = unit(jax.random.PRNGKey(1), (40, 8))
+    y = jnp.where(x[:, 0] >= 0, 1.0, -1.0)
+    params = (jax.vmap(lambda k: models.init_two_layer(k, 8, 64))(jax.random.split(key, 3))
+              if stack else models.init_two_layer(key, 8, 64))
+    C0s = (0.5, 50.0, 0.05)
+    shared = training.train_radii(params, x, y, loss=loss, lr=1.0, steps=30, C0s=C0s)
+    for C0, result in zip(C0s, shared):
+        alone = training.train(params, x, y, loss=loss, lr=1.0, steps=30, C0=C0, rule="stop")
+        assert _bitwise(result, alone), C0
+    assert int(np.max(shared[1].history.steps_taken)) == 30
+    assert int(np.max(shared[2].history.steps_taken)) == 1
+
+
+@pytest.mark.parametrize("C0s", [(), (1.0, 0.0), (1.0, float("nan"))], ids=str)
+def test_train_radii_rejects_bad_radii(problem, C0s):
+    params, x, y = problem
+    with pytest.raises(ValueError, match="C0s"):
+        training.train_radii(params, x, y, loss="logistic", lr=1.0, steps=3, C0s=C0s)

@@ -202,7 +202,7 @@ def C0_hat_without_sqrt_m():
 @mutant("gradients", "attacks", catchers=("lazy_value_drift_bound", "lazy_bound_holds"))
 def lazy_radius_not_scaled():
     """Lazy-ball row radius C0 instead of C0 / sqrt(m) in training (the stop rule fires sqrt(m) times too late); caught by lazy_value_drift_bound's C0 rules."""
-    return [edit("train", ("else C0 / np.sqrt(W0.shape[-2]), dtype)", "else C0, dtype)"))]
+    return [edit("row_radius", ("return C0 / np.sqrt(m)", "return C0"))]
 
 
 # ------------------------------------------------------------------------------ attack family

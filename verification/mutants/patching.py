@@ -45,7 +45,7 @@ TARGETS = {
     "linearize": "ntk_attack.predictors:linearize",
     "ensemble_input_grad": "ntk_attack.predictors:ensemble_input_grad",
     "network_loss": "ntk_attack.training:_network_loss",
-    "train": "ntk_attack.training:train",
+    "row_radius": "ntk_attack.training:_row_radius",
     "C0_hat": "ntk_attack.training:C0_hat",
     "min_flip_exact": "ntk_attack.attacks:_min_flip_exact",
     "attack_direction": "ntk_attack.attacks:_direction",

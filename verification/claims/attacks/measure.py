@@ -199,6 +199,7 @@ class TrainedPoint:
     data_seed: int
     seed: int
     eps_grid: tuple = ()
+    C0_group: tuple = ()  # radii trained along one shared trajectory with this one; (): alone
 
 
 def pooled_init(key, d: int, m: int) -> models.TwoLayer:
@@ -230,6 +231,26 @@ def load(dataset: str, d: int, n_train: int, n_test: int, data_seed: int) -> dat
     return data.mnist_subset(math.isqrt(d), seed=data_seed)
 
 
+def _initial_networks(point: TrainedPoint):
+    """The point's ``n_networks`` initial networks: a list of ``TwoLayer`` and their stack."""
+    keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
+    init = pooled_init if point.dataset == "mnist" else models.init_two_layer
+    stack = [init(key, point.d, point.m) for key in keys]
+    return stack, models.TwoLayer(jnp.stack([p.W for p in stack]), jnp.stack([p.a for p in stack]))
+
+
+@functools.lru_cache(maxsize=1)
+def _train_group(point: TrainedPoint) -> dict:
+    """``{C0: TrainResult}`` for every radius of ``point.C0_group``, from one gradient-descent run
+    (:func:`ntk_attack.training.train_radii`: bit for bit one run per radius). The points of a
+    group come one after another, so the last group is kept for its remaining radii."""
+    ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
+    _, params0 = _initial_networks(point)
+    results = training.train_radii(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
+                                   steps=point.steps, C0s=point.C0_group)
+    return dict(zip(point.C0_group, results))
+
+
 def trained_point(point: TrainedPoint) -> dict:
     """Attack the trained networks at the test points.
 
@@ -240,13 +261,12 @@ def trained_point(point: TrainedPoint) -> dict:
     ``y`` `(n_test,)`.
     """
     ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
-    keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
-    init = pooled_init if point.dataset == "mnist" else models.init_two_layer
-    stack = [init(key, point.d, point.m) for key in keys]
-    params0 = models.TwoLayer(jnp.stack([p.W for p in stack]), jnp.stack([p.a for p in stack]))
+    stack, params0 = _initial_networks(point)
     if point.C0 > 0:
-        result = training.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
-                                steps=point.steps, C0=point.C0, rule="stop")
+        result = (_train_group(dataclasses.replace(point, C0=0.0, eps_grid=()))[point.C0]
+                  if point.C0_group else
+                  training.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
+                                 steps=point.steps, C0=point.C0, rule="stop"))
         trained, history = result.params, result.history
         C0_hat, steps = history.C0_hat[:, -1], history.steps_taken
         train_accuracy = history.accuracy[:, -1]

@@ -59,12 +59,19 @@ def mnist_points(grid: Grid, seed: int, sizes, C0s, *, m: int, n_networks: int, 
     """MNIST-trained grid points; ``C0s(d)`` lists the radii at ``d = size^2``. All points share
     one seed, so every radius and every size starts from the same draws (:func:`pooled_init`;
     common random numbers): slopes against ``C0`` and ``d`` compare each network with itself,
-    free of the init offset ``f(x; W0)``, which MNIST's correlated test images share."""
-    return [measure.TrainedPoint(dataset="mnist", d=size ** 2, m=m, C0=float(C0),
-                                 n_networks=n_networks, n_train=0, n_test=0, lr=measure.MNIST_LR,
-                                 steps=steps, data_seed=0, seed=protocol.derive_seed(seed, "mnist-networks"),
-                                 eps_grid=tuple(r / size for r in grid.eps_sqrt_d))
-            for size in sizes for C0 in C0s(size ** 2)]
+    free of the init offset ``f(x; W0)``, which MNIST's correlated test images share. The radii
+    of one size are trained along one trajectory (``C0_group``; bit for bit the same networks)."""
+    points = []
+    for size in sizes:
+        radii = [float(C0) for C0 in C0s(size ** 2)]
+        # One size's radii share the init and the data, hence the iterates until each stops.
+        group = tuple(C0 for C0 in radii if C0 > 0)
+        points += [measure.TrainedPoint(
+            dataset="mnist", d=size ** 2, m=m, C0=C0, n_networks=n_networks, n_train=0, n_test=0,
+            lr=measure.MNIST_LR, steps=steps, data_seed=0, seed=protocol.derive_seed(seed, "mnist-networks"),
+            eps_grid=tuple(r / size for r in grid.eps_sqrt_d), C0_group=group if C0 > 0 else ())
+            for C0 in radii]
+    return points
 
 
 def correct(result: dict) -> np.ndarray:
