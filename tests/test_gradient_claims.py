@@ -132,7 +132,7 @@ def test_point_functions_pickle_for_worker_processes():
 
 @pytest.mark.slow
 def test_full_profile_passes(tmp_path):
-    """The full profile: widths 256 to 65536, three data sets, 300 steps (hours on 2 cores)."""
+    """The full profile of the gradient family: widths 256 to 16384, digits and MNIST."""
     claims = registry.all_claims()
     context = registry.Context(profile="full", seed=0, runner=SweepRunner(tmp_path, quiet=True),
                                family_size=len(claims))

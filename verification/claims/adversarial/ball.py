@@ -49,10 +49,10 @@ GRIDS = {
                                  Ball(m=1024, radius="absolute", C0=0.1)),
                   networks=2, n_train=200, epochs=5, batch_size=50, attack_steps=5, eps_sqrt_d=0.7,
                   lr=8.0),
-    "full": Grid(size=10, balls=tuple(Ball(m=m, radius="lazy", C0=c * 10) for m in (256, 1024, 4096)
-                                      for c in (0.03, 0.1, 0.3, 1.0, 3.0))
-                 + tuple(Ball(m=m, radius="absolute", C0=0.1) for m in (256, 1024, 4096)),
-                 networks=4, n_train=0, epochs=20, batch_size=100, attack_steps=100,
+    "full": Grid(size=10, balls=tuple(Ball(m=m, radius="lazy", C0=c * 10) for m in (256, 1024)
+                                      for c in (0.03, 0.1, 0.3, 1.0))
+                 + tuple(Ball(m=m, radius="absolute", C0=0.1) for m in (256, 1024)),
+                 networks=4, n_train=400, epochs=10, batch_size=100, attack_steps=10,
                  eps_sqrt_d=1.0, lr=8.0),
 }
 

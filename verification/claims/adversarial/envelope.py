@@ -41,9 +41,9 @@ class Grid:
 GRIDS = {"quick": Grid(sizes=(10,), ratios=(0.03, 0.06), m=512, networks=4, n_train=200, epochs=5,
                        lr=10.0, attack_steps=10, eps_sqrt_d=1.0, kappa_networks=4, kappa_points=500,
                        test_fraction=0.5),
-         "full": Grid(sizes=(10, 14, 28), ratios=(0.01, 0.03, 0.1, 0.25, 1.0), m=4096, networks=8,
-                      n_train=0, epochs=20, lr=10.0, attack_steps=100, eps_sqrt_d=1.0,
-                      kappa_networks=40, kappa_points=1000)}
+         "full": Grid(sizes=(10, 14), ratios=(0.01, 0.03, 0.1), m=1024, networks=8,
+                      n_train=400, epochs=10, lr=10.0, attack_steps=10, eps_sqrt_d=1.0,
+                      kappa_networks=20, kappa_points=1000)}
 
 
 def points(grid: Grid, seed: int, mnist_path=None) -> list:

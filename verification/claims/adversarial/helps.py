@@ -52,11 +52,11 @@ GRIDS = {"quick": Grid(size=10, m=512, ratios=(0.03, 3.0), absolute=0.1, widths=
                        n_train=200, epochs=5, lr=10.0, batch_size=0, attack_steps=10,
                        train_eps_sqrt_d=1.0, eval_eps_sqrt_d=(0.5, 1.0, 2.0), eval_steps=10,
                        kappa_networks=4, kappa_points=500),
-         "full": Grid(size=10, m=4096, ratios=(0.03, 0.1, 0.3, 1.0, 3.0), absolute=0.1,
-                      widths=(256, 1024, 4096), networks=8, n_train=0, epochs=20, lr=10.0,
-                      batch_size=100, attack_steps=100, train_eps_sqrt_d=1.0,
-                      eval_eps_sqrt_d=(0.25, 0.5, 1.0, 2.0, 3.0), eval_steps=100,
-                      kappa_networks=40, kappa_points=1000)}
+         "full": Grid(size=10, m=1024, ratios=(0.03, 0.1, 0.3, 1.0, 3.0), absolute=0.1,
+                      widths=(256, 1024), networks=8, n_train=400, epochs=10, lr=10.0,
+                      batch_size=100, attack_steps=10, train_eps_sqrt_d=1.0,
+                      eval_eps_sqrt_d=(0.25, 0.5, 1.0, 2.0), eval_steps=20,
+                      kappa_networks=20, kappa_points=1000)}
 ARMS = ("standard", "adversarial")
 SINGLE = "_single_step"  # stem suffix of the single-step figure
 

@@ -42,7 +42,7 @@ class Grid:
 GRIDS = {"quick": Grid(sphere=measure.SPHERE["quick"], kappa=measure.KAPPA["quick"], ds=(64, 256),
                        ratios=(0.0, 0.01, 0.03, 0.1)),
          "full": Grid(sphere=measure.SPHERE["full"], kappa=measure.KAPPA["full"], ds=(64, 256, 1024),
-                      ratios=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0))}
+                      ratios=(0.0, 0.01, 0.03, 0.1))}
 
 
 def inside_conditions(*, d: int, m: int, C0: float) -> bool:

@@ -42,7 +42,7 @@ class Grid:
 GRIDS = {"quick": Grid(init=measure.INIT["quick"], first_order_d=256, first_order_m=512,
                        first_order_networks=320, first_order_points=500),
          "full": Grid(init=measure.INIT["full"], first_order_d=1024, first_order_m=4096,
-                      first_order_networks=320, first_order_points=1000)}
+                      first_order_networks=320, first_order_points=500)}
 
 
 def per_network_ratio(result: dict) -> np.ndarray:

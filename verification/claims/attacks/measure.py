@@ -67,7 +67,7 @@ class KappaSweep:
 INIT = {"quick": InitSweep(ds=(16, 64, 256), m=1024, networks=400),
         "full": InitSweep(ds=(16, 64, 256, 1024), m=4096, networks=400)}
 SPHERE = {"quick": SphereSweep(m=1024, networks=12, train=400, steps=300),
-          "full": SphereSweep(m=1024, networks=16, train=800, steps=1000)}
+          "full": SphereSweep(m=1024, networks=16, train=400, steps=300)}
 KAPPA = {"quick": KappaSweep(networks=40), "full": KappaSweep(networks=100)}
 
 

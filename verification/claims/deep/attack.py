@@ -39,8 +39,8 @@ class Grid:
 GRIDS = {"quick": Grid(init=measure.INIT["quick"],
                        flips=FlipSweep(ds=(64, 1024), depths=(1, 2), n=128, n_networks=250)),
          "full": Grid(init=measure.INIT["full"],
-                      flips=FlipSweep(ds=(64, 256, 1024), depths=(1, 2, 4, 8), n=1024,
-                                      n_networks=500))}
+                      flips=FlipSweep(ds=(64, 256, 1024), depths=(1, 2, 4), n=256,
+                                      n_networks=250))}
 
 
 def flip_points(sweep: FlipSweep, seed: int) -> list:

@@ -36,8 +36,8 @@ class Grid:
 
 GRIDS = {"quick": Grid(side=8, n_train=200, widths=(128, 128), C0s=(2.0,), lr=20.0, steps=20,
                        n_networks=32, n_test=25),
-         "full": Grid(side=28, n_train=800, widths=(1024,) * 3, C0s=(1.0, 3.0, 7.0), lr=20.0, steps=300,
-                      n_networks=12, n_test=200)}
+         "full": Grid(side=14, n_train=400, widths=(512, 512), C0s=(1.0, 3.0), lr=20.0, steps=100,
+                      n_networks=12, n_test=100)}
 
 
 def lazy_points(grid: Grid, seed: int) -> list:

@@ -189,8 +189,8 @@ class InitSweep:
 # >= 8 (weights shared across layers show only at depth) and an equal-beta pair (1 x 64, 2 x 128).
 INIT = {"quick": InitSweep(d=64, widths=((64,), (128, 128), (64,) * 8), n_networks=2000,
                            n_points=4),
-        "full": InitSweep(d=256, widths=((256,), (512, 512), (256,) * 4, (256,) * 8, (512,) * 16,
-                                         (1024,) * 2), n_networks=4000, n_points=4)}
+        "full": InitSweep(d=256, widths=((256,), (512, 512), (256,) * 4, (256,) * 8, (256,) * 16),
+                          n_networks=1000, n_points=4)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

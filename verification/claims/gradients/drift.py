@@ -28,7 +28,7 @@ class Grid:
 GRIDS = {"quick": Grid(sweep=measure.SWEEPS["quick"], datasets=("digits",), widths=(256, 1024),
                        C0=(0.5, 4.0)),
          "full": Grid(sweep=measure.SWEEPS["full"], datasets=("digits", "mnist"),
-                      widths=(256, 1024, 4096), C0=(0.5, 2.0, 8.0, 16.0))}
+                      widths=(256, 1024, 4096), C0=(0.5, 2.0, 8.0))}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

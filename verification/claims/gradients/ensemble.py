@@ -24,7 +24,7 @@ class Grid:
 
 
 GRIDS = {"quick": Grid(sweep=measure.SWEEPS["quick"], dataset="digits", m=256, k=16, replicates=12),
-         "full": Grid(sweep=measure.SWEEPS["full"], dataset="digits", m=1024, k=64, replicates=8)}
+         "full": Grid(sweep=measure.SWEEPS["full"], dataset="digits", m=1024, k=32, replicates=8)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
