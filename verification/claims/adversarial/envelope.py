@@ -102,7 +102,6 @@ def judge(rows: list, *, level: float, seed: int, max_fraction: float = VIOLATIO
     ``eps = max B`` exactly 0 for every network (inconclusive when no eligible point, or none
     correctly classified, makes it mean something)."""
     checks = []
-    predicted = theory.robust_accuracy_beyond_envelope()
     for row in rows:
         if not row["inside"]:
             continue
@@ -115,22 +114,28 @@ def judge(rows: list, *, level: float, seed: int, max_fraction: float = VIOLATIO
             f"{name}: fraction of eligible points with eta* > B(x)", row["counts"],
             max_fraction=max_fraction, level=level, seed=protocol.derive_seed(seed, name),
             why="THEORY.md 4: at most 1% of points; kappa_d is a 99.9% quantile"))
-        robust = np.asarray(row["robust_at_max_B"], dtype=float)
-        clean = np.asarray(row["clean_at_max_B"], dtype=float)
-        band = protocol.Band(predicted, predicted, 0.0,
-                             "every eligible point flips at eta* <= B(x) "
-                             "<= max B (THEORY.md 4)")
-        test = f"{name}: max single-step robust accuracy over networks, eps = max B"
-        if np.all(np.isnan(robust)) or not np.nansum(clean) > 0:
-            checks.append(protocol.Check(test, f"= {predicted:g}", math.nan, (-math.inf, math.inf),
-                                         band, None, "inconclusive",
-                                         "no eligible correctly classified point"))
-        else:
-            checks.append(protocol.exact_check(
-                test, prediction=f"= {predicted:g}", value=float(np.nanmax(robust)), band=band,
-                note=f"eligible points correctly classified: {np.nanmean(clean):.3f} "
-                     "(mean over networks)"))
+        checks.append(robust_at_max_B_check(name, row["robust_at_max_B"], row["clean_at_max_B"]))
     return checks
+
+
+def robust_at_max_B_check(name: str, robust, clean) -> protocol.Check:
+    """Single-step robust accuracy at ``eps = max B`` is exactly 0 for every network (THEORY.md 4).
+
+    Args:
+        robust, clean: `(n_networks,)` robust and clean accuracy over each network's eligible
+            points at ``eps = max B`` (NaN: no eligible point).
+    """
+    predicted = theory.robust_accuracy_beyond_envelope()
+    robust, clean = np.asarray(robust, dtype=float), np.asarray(clean, dtype=float)
+    band = protocol.Band(predicted, predicted, 0.0, "THEORY.md 4: every eligible point flips at "
+                         "eta* <= B(x) <= max B, whatever the training")
+    test = f"{name}: max single-step robust accuracy over networks, eps = max B"
+    if np.all(np.isnan(robust)) or not np.nansum(clean) > 0:
+        return protocol.Check(test, f"= {predicted:g}", math.nan, (-math.inf, math.inf), band, None,
+                              "inconclusive", "no eligible correctly classified point")
+    return protocol.exact_check(test, prediction=f"= {predicted:g}", value=float(np.nanmax(robust)),
+                                band=band, note=f"eligible points correctly classified: "
+                                                f"{np.nanmean(clean):.3f} (mean over networks)")
 
 
 def figures(data: dict) -> dict:

@@ -13,7 +13,7 @@ from ntk_attack import plotting, theory
 from ntk_attack.plotting import style
 from verification import protocol, registry
 from verification.claims.adversarial import measure
-from verification.claims.adversarial.envelope import inside_conditions
+from verification.claims.adversarial.envelope import inside_conditions, robust_at_max_B_check
 
 CACHE_VERSION = 1
 TOLERANCE = 1e-12  # ||delta|| <= eps up to float64 rounding of the projection
@@ -102,20 +102,8 @@ def judge(norm_ratios, robust_at_max_B: dict) -> list:
         "largest ||delta|| / eps - 1 over every PGD evaluation", prediction=f"<= {TOLERANCE:g}",
         value=top - 1, band=protocol.Band(-math.inf, TOLERANCE, 0.0,
                                           "PGD projects every iterate onto ||delta|| <= eps"))]
-    predicted = theory.robust_accuracy_beyond_envelope()
-    band = protocol.Band(predicted, predicted, 0.0, "THEORY.md 4: every eligible point flips at "
-                         "eta* <= B(x) <= max B, whatever the training")
-    for name, (robust, clean) in robust_at_max_B.items():
-        test = f"{name}: max single-step robust accuracy over networks, eps = max B"
-        robust, clean = np.asarray(robust, dtype=float), np.asarray(clean, dtype=float)
-        if np.all(np.isnan(robust)) or not np.nansum(clean) > 0:
-            checks.append(protocol.Check(test, f"= {predicted:g}", math.nan, (-math.inf, math.inf),
-                                         band, None, "inconclusive",
-                                         "no eligible correctly classified point"))
-        else:
-            checks.append(protocol.exact_check(
-                test, prediction=f"= {predicted:g}", value=float(np.nanmax(robust)), band=band,
-                note=f"eligible points correctly classified: {np.nanmean(clean):.3f}"))
+    checks += [robust_at_max_B_check(name, robust, clean)
+               for name, (robust, clean) in robust_at_max_B.items()]
     return checks
 
 

@@ -152,8 +152,8 @@ def judge_agreement(result: dict, *, d: int, m: int) -> list:
                 f"exact eta*, {where}: points where sign(f) f(x + t u) at t = {step} is not "
                 "positive, then non-positive", prediction="0 (eta* is a sign change of f)",
                 value=float(not_a_change.sum()),
-                band=protocol.Band(0, 0, 0, f"f(x + t u) is evaluated directly; its slope there "
-                                   f"(~||grad f||) moves it by ~1e-9 eta*, far above rounding; a "
+                band=protocol.Band(0, 0, 0, "f(x + t u) is evaluated directly; its slope there "
+                                   "(~||grad f||) moves it by ~1e-9 eta*, far above rounding; a "
                                    "walk on the wrong segment is off by 1e-5 or more")),
             protocol.exact_check(
                 f"exact eta* against bisection (rtol 1e-12), {where}: points where bisection "
