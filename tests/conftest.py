@@ -11,7 +11,7 @@ settings.register_profile("ntk", max_examples=25, deadline=None)
 settings.load_profile("ntk")
 
 
-EXTENDED = ("profile", "notebook", "cluster")  # minutes each: CI's second step, not the quick command
+EXTENDED = ("profile", "notebook", "cluster", "endtoend", "planted")  # CI's second step, not the quick command
 
 
 def pytest_collection_modifyitems(items):

@@ -155,6 +155,7 @@ def _verdicts(ctx, name: str, grids: dict) -> dict:
                 for claim, grid in grids.items()}
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("name", ADVERSARIAL_MUTANTS)
 def test_each_mutant_is_caught_on_a_tiny_grid(tmp_path, name):
     claim = MUTANTS[name].catchers[0]

@@ -73,6 +73,7 @@ def test_verify_end_to_end(reference):
     assert (out / "report.md").exists() and (out / entry["figures"][0]).exists()
 
 
+@pytest.mark.endtoend
 def test_killed_run_resumes_with_missing_points_only(reference, tmp_path):
     killed = verify(tmp_path, abort_after=5)
     assert killed.returncode == -9, killed.stderr
@@ -88,12 +89,14 @@ def test_killed_run_resumes_with_missing_points_only(reference, tmp_path):
     assert measurements(tmp_path) == measurements(reference[0])
 
 
+@pytest.mark.endtoend
 def test_same_seed_gives_identical_measurements(reference, tmp_path):
     again = verify(tmp_path)
     assert again.returncode == 0, again.stderr
     assert measurements(tmp_path) == measurements(reference[0])
 
 
+@pytest.mark.endtoend
 def test_workers_do_not_change_a_bit(reference, tmp_path):
     parallel = verify(tmp_path, "--workers", 2)
     assert parallel.returncode == 0, parallel.stderr
@@ -114,6 +117,7 @@ def test_recorded_command_reruns_the_same_numbers(reference, tmp_path, capsys):
     assert measurements(tmp_path) == measurements(reference[0])
 
 
+@pytest.mark.endtoend
 def test_corrupt_cache_file_is_recomputed(reference, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(reference[0], out)

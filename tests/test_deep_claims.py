@@ -152,14 +152,15 @@ def _killed(mutant, claim):
     return [c.verdict for c in checks], describe(checks)
 
 
-@pytest.mark.parametrize("mutant", CHEAP_MUTANTS, )
+@pytest.mark.planted
+@pytest.mark.parametrize("mutant", CHEAP_MUTANTS)
 def test_cheap_mutants_are_killed(mutant):
     verdicts, described = _killed(mutant, CHEAP_MUTANTS[mutant])
     assert "fail" in verdicts, described
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mutant", ALL_MUTANTS, )
+@pytest.mark.parametrize("mutant", ALL_MUTANTS)
 def test_every_mutant_is_killed(mutant):
     verdicts, described = _killed(mutant, ALL_MUTANTS[mutant])
     assert "fail" in verdicts, described

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DOC = Path(__file__).parents[1] / "docs" / "extending.md"
 SCRIPT = Path(sys.executable).with_name("ntk-attack")
 CORRECT = 'math.sqrt(theory.var_f_init("balanced"))'
@@ -24,6 +26,7 @@ def verify(folder: Path, *args):
                           text=True, timeout=600)
 
 
+@pytest.mark.endtoend
 def test_example_passes_as_written_and_fails_a_wrong_prediction(tmp_path):
     block = first_python_block()
     assert CORRECT in block
