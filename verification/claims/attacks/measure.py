@@ -96,25 +96,36 @@ def init_point(point: InitPoint) -> dict:
     """Per network and point `(n_networks, n_points)`: ``eta``, ``first_order``, ``f``,
     ``grad_norm``, ``status``; per network `(n_networks,)`: ``sum_a = sum_s a_s``."""
     rows, sums = [], []
+    for params, x in _networks_and_points(point):
+        rows.append(_flip_arrays(attacks.min_flip(params, x)))
+        sums.append(jnp.sum(params.a))
+    return {**_stacked(rows), "sum_a": np.asarray(sums)}
+
+
+def _networks_and_points(point: InitPoint):
+    """``(TwoLayer, x: (n_points, d))`` per network of ``point``, from its seed."""
     for key in jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks):
         key_w, key_x = jax.random.split(key)
-        params = models.init_two_layer(key_w, point.d, point.m, signs=point.signs)
-        rows.append(_flip_arrays(attacks.min_flip(params, _unit_points(key_x, point.n_points, point.d))))
-        sums.append(jnp.sum(params.a))
-    out = {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
-    return {**out, "sum_a": np.asarray(sums)}
+        yield (models.init_two_layer(key_w, point.d, point.m, signs=point.signs),
+               _unit_points(key_x, point.n_points, point.d))
+
+
+def _stacked(rows: list) -> dict:
+    """Per-network dicts of arrays stacked along a leading networks axis (numpy)."""
+    return {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
 
 
 SIGN_CHANGE_STEP = 1e-9  # relative step either side of eta* at which the sign is evaluated
 
 
-def _line_values(params, x, t):
-    """``sign(f(x)) f(x + t u)`` `(n,)` along ``u = -sign(f) grad f / ||grad f||``, computed from
-    :func:`models.apply` and :func:`models.input_grad` alone (no breakpoint walk)."""
+def _line_values(params, x, steps):
+    """``sign(f(x)) f(x + t u)`` `(n,)` for each ``t`` `(n,)` in ``steps``, along
+    ``u = -sign(f) grad f / ||grad f||``, computed from :func:`models.apply` and
+    :func:`models.input_grad` alone (no breakpoint walk)."""
     f0 = models.apply(params, x)
     grad = models.input_grad(params, x)
     u = -jnp.sign(f0)[:, None] * grad / jnp.linalg.norm(grad, axis=-1, keepdims=True)
-    return jnp.sign(f0) * models.apply(params, x + t[:, None] * u)
+    return [jnp.sign(f0) * models.apply(params, x + t[:, None] * u) for t in steps]
 
 
 def method_agreement_point(point: InitPoint) -> dict:
@@ -126,17 +137,13 @@ def method_agreement_point(point: InitPoint) -> dict:
     ``eta* (1 -+ SIGN_CHANGE_STEP)`` of the exact walk (positive, then non-positive, at a sign change).
     """
     rows = []
-    for key in jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks):
-        key_w, key_x = jax.random.split(key)
-        params = models.init_two_layer(key_w, point.d, point.m, signs=point.signs)
-        x = _unit_points(key_x, point.n_points, point.d)
+    for params, x in _networks_and_points(point):
         exact, bisection = (attacks.min_flip(params, x, method=method) for method in ("exact", "bisection"))
         eta = jnp.where(jnp.isfinite(exact.eta), exact.eta, 0.0)
+        below, above = _line_values(params, x, (eta * (1 - SIGN_CHANGE_STEP), eta * (1 + SIGN_CHANGE_STEP)))
         rows.append({"exact": exact.eta, "bisection": bisection.eta, "exact_status": exact.status,
-                     "bisection_status": bisection.status,
-                     "h_below": _line_values(params, x, eta * (1 - SIGN_CHANGE_STEP)),
-                     "h_above": _line_values(params, x, eta * (1 + SIGN_CHANGE_STEP))})
-    return {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
+                     "bisection_status": bisection.status, "h_below": below, "h_above": above})
+    return _stacked(rows)
 
 
 @functools.partial(jax.jit, static_argnames=("d", "m", "signs", "n_points"))
@@ -283,7 +290,7 @@ def trained_point(point: TrainedPoint) -> dict:
         if point.eps_grid:
             row["robust_accuracy"] = labelled_attacks.line_robust_accuracy(flip, ds.y_test, point.eps_grid)
         rows.append(row)
-    out = {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
+    out = _stacked(rows)
     return {**out, "C0_hat": np.asarray(C0_hat), "steps": np.asarray(steps),
             "train_accuracy": np.asarray(train_accuracy), "y": ds.y_test}
 
