@@ -108,6 +108,12 @@ def test_attack_judge_fails_two_layer_constant_and_kernel_slope(outcomes, runner
     assert wrong[-1].verdict == "fail", describe(wrong)
 
 
+def test_exact_deep_eta_is_a_sign_change(outcomes):
+    """The evaluation check of the deep walk's eta* holds on clean code (exact count 0)."""
+    check = outcomes["deep_attack_scales_as_inverse_sqrt_d"].checks[-1]
+    assert check.name.startswith("exact eta*") and check.estimate == 0 and check.verdict == "pass"
+
+
 def test_lazy_judge_fails_a_wrong_radius_and_a_wrong_size():
     eta = 1 + 0.02 * np.sin(np.arange(16.0)).reshape(8, 2)  # medians within 2% of first order
     good = {"C0_hat": np.array([[1.0, 0.5, 0.9]]), "eta": eta, "first_order": np.ones_like(eta)}
@@ -122,6 +128,7 @@ def test_lazy_judge_fails_a_wrong_radius_and_a_wrong_size():
 CHEAP_MUTANTS = {  # mutant: the claim that must fail on the tiny grid
     "deep_hidden_std_one": "deep_gradient_norm_matches_kernel",
     "deep_lazy_radius_not_scaled": "deep_lazy_training_attack",
+    "deep_walk_reports_piece_start": "deep_attack_scales_as_inverse_sqrt_d",
 }
 ALL_MUTANTS = {
     "deep_fan_in_by_n": "deep_gradient_norm_matches_kernel",

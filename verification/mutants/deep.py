@@ -1,15 +1,16 @@
 """Planted bugs of the deep family (``verification/claims/deep``), registered into
 :data:`~verification.mutants.catalogue.MUTANTS`.
 
-Each replaces one definition of :mod:`ntk_attack.deep` or ``ntk_attack.deep_training`` (a
-hand-written replacement, :func:`~patching.wrap`).
+Each replaces one definition of :mod:`ntk_attack.deep` or ``ntk_attack.deep_training``: a
+hand-written replacement (:func:`~patching.wrap`) or a one-line edit of its source
+(:func:`~patching.edit`).
 """
 import math
 
 import jax.numpy as jnp
 
 from verification.mutants.catalogue import mutant
-from verification.mutants.patching import wrap
+from verification.mutants.patching import edit, wrap
 
 _CLAIMS = ("deep_gradient_norm_matches_kernel", "deep_gradient_fluctuations_follow_beta",
            "deep_empirical_ntk_converges", "deep_attack_scales_as_inverse_sqrt_d",
@@ -80,6 +81,12 @@ def deep_lazy_radius_not_scaled():
             return deep.DeepNet(weights, readout, params.activation)
         return project_deep
     return [wrap("deep_project", factory)]
+
+
+@mutant("deep", catchers=("deep_attack_scales_as_inverse_sqrt_d",))
+def deep_walk_reports_piece_start():
+    """Deep piece walk reports the start of the piece holding the output's zero, not the zero (eta* too small); caught by evaluating f either side of eta*."""
+    return [edit("deep_walk", ("jnp.where(hit, zero, eta)", "jnp.where(hit, t, eta)"))]
 
 
 @mutant("deep", "attacks", catchers=("deep_attack_scales_as_inverse_sqrt_d",))

@@ -64,6 +64,7 @@ TARGETS = {
     "deep_W_std_hidden": "ntk_attack.deep:W_STD_HIDDEN",
     "deep_W_std_readout": "ntk_attack.deep:W_STD_READOUT",
     "deep_init": "ntk_attack.deep:init_deep",
+    "deep_walk": "ntk_attack.deep:_walk",
     "deep_project": "ntk_attack.deep_training:project_deep",
 }
 # Packages whose modules may hold a binding of a target.

@@ -57,6 +57,24 @@ def mean_eta(result) -> np.ndarray:
     return np.sum(np.where(flipped, eta, 0), axis=1) / np.maximum(np.sum(flipped, axis=1), 1)
 
 
+def judge_sign_change(flips_by_depth: dict) -> protocol.Check:
+    """Exact ``eta*`` of the piece walk checked by evaluating ``f`` along the ray: the number of
+    flipped points (all ``(d, L)``) where ``sign(f) f`` at ``eta* (1 -+ step)`` is not positive,
+    then non-positive (:func:`measure.flip_point`)."""
+    results = [result for by_d in flips_by_depth.values() for result in by_d.values()]
+    not_a_change = sum(int(np.sum(np.isfinite(r["eta"]) & ((np.asarray(r["h_below"]) <= 0)
+                                                            | (np.asarray(r["h_above"]) > 0))))
+                       for r in results)
+    flipped = sum(int(np.sum(np.isfinite(r["eta"]))) for r in results)
+    return protocol.exact_check(
+        f"exact eta*, {flipped} flipped points: points where sign(f) f(x + t u) at t = eta* "
+        f"(1 -+ {measure.SIGN_CHANGE_STEP:g}) is not positive, then non-positive",
+        prediction="0 (eta* is a sign change of f)", value=float(not_a_change),
+        band=protocol.Band(0, 0, 0, "f(x + t u) is evaluated directly; its slope there (~||grad f||) "
+                           "moves it by ~1e-9 eta*, far above rounding; a walk that stops on the "
+                           "wrong piece is off by far more"))
+
+
 def judge_attack(init_results, flips_by_depth: dict, *, level: float, seed: int,
                  predicted: float = theory.deep_first_order_attack_mean(), d_slope=D_SLOPE) -> list:
     """First-order law per init architecture; ``d``-slope of ``eta*`` per depth.
@@ -127,7 +145,7 @@ def deep_attack_scales_as_inverse_sqrt_d(ctx: registry.Context, *, grid: Grid | 
         by_depth.setdefault(point.depth, {})[point.d] = result
     level = ctx.level(len(init_results) + len(by_depth))
     predicted = theory.deep_first_order_attack_mean()
-    checks = judge_attack(init_results, by_depth, level=level, seed=ctx.seed)
+    checks = judge_attack(init_results, by_depth, level=level, seed=ctx.seed) + [judge_sign_change(by_depth)]
     series, measured = {}, {}
     for point, result in zip(points, flips):
         per_network = mean_eta(result) * math.sqrt(point.d)

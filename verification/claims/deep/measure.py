@@ -117,16 +117,33 @@ def _stack(rows: list) -> dict:
     return {name: np.stack([r[name] for r in rows]) for name in rows[0]}
 
 
+SIGN_CHANGE_STEP = 1e-9  # relative step either side of eta* at which the sign is evaluated
+
+
+def _line_values(params: deep.DeepNet, x, eta):
+    """``sign(f(x)) f(x + t u)`` at ``t = eta (1 -+ SIGN_CHANGE_STEP)``, two `(n,)` arrays, along
+    ``u = -sign(f) grad f / ||grad f||`` from :func:`deep.apply_deep` and
+    :func:`deep.input_grad_deep` alone (no piece walk)."""
+    sign = jnp.sign(deep.apply_deep(params, x))
+    grad = deep.input_grad_deep(params, x)
+    u = -sign[:, None] * grad / jnp.linalg.norm(grad, axis=-1, keepdims=True)
+    return [sign * deep.apply_deep(params, x + (eta * (1 + step))[:, None] * u)
+            for step in (-SIGN_CHANGE_STEP, SIGN_CHANGE_STEP)]
+
+
 def flip_point(point: FlipPoint) -> dict:
     """Per network `(n_networks, n_points)`: ``eta`` (inf where no flip within range),
-    ``first_order``, ``flipped``, ``f``, ``grad_norm`` (exact walk, relu)."""
+    ``first_order``, ``flipped``, ``f``, ``grad_norm`` (exact walk, relu), and ``h_below``,
+    ``h_above``: ``sign(f) f`` evaluated at ``eta* (1 -+ SIGN_CHANGE_STEP)`` (positive, then
+    non-positive, where ``eta*`` is a sign change)."""
     rows = []
     for key in jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks):
         key_w, key_x = jax.random.split(key)
         params = deep.init_deep(key_w, point.d, point.widths)
-        result = deep.min_flip_deep(params, _unit_points(key_x, point.n_points, point.d),
-                                    max_ratio=point.max_ratio)
-        rows.append(_flip_arrays(result))
+        x = _unit_points(key_x, point.n_points, point.d)
+        result = deep.min_flip_deep(params, x, max_ratio=point.max_ratio)
+        below, above = _line_values(params, x, jnp.where(result.flipped, result.eta, 0.0))
+        rows.append({**_flip_arrays(result), "h_below": np.asarray(below), "h_above": np.asarray(above)})
     out = _stack(rows)
     out["eta"] = np.where(out["flipped"], out["eta"], np.inf)
     return out
