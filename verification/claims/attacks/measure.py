@@ -95,24 +95,32 @@ class InitPoint:
 def init_point(point: InitPoint) -> dict:
     """Per network and point `(n_networks, n_points)`: ``eta``, ``first_order``, ``f``,
     ``grad_norm``, ``status``; per network `(n_networks,)`: ``sum_a = sum_s a_s``."""
-    rows, sums = [], []
-    for params, x in _networks_and_points(point):
-        rows.append(_flip_arrays(attacks.min_flip(params, x)))
-        sums.append(jnp.sum(params.a))
-    return {**_stacked(rows), "sum_a": np.asarray(sums)}
+    return _concatenated([{**_flip_arrays(attacks.min_flip_stack(params, x)),
+                           "sum_a": jnp.sum(params.a, axis=-1)}
+                          for params, x in _network_chunks(point)])
 
 
-def _networks_and_points(point: InitPoint):
-    """``(TwoLayer, x: (n_points, d))`` per network of ``point``, from its seed."""
-    for key in jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks):
+def _network_chunks(point: InitPoint):
+    """The point's networks and their points, drawn from its seed in consecutive chunks small
+    enough for one :func:`attacks.min_flip_stack` walk: ``(TwoLayer(W: (k, m, d), a: (k, m)),
+    x: (k, n_points, d))`` per chunk."""
+    keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
+    chunk = max(1, attacks.STACK_FLOATS // (point.n_points * point.m))
+    for i in range(0, point.n_networks, chunk):
+        yield _draw(keys[i:i + chunk], d=point.d, m=point.m, signs=point.signs, n_points=point.n_points)
+
+
+@functools.partial(jax.jit, static_argnames=("d", "m", "signs", "n_points"))
+def _draw(keys, *, d: int, m: int, signs: str, n_points: int):
+    def one(key):
         key_w, key_x = jax.random.split(key)
-        yield (models.init_two_layer(key_w, point.d, point.m, signs=point.signs),
-               _unit_points(key_x, point.n_points, point.d))
+        return models.init_two_layer(key_w, d, m, signs=signs), _unit_points(key_x, n_points, d)
+    return jax.vmap(one)(keys)
 
 
-def _stacked(rows: list) -> dict:
-    """Per-network dicts of arrays stacked along a leading networks axis (numpy)."""
-    return {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
+def _concatenated(chunks: list) -> dict:
+    """Dicts of arrays with a leading networks axis, concatenated along it (numpy)."""
+    return {name: np.concatenate([np.asarray(c[name]) for c in chunks]) for name in chunks[0]}
 
 
 SIGN_CHANGE_STEP = 1e-9  # relative step either side of eta* at which the sign is evaluated
@@ -137,13 +145,14 @@ def method_agreement_point(point: InitPoint) -> dict:
     ``eta* (1 -+ SIGN_CHANGE_STEP)`` of the exact walk (positive, then non-positive, at a sign change).
     """
     rows = []
-    for params, x in _networks_and_points(point):
-        exact, bisection = (attacks.min_flip(params, x, method=method) for method in ("exact", "bisection"))
-        eta = jnp.where(jnp.isfinite(exact.eta), exact.eta, 0.0)
-        below, above = _line_values(params, x, (eta * (1 - SIGN_CHANGE_STEP), eta * (1 + SIGN_CHANGE_STEP)))
-        rows.append({"exact": exact.eta, "bisection": bisection.eta, "exact_status": exact.status,
-                     "bisection_status": bisection.status, "h_below": below, "h_above": above})
-    return _stacked(rows)
+    for stack, xs in _network_chunks(point):
+        for params, x in zip(map(models.TwoLayer, *stack), xs):
+            exact, bisection = (attacks.min_flip(params, x, method=method) for method in ("exact", "bisection"))
+            eta = jnp.where(jnp.isfinite(exact.eta), exact.eta, 0.0)
+            below, above = _line_values(params, x, (eta * (1 - SIGN_CHANGE_STEP), eta * (1 + SIGN_CHANGE_STEP)))
+            rows.append({"exact": exact.eta, "bisection": bisection.eta, "exact_status": exact.status,
+                         "bisection_status": bisection.status, "h_below": below, "h_above": above})
+    return {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
 
 
 @functools.partial(jax.jit, static_argnames=("d", "m", "signs", "n_points"))
@@ -238,12 +247,11 @@ def load(dataset: str, d: int, n_train: int, n_test: int, data_seed: int) -> dat
     return data.mnist_subset(math.isqrt(d), seed=data_seed)
 
 
-def _initial_networks(point: TrainedPoint):
-    """The point's ``n_networks`` initial networks: a list of ``TwoLayer`` and their stack."""
+def _initial_networks(point: TrainedPoint) -> models.TwoLayer:
+    """The point's ``n_networks`` initial networks, stacked: ``TwoLayer(W: (N, m, d), a: (N, m))``."""
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
     init = pooled_init if point.dataset == "mnist" else models.init_two_layer
-    stack = [init(key, point.d, point.m) for key in keys]
-    return stack, models.TwoLayer(jnp.stack([p.W for p in stack]), jnp.stack([p.a for p in stack]))
+    return jax.vmap(lambda key: init(key, point.d, point.m))(keys)
 
 
 @functools.lru_cache(maxsize=1)
@@ -252,7 +260,7 @@ def _train_group(point: TrainedPoint) -> dict:
     (:func:`ntk_attack.training.train_radii`: bit for bit one run per radius). The points of a
     group come one after another, so the last group is kept for its remaining radii."""
     ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
-    _, params0 = _initial_networks(point)
+    params0 = _initial_networks(point)
     results = training.train_radii(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
                                    steps=point.steps, C0s=point.C0_group)
     return dict(zip(point.C0_group, results))
@@ -268,7 +276,7 @@ def trained_point(point: TrainedPoint) -> dict:
     ``y`` `(n_test,)`.
     """
     ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
-    stack, params0 = _initial_networks(point)
+    params0 = _initial_networks(point)
     if point.C0 > 0:
         result = (_train_group(dataclasses.replace(point, C0=0.0, eps_grid=()))[point.C0]
                   if point.C0_group else
@@ -281,16 +289,13 @@ def trained_point(point: TrainedPoint) -> dict:
         trained, C0_hat, steps = params0, jnp.zeros(point.n_networks), jnp.zeros(point.n_networks)
         train_accuracy = jnp.mean(jnp.sign(jax.vmap(models.apply, (0, None))(params0, ds.x_train))
                                   == ds.y_train, axis=-1)
-    rows = []
-    for i in range(point.n_networks):
-        net = models.TwoLayer(trained.W[i], trained.a[i])
-        flip = attacks.min_flip(net, ds.x_test)
-        row = {**_flip_arrays(flip), "init_f": models.apply(stack[i], ds.x_test),
-               "init_grad_norm": jnp.linalg.norm(models.input_grad(stack[i], ds.x_test), axis=-1)}
-        if point.eps_grid:
-            row["robust_accuracy"] = labelled_attacks.line_robust_accuracy(flip, ds.y_test, point.eps_grid)
-        rows.append(row)
-    out = _stacked(rows)
+    flip = attacks.min_flip_stack(trained, ds.x_test)
+    out = {**_flip_arrays(flip), "init_f": jax.vmap(models.apply, (0, None))(params0, ds.x_test),
+           "init_grad_norm": jnp.linalg.norm(jax.vmap(models.input_grad, (0, None))(params0, ds.x_test), axis=-1)}
+    if point.eps_grid:
+        out["robust_accuracy"] = jax.vmap(labelled_attacks.line_robust_accuracy, (0, None, None))(
+            flip, ds.y_test, point.eps_grid)
+    out = {name: np.asarray(value) for name, value in out.items()}
     return {**out, "C0_hat": np.asarray(C0_hat), "steps": np.asarray(steps),
             "train_accuracy": np.asarray(train_accuracy), "y": ds.y_test}
 
