@@ -40,7 +40,7 @@ GRIDS = {"quick": Grid(init=measure.INIT["quick"],
                        flips=FlipSweep(ds=(64, 1024), depths=(1, 2), n=128, n_networks=250)),
          "full": Grid(init=measure.INIT["full"],
                       flips=FlipSweep(ds=(64, 256, 1024), depths=(1, 2, 4), n=256,
-                                      n_networks=250))}
+                                      n_networks=500))}  # 250 left the L = 4 slope's CI at +-0.13
 
 
 def flip_points(sweep: FlipSweep, seed: int) -> list:
