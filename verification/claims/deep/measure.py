@@ -120,14 +120,15 @@ def _stack(rows: list) -> dict:
 SIGN_CHANGE_STEP = 1e-9  # relative step either side of eta* at which the sign is evaluated
 
 
+@jax.jit
 def _line_values(params: deep.DeepNet, x, eta):
     """``sign(f(x)) f(x + t u)`` at ``t = eta (1 -+ SIGN_CHANGE_STEP)``, two `(n,)` arrays, along
-    ``u = -sign(f) grad f / ||grad f||`` from :func:`deep.apply_deep` and
-    :func:`deep.input_grad_deep` alone (no piece walk)."""
-    sign = jnp.sign(deep.apply_deep(params, x))
-    grad = deep.input_grad_deep(params, x)
-    u = -sign[:, None] * grad / jnp.linalg.norm(grad, axis=-1, keepdims=True)
-    return [sign * deep.apply_deep(params, x + (eta * (1 + step))[:, None] * u)
+    ``u = -sign(f) grad f / ||grad f||``, from the forward pass :func:`deep.forward` and its
+    gradient alone (no piece walk)."""
+    f, vjp = jax.vjp(lambda z: deep.forward(params, z)[1], x)
+    grad = vjp(jnp.ones_like(f))[0]
+    u = -jnp.sign(f)[:, None] * grad / jnp.linalg.norm(grad, axis=-1, keepdims=True)
+    return [jnp.sign(f) * deep.forward(params, x + (eta * (1 + step))[:, None] * u)[1]
             for step in (-SIGN_CHANGE_STEP, SIGN_CHANGE_STEP)]
 
 
