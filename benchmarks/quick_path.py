@@ -1,5 +1,5 @@
 """The two times a new user waits for: ``ntk-attack verify`` (quick profile, empty cache) and
-README's test command (``pytest -m "not slow and not extended"``), each timed from a cold start
+README's test command (``pytest -n 2 -m "not slow and not extended"``), each timed from a cold start
 in a fresh process.
 
 Usage::
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
                                        "--workers", str(args.workers), "-q"], root)
     if not args.skip_tests:
         runs["test command"] = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                      "-m", "not slow and not extended"], root)
+                                      "-n", "2", "-m", "not slow and not extended"], root)
     for name, (seconds, code) in runs.items():
         print(f"{name:14s} {seconds:7.1f} s  exit {code}  ({seconds / TARGETS[name]:.2f} x the "
               f"{TARGETS[name]:.0f} s target)")
