@@ -247,11 +247,12 @@ def load(dataset: str, d: int, n_train: int, n_test: int, data_seed: int) -> dat
     return data.mnist_subset(math.isqrt(d), seed=data_seed)
 
 
-def _initial_networks(point: TrainedPoint) -> models.TwoLayer:
-    """The point's ``n_networks`` initial networks, stacked: ``TwoLayer(W: (N, m, d), a: (N, m))``."""
+def _initial_networks(point: TrainedPoint):
+    """The point's ``n_networks`` initial networks: a list of ``TwoLayer`` and their stack."""
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
     init = pooled_init if point.dataset == "mnist" else models.init_two_layer
-    return jax.vmap(lambda key: init(key, point.d, point.m))(keys)
+    stack = [init(key, point.d, point.m) for key in keys]
+    return stack, models.TwoLayer(jnp.stack([p.W for p in stack]), jnp.stack([p.a for p in stack]))
 
 
 @functools.lru_cache(maxsize=1)
@@ -260,7 +261,7 @@ def _train_group(point: TrainedPoint) -> dict:
     (:func:`ntk_attack.training.train_radii`: bit for bit one run per radius). The points of a
     group come one after another, so the last group is kept for its remaining radii."""
     ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
-    params0 = _initial_networks(point)
+    _, params0 = _initial_networks(point)
     results = training.train_radii(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
                                    steps=point.steps, C0s=point.C0_group)
     return dict(zip(point.C0_group, results))
@@ -276,7 +277,7 @@ def trained_point(point: TrainedPoint) -> dict:
     ``y`` `(n_test,)`.
     """
     ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
-    params0 = _initial_networks(point)
+    stack, params0 = _initial_networks(point)
     if point.C0 > 0:
         result = (_train_group(dataclasses.replace(point, C0=0.0, eps_grid=()))[point.C0]
                   if point.C0_group else
@@ -289,13 +290,16 @@ def trained_point(point: TrainedPoint) -> dict:
         trained, C0_hat, steps = params0, jnp.zeros(point.n_networks), jnp.zeros(point.n_networks)
         train_accuracy = jnp.mean(jnp.sign(jax.vmap(models.apply, (0, None))(params0, ds.x_train))
                                   == ds.y_train, axis=-1)
-    flip = attacks.min_flip_stack(trained, ds.x_test)
-    out = {**_flip_arrays(flip), "init_f": jax.vmap(models.apply, (0, None))(params0, ds.x_test),
-           "init_grad_norm": jnp.linalg.norm(jax.vmap(models.input_grad, (0, None))(params0, ds.x_test), axis=-1)}
-    if point.eps_grid:
-        out["robust_accuracy"] = jax.vmap(labelled_attacks.line_robust_accuracy, (0, None, None))(
-            flip, ds.y_test, point.eps_grid)
-    out = {name: np.asarray(value) for name, value in out.items()}
+    rows = []
+    for i in range(point.n_networks):
+        net = models.TwoLayer(trained.W[i], trained.a[i])
+        flip = attacks.min_flip(net, ds.x_test)
+        row = {**_flip_arrays(flip), "init_f": models.apply(stack[i], ds.x_test),
+               "init_grad_norm": jnp.linalg.norm(models.input_grad(stack[i], ds.x_test), axis=-1)}
+        if point.eps_grid:
+            row["robust_accuracy"] = labelled_attacks.line_robust_accuracy(flip, ds.y_test, point.eps_grid)
+        rows.append(row)
+    out = {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
     return {**out, "C0_hat": np.asarray(C0_hat), "steps": np.asarray(steps),
             "train_accuracy": np.asarray(train_accuracy), "y": ds.y_test}
 
