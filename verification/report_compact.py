@@ -92,16 +92,19 @@ def verdict_rows(report: dict) -> list:
 
 
 def check_rows(entry: dict, *, digits: int = 4) -> list:
-    """Per check: ``(name, prediction, "estimate [lo, hi]", level, "[band]", verdict, note,
-    why)`` with numbers in ``digits`` significant digits; ``why`` says where the band comes
-    from, ``note`` what the check measured besides."""
+    """Per check: ``(name, prediction, estimate, level, "[band]", verdict, note, why)`` with
+    numbers in ``digits`` significant digits; ``estimate`` is ``"value [lo, hi]"`` for a sampled
+    check and the value alone for an exact one (``level`` ``"exact"``, its CI is the value);
+    ``why`` says where the band comes from, ``note`` what the check measured besides."""
     rows = []
     for c in entry.get("checks", []):
         band, (lo, hi) = c["band"], c["ci"]
-        level = "exact" if c["level"] is None else f"{100 * c['level']:.5g}%"
+        exact = c["level"] is None
         n = functools.partial(num, digits=digits)
-        rows.append((c["name"], c["prediction"], f"{n(c['estimate'])} [{n(lo)}, {n(hi)}]",
-                     level, f"[{n(band['lo'])}, {n(band['hi'])}]", c["verdict"],
+        estimate = n(c["estimate"]) if exact else f"{n(c['estimate'])} [{n(lo)}, {n(hi)}]"
+        rows.append((c["name"], c["prediction"], estimate,
+                     "exact" if exact else f"{100 * c['level']:.5g}%",
+                     f"[{n(band['lo'])}, {n(band['hi'])}]", c["verdict"],
                      c.get("note", ""), band.get("why", "")))
     return rows
 
@@ -134,11 +137,6 @@ def _verdict(verdict: str) -> str:
 def _cell(text) -> str:
     """``text`` for one Markdown line or table cell; docstrings' double backticks become single."""
     return str(text).replace("``", "`").replace("|", "\\|").replace("\n", " ")
-
-
-def _estimate_cell(ci_text: str, level: str) -> str:
-    """An exact check's value alone (its CI is the value); a sampled one with its CI."""
-    return ci_text.split(" [")[0] if level == "exact" else ci_text
 
 
 def _estimate_header(rows) -> str:
@@ -180,8 +178,8 @@ def to_markdown_compact(report: dict) -> str:
         if rows:
             lines += [f"| check | prediction | {_estimate_header(rows)} | band | verdict |",
                       "| --- | --- | --- | --- | --- |"]
-            lines += [f"| {_cell(n)} | {_cell(p)} | {_estimate_cell(ci, lv)} | {b} | {_verdict(v)} |"
-                      for n, p, ci, lv, b, v, _, _ in rows]
+            lines += [f"| {_cell(n)} | {_cell(p)} | {estimate} | {b} | {_verdict(v)} |"
+                      for n, p, estimate, _, b, v, _, _ in rows]
             lines.append("")
         grid = grid_summary(e.get("config") or {})
         if grid:

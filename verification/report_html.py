@@ -68,8 +68,8 @@ def _claim(entry: dict, root: Path) -> list:
     if rows:
         out.append("<table><tr><th>check</th><th>prediction</th><th>estimate [CI]</th>"
                    "<th>level</th><th>band</th><th>verdict</th><th>note</th></tr>")
-        for name, prediction, ci, level, band, verdict, note, _ in rows:
-            out.append(f"<tr><td>{_text(name)}</td><td>{_text(prediction)}</td><td>{_text(ci)}"
+        for name, prediction, estimate, level, band, verdict, note, _ in rows:
+            out.append(f"<tr><td>{_text(name)}</td><td>{_text(prediction)}</td><td>{_text(estimate)}"
                        f"</td><td>{_text(level)}</td><td>{_text(band)}</td>"
                        f"{_verdict_cell(verdict)}<td>{_text(note)}</td></tr>")
         out.append("</table>")
