@@ -86,6 +86,27 @@ def exact_check(name: str, *, prediction: str, value: float, band: Band, note: s
                  note)
 
 
+
+def sign_change_check(where: str, *, flipped, h_below, h_above, step: float) -> Check:
+    """Exact check that a reported flip size ``eta*`` is a sign change of ``f``: the number of
+    flipped points where ``sign(f) f(x + t u)``, evaluated at ``t = eta* (1 -+ step)`` without
+    the walk that found ``eta*``, is not positive, then non-positive (band [0, 0]).
+
+    Args:
+        where: what was attacked, for the check's name (e.g. ``"d = 16, m = 1024, 2000 points"``).
+        flipped, h_below, h_above: same-shape arrays, the points' flip flags and the two values.
+        step: the relative step either side of ``eta*``.
+    """
+    flipped = np.asarray(flipped)
+    not_a_change = flipped & ((np.asarray(h_below) <= 0) | (np.asarray(h_above) > 0))
+    return exact_check(
+        f"exact eta*, {where}: points where sign(f) f(x + t u) at t = eta* (1 -+ {step:g}) is not "
+        "positive, then non-positive", prediction="0 (eta* is a sign change of f)",
+        value=float(not_a_change.sum()),
+        band=Band(0, 0, 0, "f(x + t u) is evaluated directly; its slope there (~||grad f||) moves it "
+                  "by ~1e-9 eta*, far above rounding; a walk that stops on the wrong segment is off "
+                  "by 1e-5 or more"))
+
 def bootstrap(units, statistic: Callable[[np.ndarray], float], *, level: float, seed: int,
               method: str = "t"):
     """CI of ``statistic`` from a bootstrap over the independent units (axis 0).

@@ -58,21 +58,13 @@ def mean_eta(result) -> np.ndarray:
 
 
 def judge_sign_change(flips_by_depth: dict) -> protocol.Check:
-    """Exact ``eta*`` of the piece walk checked by evaluating ``f`` along the ray: the number of
-    flipped points (all ``(d, L)``) where ``sign(f) f`` at ``eta* (1 -+ step)`` is not positive,
-    then non-positive (:func:`measure.flip_point`)."""
+    """The piece walk's exact ``eta*`` checked by evaluating ``f`` along the ray, over all flipped
+    points of every ``(d, L)`` (:func:`measure.flip_point`, :func:`protocol.sign_change_check`)."""
     results = [result for by_d in flips_by_depth.values() for result in by_d.values()]
-    not_a_change = sum(int(np.sum(np.isfinite(r["eta"]) & ((np.asarray(r["h_below"]) <= 0)
-                                                            | (np.asarray(r["h_above"]) > 0))))
-                       for r in results)
-    flipped = sum(int(np.sum(np.isfinite(r["eta"]))) for r in results)
-    return protocol.exact_check(
-        f"exact eta*, {flipped} flipped points: points where sign(f) f(x + t u) at t = eta* "
-        f"(1 -+ {measure.SIGN_CHANGE_STEP:g}) is not positive, then non-positive",
-        prediction="0 (eta* is a sign change of f)", value=float(not_a_change),
-        band=protocol.Band(0, 0, 0, "f(x + t u) is evaluated directly; its slope there (~||grad f||) "
-                           "moves it by ~1e-9 eta*, far above rounding; a walk that stops on the "
-                           "wrong piece is off by far more"))
+    flipped, below, above = (np.concatenate([np.ravel(r[key]) for r in results])
+                             for key in ("flipped", "h_below", "h_above"))
+    return protocol.sign_change_check(f"{int(flipped.sum())} flipped points", flipped=flipped,
+                                      h_below=below, h_above=above, step=measure.SIGN_CHANGE_STEP)
 
 
 def judge_attack(init_results, flips_by_depth: dict, *, level: float, seed: int,
