@@ -228,44 +228,6 @@ def _min_flip_exact(params: TwoLayer, x):
     return _result(eta, status, f0, grad_norm, jnp.full_like(eta, jnp.inf))
 
 
-# Networks attacked together by min_flip_stack: at most this many floats per (networks x points x
-# neurons) array. Small chunks are fastest on CPU, where the host walk's sort and gathers run out
-# of cache on large arrays (400 networks x 200 points at m = 1024: 6.4-6.9 s of CPU with 1-2
-# networks per chunk, 8.0 s with 5).
-STACK_FLOATS = 2 ** 19
-
-
-def min_flip_stack(params: TwoLayer, x) -> FlipResult:
-    """:func:`min_flip` (exact) for a stack of two-layer networks, each at its own points.
-
-    The networks are attacked in chunks, one vectorised walk (a single host call) per chunk of
-    at most ``STACK_FLOATS // (n m)`` networks, instead of one call per network.
-
-    Args:
-        params: ``TwoLayer(W: (N, m, d), a: (N, m))``.
-        x: `(N, n, d)`, network ``i`` attacked at ``x[i]``; or `(n, d)` shared by all networks.
-
-    Returns:
-        :class:`FlipResult` with `(N, n)` fields, row ``i`` equal to ``min_flip(params[i], x[i])``
-        up to rounding (batched products may sum in another order).
-    """
-    W, a = (jnp.asarray(leaf) for leaf in params)
-    if W.ndim != 3 or a.shape != W.shape[:2]:
-        raise ValueError(f"params must be a stack TwoLayer(W: (N, m, d), a: (N, m)). Got W "
-                         f"{W.shape}, a {a.shape}.")
-    x = jnp.asarray(x)
-    shared = x.ndim == 2
-    if x.shape[-1] != W.shape[-1] or not (shared or (x.ndim == 3 and x.shape[0] == W.shape[0])):
-        raise ValueError(f"x must be (N, n, d) or (n, d) with N = {W.shape[0]}, d = {W.shape[-1]}. "
-                         f"Got {x.shape}.")
-    n_networks, m = W.shape[:2]
-    chunk = max(1, STACK_FLOATS // (x.shape[-2] * m))
-    walk = jax.vmap(_min_flip_exact, (0, None if shared else 0))
-    parts = [walk(TwoLayer(W[i:i + chunk], a[i:i + chunk]), x if shared else x[i:i + chunk])
-             for i in range(0, n_networks, chunk)]
-    return FlipResult(*(jnp.concatenate(fields) for fields in zip(*parts)))
-
-
 # --------------------------------------------------------------------------- bisection
 
 

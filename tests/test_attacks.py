@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from conftest import assert_close
 from ntk_attack import attacks
-from ntk_attack.attacks import FlipStatus, line_search_reference, min_flip, min_flip_stack
+from ntk_attack.attacks import FlipStatus, line_search_reference, min_flip
 from ntk_attack.labelled_attacks import fgm, pgd, robust_accuracy
 from ntk_attack.models import TwoLayer, apply, init_two_layer, input_grad
 
@@ -120,31 +120,6 @@ def test_single_point_matches_batch(key):
         one = min_flip(params, x[i])
         assert one.eta.shape == ()
         assert_close(one.eta, batch.eta[i], rtol=1e-14, why="same computation, batch of one")
-
-
-@pytest.mark.parametrize("shared", [False, True], ids=["own-points", "shared-points"])
-def test_stack_matches_one_network_at_a_time(key, monkeypatch, shared):
-    """Chunked, vectorised walks give each network's own result (3 networks, chunks of 2)."""
-    keys = jax.random.split(key, 3)
-    nets, xs = zip(*(setup(k, 16, 64, 20) for k in keys))
-    stack = TwoLayer(jnp.stack([n.W for n in nets]), jnp.stack([n.a for n in nets]))
-    x = xs[0] if shared else jnp.stack(xs)
-    monkeypatch.setattr(attacks, "STACK_FLOATS", 2 * 20 * 64)
-    result = min_flip_stack(stack, x)
-    for i, net in enumerate(nets):
-        alone = min_flip(net, xs[0] if shared else xs[i])
-        for got, want in zip(result, alone):
-            assert_close(got[i], want, rtol=1e-9, atol=1e-12,
-                         why="batched products may round differently; eta* is polished on its segment")
-
-
-def test_stack_rejects_bad_shapes(key):
-    params, x = setup(key, 16, 64, 5)
-    with pytest.raises(ValueError, match="stack"):
-        min_flip_stack(params, x)
-    stack = TwoLayer(params.W[None], params.a[None])
-    with pytest.raises(ValueError, match="x must be"):
-        min_flip_stack(stack, jnp.stack([x, x]))
 
 
 def test_line_search_reference_brackets_exact(key):

@@ -21,6 +21,7 @@ from scipy import stats
 
 from ntk_attack import adversarial, attacks, bounds, data, labelled_attacks, models, theory
 from verification import protocol
+from verification.claims import per_network
 from verification.claims.attacks.measure import KappaPoint, kappa_point  # shared calibration
 
 CACHE_VERSION = 1
@@ -70,8 +71,7 @@ def load(size: int, mnist_path: str | None, test_fraction: float = 0.2) -> data.
 def init_stack(seed: int, d: int, m: int, n: int) -> models.TwoLayer:
     """``n`` balanced networks `W: (n, m, d), a: (n, m)` drawn from ``seed`` alone (the pairing)."""
     keys = jax.random.split(jax.random.PRNGKey(seed), n)
-    nets = [models.init_two_layer(key, d, m) for key in keys]
-    return models.TwoLayer(jnp.stack([p.W for p in nets]), jnp.stack([p.a for p in nets]))
+    return jax.vmap(lambda key: models.init_two_layer(key, d, m))(keys)
 
 
 def evaluate(net: models.TwoLayer, net0: models.TwoLayer, x, y, eval_eps, *, steps: int) -> dict:
@@ -114,7 +114,7 @@ def adv_point(point: AdvPoint) -> dict:
     rows = [evaluate(models.TwoLayer(W, a), models.TwoLayer(W0, a), ds.x_test, ds.y_test,
                      point.eval_eps, steps=point.eval_steps)
             for W, W0, a in zip(result.params.W, params0.W, params0.a)]
-    out = {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
+    out = per_network.stack_rows(rows)
     history = result.history
     return {**out, "C0_hat": np.asarray(history.C0_hat),
             "train_accuracy": np.asarray(history.accuracy),

@@ -11,6 +11,7 @@ from ntk_attack import attacks, theory
 from ntk_attack import plotting
 from verification import protocol, registry
 from verification.claims.attacks import measure
+from verification.claims.per_network import SIGN_CHANGE_STEP
 
 CACHE_VERSION = 1
 RELATIVE_BAND = 0.03  # finite-d, m corrections to the d -> inf limits are < 0.5% at d >= 256
@@ -142,12 +143,12 @@ def judge_agreement(result: dict, *, d: int, m: int) -> list:
     status = np.asarray(result["exact_status"])
     flipped = status == attacks.FlipStatus.FLIPPED
     both = flipped & (np.asarray(result["bisection_status"]) == attacks.FlipStatus.FLIPPED)
-    later = both & (exact > bisection * (1 + measure.SIGN_CHANGE_STEP))
-    skipped = both & (exact < bisection * (1 - measure.SIGN_CHANGE_STEP))
+    later = both & (exact > bisection * (1 + SIGN_CHANGE_STEP))
+    skipped = both & (exact < bisection * (1 - SIGN_CHANGE_STEP))
     where = f"d = {d}, m = {m}, {exact.size} points"
     count = "a count of points: the two methods compute the same first sign change"
     return [protocol.sign_change_check(where, flipped=flipped, h_below=result["h_below"],
-                                       h_above=result["h_above"], step=measure.SIGN_CHANGE_STEP),
+                                       h_above=result["h_above"], step=SIGN_CHANGE_STEP),
             protocol.exact_check(
                 f"exact eta* against bisection (rtol 1e-12), {where}: points where bisection "
                 "finds an earlier sign change", prediction="0", value=float(later.sum()),

@@ -20,6 +20,7 @@ import numpy as np
 
 from ntk_attack import attacks, bounds, data, labelled_attacks, models, theory, training
 from verification import protocol
+from verification.claims import per_network
 
 CACHE_VERSION = 2
 SLOPE_CI_SHARE = 0.5  # a slope's CI half-width may be at most half its band width
@@ -71,11 +72,6 @@ SPHERE = {"quick": SphereSweep(m=1024, networks=12, train=400, steps=300),
 KAPPA = {"quick": KappaSweep(networks=40), "full": KappaSweep(networks=100)}
 
 
-def _unit_points(key, n: int, d: int):
-    x = jax.random.normal(key, (n, d))
-    return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
-
-
 def _flip_arrays(result: attacks.FlipResult) -> dict:
     return {"eta": result.eta, "first_order": result.first_order, "f": result.f0,
             "grad_norm": result.grad_norm, "status": result.status}
@@ -95,45 +91,21 @@ class InitPoint:
 def init_point(point: InitPoint) -> dict:
     """Per network and point `(n_networks, n_points)`: ``eta``, ``first_order``, ``f``,
     ``grad_norm``, ``status``; per network `(n_networks,)`: ``sum_a = sum_s a_s``."""
-    return _concatenated([{**_flip_arrays(attacks.min_flip_stack(params, x)),
-                           "sum_a": jnp.sum(params.a, axis=-1)}
-                          for params, x in _network_chunks(point)])
+    return per_network.stack_rows([{**_flip_arrays(attacks.min_flip(params, x)), "sum_a": jnp.sum(params.a)}
+                                   for params, x in _networks(point)])
 
 
-def _network_chunks(point: InitPoint):
-    """The point's networks and their points, drawn from its seed in consecutive chunks small
-    enough for one :func:`attacks.min_flip_stack` walk: ``(TwoLayer(W: (k, m, d), a: (k, m)),
-    x: (k, n_points, d))`` per chunk."""
-    keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
-    chunk = max(1, attacks.STACK_FLOATS // (point.n_points * point.m))
-    for i in range(0, point.n_networks, chunk):
-        yield _draw(keys[i:i + chunk], d=point.d, m=point.m, signs=point.signs, n_points=point.n_points)
+def _networks(point: InitPoint):
+    """The point's networks and their points, one at a time: ``(TwoLayer(W: (m, d), a: (m,)),
+    x: (n_points, d))``."""
+    for key in jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks):
+        yield _draw(key, d=point.d, m=point.m, signs=point.signs, n_points=point.n_points)
 
 
 @functools.partial(jax.jit, static_argnames=("d", "m", "signs", "n_points"))
-def _draw(keys, *, d: int, m: int, signs: str, n_points: int):
-    def one(key):
-        key_w, key_x = jax.random.split(key)
-        return models.init_two_layer(key_w, d, m, signs=signs), _unit_points(key_x, n_points, d)
-    return jax.vmap(one)(keys)
-
-
-def _concatenated(chunks: list) -> dict:
-    """Dicts of arrays with a leading networks axis, concatenated along it (numpy)."""
-    return {name: np.concatenate([np.asarray(c[name]) for c in chunks]) for name in chunks[0]}
-
-
-SIGN_CHANGE_STEP = 1e-9  # relative step either side of eta* at which the sign is evaluated
-
-
-def _line_values(params, x, steps):
-    """``sign(f(x)) f(x + t u)`` `(n,)` for each ``t`` `(n,)` in ``steps``, along
-    ``u = -sign(f) grad f / ||grad f||``, computed from :func:`models.apply` and
-    :func:`models.input_grad` alone (no breakpoint walk)."""
-    f0 = models.apply(params, x)
-    grad = models.input_grad(params, x)
-    u = -jnp.sign(f0)[:, None] * grad / jnp.linalg.norm(grad, axis=-1, keepdims=True)
-    return [jnp.sign(f0) * models.apply(params, x + t[:, None] * u) for t in steps]
+def _draw(key, *, d: int, m: int, signs: str, n_points: int):
+    key_w, key_x = jax.random.split(key)
+    return models.init_two_layer(key_w, d, m, signs=signs), per_network.unit_points(key_x, n_points, d)
 
 
 def method_agreement_point(point: InitPoint) -> dict:
@@ -142,17 +114,17 @@ def method_agreement_point(point: InitPoint) -> dict:
 
     Returns per network and point `(n_networks, n_points)`: ``exact``, ``bisection`` (``eta``),
     ``exact_status``, ``bisection_status`` and ``h_below``, ``h_above``: ``sign(f) f`` at
-    ``eta* (1 -+ SIGN_CHANGE_STEP)`` of the exact walk (positive, then non-positive, at a sign change).
+    ``eta* (1 -+ SIGN_CHANGE_STEP)`` of the exact walk (:func:`.per_network.values_beside`;
+    positive, then non-positive, at a sign change).
     """
     rows = []
-    for stack, xs in _network_chunks(point):
-        for params, x in zip(map(models.TwoLayer, *stack), xs):
-            exact, bisection = (attacks.min_flip(params, x, method=method) for method in ("exact", "bisection"))
-            eta = jnp.where(jnp.isfinite(exact.eta), exact.eta, 0.0)
-            below, above = _line_values(params, x, (eta * (1 - SIGN_CHANGE_STEP), eta * (1 + SIGN_CHANGE_STEP)))
-            rows.append({"exact": exact.eta, "bisection": bisection.eta, "exact_status": exact.status,
-                         "bisection_status": bisection.status, "h_below": below, "h_above": above})
-    return {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
+    for params, x in _networks(point):
+        exact, bisection = (attacks.min_flip(params, x, method=method) for method in ("exact", "bisection"))
+        below, above = per_network.values_beside(models.apply, params, x,
+                                                 jnp.where(jnp.isfinite(exact.eta), exact.eta, 0.0))
+        rows.append({"exact": exact.eta, "bisection": bisection.eta, "exact_status": exact.status,
+                     "bisection_status": bisection.status, "h_below": below, "h_above": above})
+    return per_network.stack_rows(rows)
 
 
 @functools.partial(jax.jit, static_argnames=("d", "m", "signs", "n_points"))
@@ -160,7 +132,7 @@ def _first_order_means(keys, *, d: int, m: int, signs: str, n_points: int):
     def one(key):
         key_w, key_x = jax.random.split(key)
         params = models.init_two_layer(key_w, d, m, signs=signs)
-        x = _unit_points(key_x, n_points, d)
+        x = per_network.unit_points(key_x, n_points, d)
         f = models.apply(params, x)
         grad_norm = jnp.linalg.norm(models.input_grad(params, x), axis=-1)
         return (jnp.mean(math.sqrt(d) * jnp.abs(f) / grad_norm), jnp.mean(f ** 2),
@@ -229,12 +201,18 @@ def pooled_init(key, d: int, m: int) -> models.TwoLayer:
     random numbers), so the slope against ``d`` compares each network with itself instead of
     with an independent offset, which MNIST's correlated test images share.
     """
+    return pool(models.init_two_layer(key, MNIST_SIDE ** 2, m), d)
+
+
+def pool(full: models.TwoLayer, d: int) -> models.TwoLayer:
+    """:func:`pooled_init`'s pooling of ``28 x 28`` networks ``W: (..., m, 784)`` to
+    ``W: (..., m, d)``: ``k x k`` block sums divided by ``k``."""
     size = math.isqrt(d)
     if size * size != d or MNIST_SIDE % size:
         raise ValueError(f"d must be size^2 with size dividing {MNIST_SIDE}. Got d = {d}.")
-    k, full = MNIST_SIDE // size, models.init_two_layer(key, MNIST_SIDE ** 2, m)
-    W = full.W.reshape(m, size, k, size, k).sum(axis=(2, 4)) / k
-    return models.TwoLayer(W.reshape(m, d), full.a)
+    k, batch = MNIST_SIDE // size, full.W.shape[:-1]
+    W = full.W.reshape(*batch, size, k, size, k).sum(axis=(-3, -1)) / k
+    return models.TwoLayer(W.reshape(*batch, d), full.a)
 
 
 @functools.lru_cache(maxsize=None)
@@ -247,12 +225,21 @@ def load(dataset: str, d: int, n_train: int, n_test: int, data_seed: int) -> dat
     return data.mnist_subset(math.isqrt(d), seed=data_seed)
 
 
-def _initial_networks(point: TrainedPoint):
-    """The point's ``n_networks`` initial networks: a list of ``TwoLayer`` and their stack."""
+def _initial_networks(point: TrainedPoint) -> models.TwoLayer:
+    """The point's ``n_networks`` initial networks, stacked: ``TwoLayer(W: (n_networks, m, d),
+    a: (n_networks, m))``; on MNIST pooled from :func:`_full_size_draws`."""
+    if point.dataset == "mnist":
+        return pool(_full_size_draws(point.seed, point.n_networks, point.m), point.d)
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
-    init = pooled_init if point.dataset == "mnist" else models.init_two_layer
-    stack = [init(key, point.d, point.m) for key in keys]
-    return stack, models.TwoLayer(jnp.stack([p.W for p in stack]), jnp.stack([p.a for p in stack]))
+    return jax.vmap(lambda key: models.init_two_layer(key, point.d, point.m))(keys)
+
+
+@functools.lru_cache(maxsize=1)
+def _full_size_draws(seed: int, n_networks: int, m: int) -> models.TwoLayer:
+    """The ``28 x 28`` networks `W: (n_networks, m, 784)` that every size and radius of one
+    MNIST seed pools (memoised: drawing them takes seconds, and they come one after another)."""
+    keys = jax.random.split(jax.random.PRNGKey(seed), n_networks)
+    return jax.vmap(lambda key: models.init_two_layer(key, MNIST_SIDE ** 2, m))(keys)
 
 
 @functools.lru_cache(maxsize=1)
@@ -261,7 +248,7 @@ def _train_group(point: TrainedPoint) -> dict:
     (:func:`ntk_attack.training.train_radii`: bit for bit one run per radius). The points of a
     group come one after another, so the last group is kept for its remaining radii."""
     ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
-    _, params0 = _initial_networks(point)
+    params0 = _initial_networks(point)
     results = training.train_radii(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
                                    steps=point.steps, C0s=point.C0_group)
     return dict(zip(point.C0_group, results))
@@ -277,7 +264,7 @@ def trained_point(point: TrainedPoint) -> dict:
     ``y`` `(n_test,)`.
     """
     ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
-    stack, params0 = _initial_networks(point)
+    params0 = _initial_networks(point)
     if point.C0 > 0:
         result = (_train_group(dataclasses.replace(point, C0=0.0, eps_grid=()))[point.C0]
                   if point.C0_group else
@@ -291,17 +278,23 @@ def trained_point(point: TrainedPoint) -> dict:
         train_accuracy = jnp.mean(jnp.sign(jax.vmap(models.apply, (0, None))(params0, ds.x_train))
                                   == ds.y_train, axis=-1)
     rows = []
-    for i in range(point.n_networks):
-        net = models.TwoLayer(trained.W[i], trained.a[i])
-        flip = attacks.min_flip(net, ds.x_test)
-        row = {**_flip_arrays(flip), "init_f": models.apply(stack[i], ds.x_test),
-               "init_grad_norm": jnp.linalg.norm(models.input_grad(stack[i], ds.x_test), axis=-1)}
+    for W, a in zip(trained.W, trained.a):
+        flip = attacks.min_flip(models.TwoLayer(W, a), ds.x_test)
+        row = _flip_arrays(flip)
         if point.eps_grid:
             row["robust_accuracy"] = labelled_attacks.line_robust_accuracy(flip, ds.y_test, point.eps_grid)
         rows.append(row)
-    out = {name: np.stack([np.asarray(r[name]) for r in rows]) for name in rows[0]}
-    return {**out, "C0_hat": np.asarray(C0_hat), "steps": np.asarray(steps),
-            "train_accuracy": np.asarray(train_accuracy), "y": ds.y_test}
+    init_f, init_grad_norm = _outputs(params0, ds.x_test)
+    return {**per_network.stack_rows(rows), "init_f": np.asarray(init_f),
+            "init_grad_norm": np.asarray(init_grad_norm), "C0_hat": np.asarray(C0_hat),
+            "steps": np.asarray(steps), "train_accuracy": np.asarray(train_accuracy), "y": ds.y_test}
+
+
+@jax.jit
+@functools.partial(jax.vmap, in_axes=(0, None))
+def _outputs(params: models.TwoLayer, x):
+    """``f(x)`` and ``||grad_x f(x)||`` `(N, n)` of a stack of `N` networks at `(n, d)` points."""
+    return models.apply(params, x), jnp.linalg.norm(models.input_grad(params, x), axis=-1)
 
 
 def init_points(seed: int, ds, *, m: int, n_networks: int, n_points: int,

@@ -11,6 +11,7 @@ import numpy as np
 from ntk_attack import plotting, theory
 from verification import protocol, registry
 from verification.claims.deep import measure
+from verification.claims.per_network import SIGN_CHANGE_STEP
 
 CACHE_VERSION = 1
 FIRST_ORDER_BAND = protocol.Band(
@@ -64,7 +65,7 @@ def judge_sign_change(flips_by_depth: dict) -> protocol.Check:
     flipped, below, above = (np.concatenate([np.ravel(r[key]) for r in results])
                              for key in ("flipped", "h_below", "h_above"))
     return protocol.sign_change_check(f"{int(flipped.sum())} flipped points", flipped=flipped,
-                                      h_below=below, h_above=above, step=measure.SIGN_CHANGE_STEP)
+                                      h_below=below, h_above=above, step=SIGN_CHANGE_STEP)
 
 
 def judge_attack(init_results, flips_by_depth: dict, *, level: float, seed: int,

@@ -20,6 +20,7 @@ import numpy as np
 
 from ntk_attack import data, deep, deep_training
 from verification import protocol
+from verification.claims import per_network
 
 CACHE_VERSION = 1
 BATCH = 100  # networks per vmapped batch, at most
@@ -102,50 +103,31 @@ def init_point(point: InitPoint) -> dict:
     return {"g2": np.asarray(g2), "f": np.asarray(f), "theta": np.asarray(theta)}
 
 
-def _unit_points(key, n: int, d: int):
-    x = jax.random.normal(key, (n, d))
-    return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
-
-
 def _flip_arrays(result) -> dict:
     return {"eta": np.asarray(result.eta), "first_order": np.asarray(result.first_order),
             "flipped": np.asarray(result.flipped), "f": np.asarray(result.f0),
             "grad_norm": np.asarray(result.grad_norm)}
 
 
-def _stack(rows: list) -> dict:
-    return {name: np.stack([r[name] for r in rows]) for name in rows[0]}
-
-
-SIGN_CHANGE_STEP = 1e-9  # relative step either side of eta* at which the sign is evaluated
-
-
-@jax.jit
-def _line_values(params: deep.DeepNet, x, eta):
-    """``sign(f(x)) f(x + t u)`` at ``t = eta (1 -+ SIGN_CHANGE_STEP)``, two `(n,)` arrays, along
-    ``u = -sign(f) grad f / ||grad f||``, from the forward pass :func:`deep.forward` and its
-    gradient alone (no piece walk)."""
-    f, vjp = jax.vjp(lambda z: deep.forward(params, z)[1], x)
-    grad = vjp(jnp.ones_like(f))[0]
-    u = -jnp.sign(f)[:, None] * grad / jnp.linalg.norm(grad, axis=-1, keepdims=True)
-    return [jnp.sign(f) * deep.forward(params, x + (eta * (1 + step))[:, None] * u)[1]
-            for step in (-SIGN_CHANGE_STEP, SIGN_CHANGE_STEP)]
+def _output(params: deep.DeepNet, x):
+    """``f(x)`` `(n,)` of the deep network (the forward pass alone)."""
+    return deep.forward(params, x)[1]
 
 
 def flip_point(point: FlipPoint) -> dict:
     """Per network `(n_networks, n_points)`: ``eta`` (inf where no flip within range),
     ``first_order``, ``flipped``, ``f``, ``grad_norm`` (exact walk, relu), and ``h_below``,
-    ``h_above``: ``sign(f) f`` evaluated at ``eta* (1 -+ SIGN_CHANGE_STEP)`` (positive, then
-    non-positive, where ``eta*`` is a sign change)."""
+    ``h_above``: ``sign(f) f`` evaluated at ``eta* (1 -+ SIGN_CHANGE_STEP)``
+    (:func:`.per_network.values_beside`; positive, then non-positive, where ``eta*`` is a sign change)."""
     rows = []
     for key in jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks):
         key_w, key_x = jax.random.split(key)
         params = deep.init_deep(key_w, point.d, point.widths)
-        x = _unit_points(key_x, point.n_points, point.d)
+        x = per_network.unit_points(key_x, point.n_points, point.d)
         result = deep.min_flip_deep(params, x, max_ratio=point.max_ratio)
-        below, above = _line_values(params, x, jnp.where(result.flipped, result.eta, 0.0))
-        rows.append({**_flip_arrays(result), "h_below": np.asarray(below), "h_above": np.asarray(above)})
-    out = _stack(rows)
+        below, above = per_network.values_beside(_output, params, x, jnp.where(result.flipped, result.eta, 0.0))
+        rows.append({**_flip_arrays(result), "h_below": below, "h_above": above})
+    out = per_network.stack_rows(rows)
     out["eta"] = np.where(out["flipped"], out["eta"], np.inf)
     return out
 
@@ -171,7 +153,7 @@ def lazy_point(point: LazyPoint) -> dict:
             row["accuracy" + suffix] = np.mean(
                 np.sign(np.asarray(deep.forward(one, jnp.asarray(split.x_test))[1])) == split.y_test)
         rows.append(row)
-    out = _stack(rows)
+    out = per_network.stack_rows(rows)
     out.update({"C0_hat": np.asarray(trained.C0_hat), "loss": np.asarray(trained.loss)})
     return out
 
