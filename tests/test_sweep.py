@@ -70,6 +70,8 @@ def test_fresh_recomputes_and_no_cache_dir(tmp_path):
     fresh = SweepRunner(tmp_path, fresh=True, quiet=True)
     fresh.map(square, POINTS)
     assert (fresh.computed, fresh.cached) == (5, 0)
+    fresh.map(square, POINTS[:3])  # a point that several claims share: computed once per run
+    assert (fresh.computed, fresh.cached) == (5, 3)
     uncached = SweepRunner(None, quiet=True)
     uncached.map(square, POINTS[:2])
     uncached.map(square, POINTS[:2])

@@ -158,7 +158,8 @@ class SweepRunner:
             results are bitwise the same for every worker count.
         executor: any ``concurrent.futures.Executor`` to use instead (overrides ``workers``;
             point functions and points must pickle if it crosses processes).
-        fresh: ignore cached results (recompute and overwrite them).
+        fresh: ignore results cached before this runner (recompute and overwrite them); a
+            point that several claims share is still computed once per runner.
         quiet: no progress bars.
         tag: a label mixed into every cache key and folder (``cache_dir/tag/``) when not empty,
             so runs of deliberately changed code (planted bugs) cache their points apart.
@@ -186,6 +187,7 @@ class SweepRunner:
         self.corrupt: list = []
         self._executor = executor
         self._owns_executor = False
+        self._stored: set = set()  # cache files this runner wrote (trusted even when fresh)
 
     def __enter__(self):
         return self
@@ -258,7 +260,7 @@ class SweepRunner:
 
     def _load(self, fn, point):
         path = self._path(fn, point)
-        if path is None or self.fresh or not path.exists():
+        if path is None or (self.fresh and path not in self._stored) or not path.exists():
             return None
         try:
             return read_cached(path, _identity(fn, point, self.tag))
@@ -274,6 +276,7 @@ class SweepRunner:
         identity = _identity(fn, point, self.tag)
         _write_atomically(path, {**arrays, "__point__": np.array(identity),
                                  "__digest__": np.array(_digest(arrays))})
+        self._stored.add(path)
         global _written
         _written += 1
         if _written == _abort_after():
