@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import assert_close
-from ntk_attack import attacks
 from ntk_attack.attacks import FlipStatus, line_search_reference, min_flip
 from ntk_attack.labelled_attacks import fgm, pgd, robust_accuracy
 from ntk_attack.models import TwoLayer, apply, init_two_layer, input_grad

@@ -37,9 +37,15 @@ def test_the_walk_sees_imports_inside_functions(tmp_path):
     assert "verification" in imported_modules(module)
 
 
-def test_imports_leave_float64_off():
-    code = ("import jax, ntk_attack, verification, verification.report, verification.cli, verification.claims.attacks\n"
-            "assert not jax.config.jax_enable_x64\n")
+def test_imports_leave_float64_off_and_load_neither_neural_tangents_nor_tensorflow():
+    """In a fresh process: importing the library, its kernels, deep nets and theory, and the
+    verification layer leaves float64 off and loads neither neural-tangents nor TensorFlow
+    (they are imported lazily, on first use)."""
+    code = ("import sys, jax, ntk_attack, ntk_attack.kernels, ntk_attack.deep, ntk_attack.theory, "
+            "verification, verification.report, verification.cli, verification.claims.attacks\n"
+            "assert not jax.config.jax_enable_x64\n"
+            "heavy = [m for m in ('neural_tangents', 'tensorflow') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
     assert done.returncode == 0, done.stderr

@@ -55,8 +55,10 @@ def test_from_imports_and_jitted_callers_see_the_mutant(key):
     np.testing.assert_array_equal(np.asarray(attacks.min_flip(params, x).f0), clean)
 
 
+# Runs the attack under each of its planted bugs (CI's extended step, as every planted run).
 # relu'(0) = 1 acts only at exact kinks, which random points never hit; the off-by-one walk is
 # absorbed by the exact solve on the segment it picks unless it picks another one (below).
+@pytest.mark.planted
 @pytest.mark.parametrize("name", [n for n, m in MUTANTS.items() if m.patches is not None and any(
     p.target in ("min_flip_exact", "attack_direction", "breakpoint_walk") for p in m.patches())
     and n not in ("relu_prime_zero_is_one", "breakpoint_walk_off_by_one")])
