@@ -1,4 +1,5 @@
 """The statistical protocol of THEORY.md section 8: verdicts, bootstrap CIs, slopes, seeds."""
+import math
 import numpy as np
 import pytest
 
@@ -47,3 +48,17 @@ def test_slope_over_units_recovers_a_power_law():
 def test_derived_seeds_are_stable_and_distinct():
     assert protocol.derive_seed(0, "d", 64) == protocol.derive_seed(0, "d", 64)
     assert len({protocol.derive_seed(0, "d", d) for d in range(100)}) == 100
+
+
+def test_min_detectable_effect_is_the_far_band_edge_plus_the_half_width():
+    band = protocol.Band(0.95, 1.05, 0.03, "test")
+    c = protocol.check("c", prediction="1", estimate=1.01, ci=(0.99, 1.03), band=band, level=0.99,
+                       predicted=1.0)
+    absolute, relative = protocol.min_detectable_effect(c)
+    # down: (1.05 - 1.01) + 0.02 = 0.06; up: (1.01 - 0.95) + 0.02 = 0.08
+    assert absolute == pytest.approx(0.08) and relative == pytest.approx(0.08)
+    one_sided = protocol.check("c", prediction="<= 0.01", estimate=0.002, ci=(0.0, 0.004),
+                               band=protocol.Band(0, math.inf, 0.005, "test"), level=0.99)
+    assert protocol.min_detectable_effect(one_sided) == (pytest.approx(0.004), None)
+    exact = protocol.exact_check("e", prediction="0", value=0.0, band=protocol.Band(0, 0, 0, "t"))
+    assert protocol.min_detectable_effect(exact) is None

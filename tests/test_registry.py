@@ -3,7 +3,7 @@ import importlib.metadata
 
 import pytest
 
-from verification import registry
+from verification import protocol, registry
 
 
 def test_families_are_found_in_report_order():
@@ -30,3 +30,20 @@ def test_every_project_claim_takes_a_grid_argument():
 def test_a_module_that_cannot_be_imported_names_itself():
     with pytest.raises(ValueError, match="cannot import claim module 'no_such_claims'"):
         registry.load_modules(["no_such_claims"])
+
+
+def test_unaccounted_lists_every_data_key_outside_the_three_groups():
+    check = protocol.exact_check("max error", prediction="0", value=0.0,
+                                 band=protocol.Band(0, 0, 0, "test"))
+    sound = registry.Outcome([check], {"d": [1, 2], "error": 0.0, "time": 1.0, "captions": {}}, {},
+                             inputs=("d",), judged={"error": ("max error",)},
+                             unjudged={"time": "machine-dependent"})
+    assert registry.unaccounted(sound) == []
+    broken = registry.Outcome([check], {"d": 1, "error": 0.0, "other": 2.0}, {}, inputs=("d", "gone"),
+                              judged={"error": "no such check", "d": "max"}, unjudged={"x": " "})
+    problems = registry.unaccounted(broken)
+    assert any("'other' is in none" in p for p in problems)
+    assert any("'d' is in inputs and judged" in p for p in problems)
+    assert any("'gone' (inputs) is not a data key" in p for p in problems)
+    assert any("'no such check'" in p for p in problems)
+    assert any("'x' (unjudged) is not a data key" in p for p in problems)

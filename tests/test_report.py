@@ -10,7 +10,8 @@ import dummy_claims
 from ntk_attack import io
 from verification import registry, report
 
-CHECK_KEYS = {"name", "prediction", "estimate", "ci", "band", "level", "verdict", "note"}
+CHECK_KEYS = {"name", "prediction", "estimate", "ci", "band", "level", "verdict", "note",
+              "predicted", "min_detectable_effect"}
 ENTRY_KEYS = {"id", "title", "verdict", "reason", "prediction", "checks", "config", "notes", "data",
               "seed", "profile", "wall_time_s", "sweep", "figures", "figure_error"}
 

@@ -54,6 +54,31 @@ class Check:
     level: float | None  # CI level; None for a deterministic check
     verdict: str
     note: str = ""
+    predicted: float | None = None  # the prediction as a number on the estimate's scale
+
+
+def min_detectable_effect(c: Check):
+    """Smallest shift of the prediction that ``c`` would turn into ``fail`` (THEORY.md 8).
+
+    The band moves with the prediction, so a shift ``delta`` fails the check once the band's
+    edge passes the far end of the CI: ``delta_down = (hi - estimate) + half_width`` and
+    ``delta_up = (estimate - lo) + half_width`` for the band ``[lo, hi]``. The result is the
+    larger of the two finite ones (a shift of that size fails in either direction), absolute
+    and relative to ``|predicted|``.
+
+    Returns:
+        ``(absolute, relative)``: ``relative`` is None without a nonzero ``c.predicted``; None
+        for a deterministic check or one without a finite interval.
+    """
+    if c.level is None or not all(math.isfinite(v) for v in (*c.ci, c.estimate)):
+        return None
+    half = (c.ci[1] - c.ci[0]) / 2
+    shifts = [s + half for s in (c.band.hi - c.estimate, c.estimate - c.band.lo) if math.isfinite(s)]
+    if not shifts:
+        return None
+    absolute = max(shifts)
+    relative = absolute / abs(c.predicted) if c.predicted else None
+    return absolute, relative
 
 
 def judge(ci, band: Band) -> str:
@@ -73,17 +98,23 @@ def judge(ci, band: Band) -> str:
 
 
 def check(name: str, *, prediction: str, estimate: float, ci, band: Band, level: float,
-          note: str = "") -> Check:
-    """A statistical check: ``estimate`` with its ``level`` CI ``(lo, hi)``, judged against ``band``."""
+          note: str = "", predicted: float | None = None) -> Check:
+    """A statistical check: ``estimate`` with its ``level`` CI ``(lo, hi)``, judged against ``band``.
+
+    ``predicted`` is the prediction on the estimate's scale (``1`` for a ratio to the
+    prediction), from which :func:`min_detectable_effect` is relative.
+    """
     ci = (float(ci[0]), float(ci[1]))
-    return Check(name, prediction, float(estimate), ci, band, level, judge(ci, band), note)
+    return Check(name, prediction, float(estimate), ci, band, level, judge(ci, band), note,
+                 None if predicted is None else float(predicted))
 
 
-def exact_check(name: str, *, prediction: str, value: float, band: Band, note: str = "") -> Check:
+def exact_check(name: str, *, prediction: str, value: float, band: Band, note: str = "",
+                predicted: float | None = None) -> Check:
     """A deterministic check: ``value`` (no sampling error) must lie inside ``band``."""
     value = float(value)
     return Check(name, prediction, value, (value, value), band, None, judge((value, value), band),
-                 note)
+                 note, None if predicted is None else float(predicted))
 
 
 
@@ -215,7 +246,7 @@ def slope_check(name: str, x, per_unit, *, predicted: float, band, level: float,
     return check(name, prediction=f"slope {predicted:g}", estimate=estimate, ci=ci,
                  band=Band(lo, hi, ci_share * (hi - lo) / 2,
                            why or f"equivalence band [{lo:g}, {hi:g}] around {predicted:g}"),
-                 level=level, note=note)
+                 level=level, note=note, predicted=predicted)
 
 
 def derive_seed(seed: int, *labels) -> int:

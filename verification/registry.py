@@ -74,11 +74,46 @@ class Outcome:
             ``captions``, printed under each figure.
         config: JSON-able grid and sizes used.
         notes: anything a reader needs (tolerance reasons, no-flip fractions, ...).
+        inputs: keys of ``data`` holding numbers the claim does not measure: grid values,
+            sizes, CI levels, seeds and the predictions themselves.
+        judged: ``{data key: (check name fragment, ...)}``: the checks whose estimates judge
+            the measured numbers under that key (each fragment is part of a check's name).
+        unjudged: ``{data key: reason}``: measured numbers reported but not judged, and why
+            (THEORY.md 8: every reported number is judged or listed here).
+
+    Every key of ``data`` except ``"captions"`` belongs to exactly one of ``inputs``,
+    ``judged`` and ``unjudged`` (:func:`unaccounted` lists those that do not).
     """
     checks: list
     data: dict
     config: dict
     notes: str = ""
+    inputs: tuple = ()
+    judged: dict = dataclasses.field(default_factory=dict)
+    unjudged: dict = dataclasses.field(default_factory=dict)
+
+
+def unaccounted(outcome: Outcome) -> list:
+    """Problems with the bookkeeping of ``outcome``'s reported numbers (empty when sound):
+    data keys in none or several of ``inputs``, ``judged`` and ``unjudged``, names there that
+    are not data keys, and ``judged`` fragments that match no check's name."""
+    groups = {"inputs": set(outcome.inputs), "judged": set(outcome.judged),
+              "unjudged": set(outcome.unjudged)}
+    keys = set(outcome.data) - {"captions"}
+    problems = [f"{key!r} is in none of inputs, judged, unjudged" for key in sorted(keys)
+                if not any(key in group for group in groups.values())]
+    problems += [f"{key!r} is in {' and '.join(g for g in groups if key in groups[g])}"
+                 for key in sorted(keys) if sum(key in group for group in groups.values()) > 1]
+    problems += [f"{key!r} ({group}) is not a data key" for group, names in groups.items()
+                 for key in sorted(names - keys)]
+    names = [c.name for c in outcome.checks]
+    problems += [f"{key!r} is judged by {fragment!r}, which names no check"
+                 for key, fragments in outcome.judged.items()
+                 for fragment in ((fragments,) if isinstance(fragments, str) else fragments)
+                 if not any(fragment in name for name in names)]
+    problems += [f"{key!r} is unjudged without a reason" for key, why in outcome.unjudged.items()
+                 if not str(why).strip()]
+    return problems
 
 
 class Skip(Exception):

@@ -187,7 +187,11 @@ def run_claim(spec, context) -> dict:
         entry.update(checks=_decode(json.loads(dumps([_check_record(c) for c in outcome.checks]))),
                      config=_decode(json.loads(dumps(outcome.config))),
                      data=_decode(json.loads(dumps(outcome.data))), notes=outcome.notes,
-                     verdict=protocol.overall_verdict(outcome.checks))
+                     verdict=protocol.overall_verdict(outcome.checks),
+                     inputs=list(outcome.inputs),
+                     judged={k: [v] if isinstance(v, str) else list(v)
+                             for k, v in outcome.judged.items()},
+                     unjudged=dict(outcome.unjudged))
         if not entry["prediction"]:
             entry["prediction"] = "; ".join(dict.fromkeys(c.prediction for c in outcome.checks))
     except registry.Skip as skip:
@@ -210,6 +214,9 @@ def _prediction(spec) -> str:
 def _check_record(check) -> dict:
     record = dataclasses.asdict(check)
     record["ci"] = list(record["ci"])
+    mde = protocol.min_detectable_effect(check)
+    record["min_detectable_effect"] = None if mde is None else {"absolute": mde[0],
+                                                                 "relative": mde[1]}
     return record
 
 
