@@ -90,8 +90,8 @@ def _frame(ax, renderer) -> Bbox:
     """The plot area of ``ax`` with its tick labels, axis labels and title (not its legend)."""
     boxes = [ax.get_window_extent(renderer)]
     boxes += [axis.get_tightbbox(renderer) for axis in (ax.xaxis, ax.yaxis)]
-    boxes += [t.get_window_extent(renderer) for t in (ax.title, ax._left_title, ax._right_title)
-              if t.get_text()]
+    if ax.get_title():
+        boxes.append(ax.title.get_window_extent(renderer))
     return Bbox.union([b for b in boxes if b is not None and b.width > 0])
 
 
@@ -221,7 +221,9 @@ def _points(ax, line: Line2D) -> np.ndarray:
         return xy.reshape(0, 2)
     pts = line.get_transform().transform(xy)
     box = ax.get_window_extent().padded(SLACK)
-    return pts[[box.contains(*p) for p in pts]] if len(pts) else pts
+    inside = ((box.x0 <= pts[:, 0]) & (pts[:, 0] <= box.x1)
+              & (box.y0 <= pts[:, 1]) & (pts[:, 1] <= box.y1))
+    return pts[inside]
 
 
 def _has_marker(line) -> bool:

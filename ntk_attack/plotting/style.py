@@ -186,8 +186,7 @@ def _legend_key(handles: list):
         marker = first.get_marker() if len({h.get_marker() for h in lines}) == 1 else "None"
         points = all(np.size(h.get_xdata()) == 1 for h in lines)  # bars, no line between
         return Line2D([], [], color=PREDICTION, ls="None" if points else first.get_linestyle(),
-                      marker=marker,
-                      lw=first.get_linewidth(), ms=first.get_markersize(),
+                      marker=marker, lw=first.get_linewidth(), ms=first.get_markersize(),
                       mew=first.get_markeredgewidth())
     if isinstance(first, Collection) and len({to_hex(c) for h in handles if isinstance(
             h, Collection) for c in h.get_facecolor()}) > 1:
@@ -228,8 +227,8 @@ def figure_legend(fig):
 
 
 def _wrap_axis_labels(ax, legend_height: float):
-    """Wrap x/y labels longer than their axes side (at :data:`MIN_FONT_SIZE`), the side taken
-    from the axes' grid position (before the layout runs; the layout only widens it)."""
+    """Wrap x/y labels longer than their axes side (at :data:`MIN_FONT_SIZE`), the side
+    estimated from the axes' grid position in the figure less the legend (no drawing)."""
     box = ax.get_position()
     width, height = ax.figure.get_size_inches()
     for text, inches in ((ax.xaxis.label, box.width * width),
