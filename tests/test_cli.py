@@ -210,8 +210,9 @@ def test_figures_rerenders_from_a_results_folder(reference, tmp_path, capsys):
     shutil.rmtree(out / "figures")
     (out / "report.md").unlink()
     with dummy_claims.registered():
-        assert cli.main(["figures", "--out", str(out), "-q"]) == 0
+        assert cli.main(["figures", "--out", str(out), "-q", "--contact-sheet"]) == 0
     assert (out / "figures" / dummy_claims.ACTIVE / "active_vs_d.png").exists()
+    assert (out / "contact_sheet.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "report.md").read_text() == (reference[0] / "report.md").read_text()
     assert cli.main(["figures", "--out", str(tmp_path / "none")]) == 2
     assert "no report.json" in capsys.readouterr().err

@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                          dest="formats", metavar="FORMAT",
                          help="figure formats among png, pdf, svg (vector output for papers); "
                               "PNG is always written, the reports link it (default: png)")
+    figures.add_argument("--contact-sheet", action="store_true",
+                         help="also write OUT/contact_sheet.png: every figure as a thumbnail "
+                              "under its claim id, to look at them all at once")
     figures.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     figures.set_defaults(func=cmd_figures)
     return parser
@@ -239,9 +242,26 @@ def cmd_figures(args) -> int:
     from verification import report
 
     result = report.render(args.out, pdf=args.pdf, formats=tuple(args.formats), quiet=args.quiet)
-    n = sum(len(e.get("figures", [])) for e in result["claims"])
-    print(f"{n} figures, report.md and report.html written to {args.out}")
+    paths = [path for e in result["claims"] for path in e.get("figures", [])]
+    print(f"{len(paths)} figures, report.md and report.html written to {args.out}")
+    if args.contact_sheet and paths:
+        print(f"contact sheet: {write_contact_sheet(args.out, paths)}")
     return EXIT_OK
+
+
+def write_contact_sheet(out: str, paths: list) -> str:
+    """``OUT/contact_sheet.png``: the figures at ``paths`` (PNG, relative to ``out``, in report
+    order) as thumbnails labelled ``claim id / figure``."""
+    from matplotlib.image import imread
+
+    from ntk_attack import plotting
+    from ntk_attack.plotting import common
+
+    images = {"{} / {}".format(*path.split("/")[-2:]).removesuffix(".png"):
+              imread(os.path.join(out, path)) for path in paths}
+    target = os.path.join(out, "contact_sheet.png")
+    common.save_figure(plotting.contact_sheet(images), target, dpi=100)
+    return target
 
 
 # --- kernel / attack --------------------------------------------------------------------------

@@ -139,15 +139,15 @@ def robust_at_max_B_check(name: str, robust, clean) -> protocol.Check:
 
 
 def figures(data: dict) -> dict:
-    def tick(row):  # two lines per tick label, so neighbours do not overlap
-        return row["label"].replace(", ", ",\n")
+    def tick(row):  # d over C0/sqrt(d): short lines that fit level under each group
+        return f"d={row['d']}\n{row['C0'] / math.sqrt(row['d']):.2g}"
     ratios = {tick(row): row["ratios"] for row in data["grid"] if row["ratios"]}
     outside = [tick(row) for row in data["grid"] if row["ratios"] and not row["inside"]]
     if not ratios:
         return {}
     return {"eta_over_bound_by_grid_point": plotting.ratio_distribution_plot(
         ratios, out_of_conditions=outside, ylabel="eta* / B(x) per eligible point",
-        xlabel="grid point (adversarially trained, lazy ball)",
+        xlabel="grid point: d, C0/sqrt(d) (adversarially trained, lazy ball)",
         threshold_label="envelope: eta* = B(x)")}
 
 

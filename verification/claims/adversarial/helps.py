@@ -119,11 +119,13 @@ def figures(data: dict) -> dict:
     ci_label = f"{data['measurement_level']:.0%} bootstrap CI over networks"
     for stem, attack, title in (("robust_accuracy_vs_eps_sqrt_d", "pgd", "PGD-l2"),
                                 (f"robust_accuracy_vs_eps_sqrt_d{SINGLE}", "line", "single step")):
-        labels, est, lo, hi, clean = [], [], [], [], []
+        labels, est, lo, hi, clean, radii, arms = [], [], [], [], [], [], []
         for b in lazy:
             for arm in ARMS:
                 e, l, h = (np.clip(v, 0, 1) for v in _series([b[arm]], "robust", attack))
-                labels.append(f"C0/sqrt(d) = {b['C0_over_sqrt_d']:.2g}, {arm}")
+                radii.append(f"C0/sqrt(d) = {b['C0_over_sqrt_d']:.2g}")
+                arms.append(f"{arm} training")
+                labels.append(f"{radii[-1]}, {arm}")
                 est.append(e[0])
                 lo.append(l[0])
                 hi.append(h[0])
@@ -131,6 +133,7 @@ def figures(data: dict) -> dict:
         out[stem] = plotting.robust_accuracy_plot(
             data["eval_eps_sqrt_d"], np.array(est), np.array(lo), np.array(hi), labels=labels,
             clean_accuracy=clean, ci_label=ci_label, ylabel=f"robust test accuracy ({title})",
+            encoding=plotting.encode(radii, arms),
             title=f"d = {data['d']}, m = {lazy[0]['m']}, {title} attack")
     absolute = sorted((b for b in data["balls"] if b["radius"] == "absolute"), key=lambda b: b["m"])
     if absolute:

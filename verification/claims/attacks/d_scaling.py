@@ -107,8 +107,8 @@ def eta_vs_d(data: dict):
         lo.append([c[0] for c in trained["ci"]])
         hi.append([c[1] for c in trained["ci"]])
         labels.append(f"trained, C0 = {C0}")
-    prediction = [lambda d: np.array([theory.init_eta_sqrt_d_finite(int(v)) for v in np.atleast_1d(d)])
-                  / np.sqrt(d)] + [None] * (len(xs) - 1)
+    prediction = [np.array([theory.init_eta_sqrt_d_finite(int(d)) / math.sqrt(d) for d in xs[0]])
+                  ] + [None] * (len(xs) - 1)
     return plotting.scaling_plot(
         [np.asarray(x, dtype=float) for x in xs], [np.asarray(e) for e in est],
         [np.asarray(v) for v in lo], [np.asarray(v) for v in hi], labels=labels,

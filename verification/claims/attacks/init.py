@@ -196,7 +196,7 @@ def curvature_vs_d(data: dict):
         prediction_label=f"measured law {theory.CURVATURE_COEFFICIENT:g} / sqrt(d) (THEORY.md 3)",
         slope_guide=-0.5, xlabel="input dimension d",
         ylabel="mean eta* / first-order - 1",
-        ci_label=f"{data['level']:.2%} bootstrap CI over networks")
+        ci_label=f"{plotting.percent(data['level'])} bootstrap CI over networks")
 
 
 def figures(data: dict) -> dict:

@@ -93,8 +93,8 @@ def eta_vs_m(data: dict):
     ax = fig.axes[0]
     ax.axhline(data["predicted_mean_eta_sqrt_d"] / root_d, ls=":", color=plotting.style.GUIDE,
                label=f"first order, d -> inf: {data['predicted_mean_eta_sqrt_d'] / root_d:.4f}")
-    plotting.style.legend(ax)
-    return fig
+    with plotting.style.style():
+        return plotting.style.finish(fig)
 
 
 def figures(data: dict) -> dict:

@@ -75,7 +75,8 @@ def relvar_vs_beta(data: dict):
         data: ``{"series": {label: {"beta", "relvar", "ci_lo", "ci_hi", "exact"}}, "d", "level"}``.
     """
     series = data["series"]
-    fig, ax = style.new_figure()
+    with style.style():
+        fig, ax = style.new_figure()
     grid = np.geomspace(min(min(s["beta"]) for s in series.values()) / 1.3,
                         max(max(s["beta"]) for s in series.values()) * 1.3, 100)
     ax.plot(grid, (1 + 2 / data["d"]) * np.exp(5 * grid) - 1, "-", color="k", lw=0.8,

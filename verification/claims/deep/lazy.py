@@ -108,7 +108,8 @@ def eta_before_after(data: dict):
         est.append([r[0] for r in rows])
         lo.append([r[1][0] for r in rows])
         hi.append([r[1][1] for r in rows])
-    fig, ax = style.new_figure()
+    with style.style():
+        fig, ax = style.new_figure()
     ax.axhline(data["predicted_init"], ls="--", color="k", lw=0.8,
                label=f"first-order law at init, sqrt(2/pi) = {data['predicted_init']:.3f}")
     return plotting.scaling_plot(

@@ -172,9 +172,10 @@ def error_vs_width(data: dict):
 
 
 def kernel_vs_angle(data: dict):
-    """Empirical first-layer NTK entries of one network per width against the angle ``theta``,
-    on the analytic ``Theta_W = cos(theta) kappa0(cos theta)`` (unit inputs) with the band
-    ``+- 2`` predicted sd (:func:`ntk_attack.theory.empirical_ntk_sd`).
+    """Empirical first-layer NTK entries of one network at the smallest, middle and largest
+    width against the angle ``theta``, on the analytic ``Theta_W = cos(theta) kappa0(cos
+    theta)`` (unit inputs) with the band ``+- 2`` predicted sd
+    (:func:`ntk_attack.theory.empirical_ntk_sd`).
 
     Args:
         data: ``{"angle": (k,), "theta_hat": {str(m): (k,)}, "theta_hat_signs": str}``, the
@@ -186,8 +187,10 @@ def kernel_vs_angle(data: dict):
     signs = data["theta_hat_signs"]
     angle = np.asarray(data["angle"], dtype=float)
     entries = {int(m): np.asarray(v) for m, v in data["theta_hat"].items()}
+    widths = sorted(entries)
+    shown = sorted({widths[round(i)] for i in np.linspace(0, len(widths) - 1, min(3, len(widths)))})
     fig = plotting.kernel_vs_angle(
-        angle, entries, lambda t: np.cos(t) * theory.kappa0(np.cos(t)),
+        angle, {m: entries[m] for m in shown}, lambda t: np.cos(t) * theory.kappa0(np.cos(t)),
         analytic_label="analytic Theta_W = cos(theta) kappa0(cos theta)",
         predicted_sd=lambda t, m: theory.empirical_ntk_sd(np.cos(t), np.cos(t), m, signs=signs),
         ylabel="first-layer NTK entry (dimensionless)")
@@ -195,9 +198,10 @@ def kernel_vs_angle(data: dict):
                          <= 2 * theory.empirical_ntk_sd(np.cos(angle), np.cos(angle), m, signs=signs))
               for m, v in entries.items()}
     text = plotting.caption("Entries of one network's empirical NTK per width ({signs} signs, "
-                            "m = {m}; one network per width, so no CI) against the angle "
-                            "between inputs; shaded: analytic +- 2 predicted sd. Share of entries "
-                            "inside the band per width: {share}.", signs=signs,
+                            "m = {shown} shown of {m}; one network per width, so no CI) against "
+                            "the angle between inputs; shaded: analytic +- 2 predicted sd. Share "
+                            "of entries inside the band per width (all widths): {share}.",
+                            signs=signs, shown=", ".join(map(str, shown)),
                             m=f"{min(entries)}..{max(entries)}", share=list(inside.values()))
     return fig, text
 
