@@ -113,6 +113,9 @@ def test_summary_and_exit_code(dummies, tmp_path, ids, strict, verdict, code):
     assert result["summary"]["verdict"] == verdict and report.exit_code(result) == code
     assert result["run"]["strict"] == strict and ("--strict" in result["run"]["command"]) == strict
     assert report.summary_line(result).startswith(f"{verdict}: ")
+    headline = (tmp_path / "report.md").read_text().splitlines()[2]
+    strict_skip = strict and dummy_claims.SKIPPED in ids
+    assert ("under --strict a skip fails the run" in headline) == strict_skip
 
 
 def test_bookkeeping_gaps_are_recorded_and_shown(tmp_path):
@@ -133,7 +136,8 @@ def test_bookkeeping_gaps_are_recorded_and_shown(tmp_path):
               "run": {"profile": "quick", "seed": 0, "dtype": "float64", "total_time_s": 1.0,
                       "command": "ntk-attack verify", "versions": {}}}
     report.write_documents(result, tmp_path)
-    assert "*Bookkeeping.* 1 problem with the reported numbers, e.g. 'gain' is in none" in (tmp_path / "report.md").read_text()
+    markdown = (tmp_path / "report.md").read_text()
+    assert "*Bookkeeping.* 1 problem with the reported numbers, e.g. 'gain' is in none" in markdown
     assert "<li>&#x27;gain&#x27; is in none of inputs, judged, unjudged</li>" in (
         tmp_path / "report.html").read_text()
 

@@ -8,8 +8,9 @@ and records per claim its checks (each with its minimum detectable effect), verd
 :class:`~verification.registry.Skip`, ``error`` with the traceback when it raises anything
 else), config, seed and wall time, the bookkeeping of its reported numbers (``inputs``,
 ``judged``, ``unjudged`` and ``bookkeeping``, the gaps :func:`registry.unaccounted` finds), plus
-the run's versions, dtype and the command that reruns it. :func:`render` redraws the figures and ``report.md`` from an existing
-``report.json``, so figures are always drawn from the JSON data alone.
+the run's versions, dtype and the command that reruns it. :func:`render` redraws the figures
+and ``report.md`` from an existing ``report.json``, so figures are always drawn from the JSON
+data alone.
 
 ``report.json`` is strict JSON: non-finite floats (one-sided bands) are written as the
 strings ``"inf"``, ``"-inf"``, ``"nan"`` and read back as floats by :func:`load_report`.

@@ -146,6 +146,8 @@ def headline(report: dict) -> str:
     """The run in one sentence: verdict, counts, profile, seed, dtype, time."""
     run, summary = report["run"], report["summary"]
     counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n)
+    if summary.get("strict") and summary["counts"]["skipped"]:
+        counts += "; under --strict a skip fails the run"
     return (f"Verdict: {summary['verdict']} ({counts or 'no claims'}); profile {run['profile']}, "
             f"seed {run['seed']}, {run['dtype']}, {run['total_time_s']:.1f} s")
 
@@ -192,8 +194,9 @@ def to_markdown_compact(report: dict) -> str:
     """``report.md``: verdict table (with each claim's count of numbers reported but not
     judged), then per claim prediction, the count of bookkeeping problems if any, checks
     (numbers in 3 significant digits; each statistical check with its minimum detectable
-    effect, a column left out when the claim has none), grid line (cut at :data:`GRID_LIMIT` characters), figures (each with its caption,
-    when the entry has ``captions``, cut at :data:`CAPTION_LIMIT`). The claims' notes, the
+    effect, a column left out when the claim has none), grid line (cut at :data:`GRID_LIMIT`
+    characters), figures (each with its caption, when the entry has ``captions``, cut at
+    :data:`CAPTION_LIMIT`). The claims' notes, the
     checks' notes, where each band comes from, whole captions and the unjudged numbers with
     their reasons stay in ``report.json`` and ``report.html``, to keep this page short."""
     run = report["run"]
