@@ -88,6 +88,8 @@ def judge(ci, band: Band) -> str:
 
     A CI wholly outside the band fails whatever its width: it already rejects agreement at its
     level. The width limit guards the other verdict: a pass needs a CI narrow enough to mean it.
+    Both are closed intervals: a CI touching a band edge from outside straddles it. A CI with
+    a non-finite end (no interval could be computed) is inconclusive.
     """
     lo, hi = ci
     if not (math.isfinite(lo) and math.isfinite(hi)):
