@@ -196,9 +196,9 @@ def to_markdown_compact(report: dict) -> str:
     (numbers in 3 significant digits; each statistical check with its minimum detectable
     effect, a column left out when the claim has none), grid line (cut at :data:`GRID_LIMIT`
     characters), figures (each with its caption, when the entry has ``captions``, cut at
-    :data:`CAPTION_LIMIT`). The claims' notes, the
-    checks' notes, where each band comes from, whole captions and the unjudged numbers with
-    their reasons stay in ``report.json`` and ``report.html``, to keep this page short."""
+    :data:`CAPTION_LIMIT`). The claims' notes, the checks' notes, where each band comes from,
+    whole captions and the unjudged numbers with their reasons stay in ``report.json`` and
+    ``report.html``, to keep this page short."""
     run = report["run"]
     lines = ["# ntk-attack verification report", "", f"**{headline(report)}.**", "",
              "| verdict | claim | checks passed | not judged | time |",
