@@ -55,13 +55,13 @@ def reference(tmp_path_factory):
 
 def test_verify_end_to_end(reference):
     out, done = reference
-    assert done.stdout.startswith("pass: 1 pass")
+    assert done.stdout.startswith("pass: 1 pass, 0 skipped in ")
     assert "Traceback" not in done.stderr
     result = json.loads((out / "report.json").read_text())  # strict JSON
     assert result["schema"] == report.SCHEMA
     assert set(result["run"]) >= {"command", "profile", "seed", "dtype", "versions",
                                   "total_time_s", "workers"}
-    assert result["summary"] == {"verdict": "pass", "exit_code": 0,
+    assert result["summary"] == {"verdict": "pass", "exit_code": 0, "strict": False,
                                  "counts": {"fail": 0, "error": 0, "inconclusive": 0, "pass": 1,
                                             "skipped": 0}}
     (entry,) = result["claims"]
@@ -131,6 +131,29 @@ def test_corrupt_cache_file_is_recomputed(reference, tmp_path):
                               "corrupt_recomputed": [str(victim)]}
     sweep.read_cached(victim)
     assert measurements(out) == measurements(reference[0])
+
+
+@pytest.mark.parametrize("strict, code", [(False, 0), (True, 1)], ids=["default", "strict"])
+def test_skipped_claims_are_counted_and_fail_only_under_strict(reference, tmp_path, capsys,
+                                                               strict, code):
+    """``verify`` prints the skipped count; a skip does not fail the run unless ``--strict``."""
+    out = tmp_path / "copy"
+    shutil.copytree(reference[0], out)  # the active claim's points are cached there
+    args = ["verify", "--only", dummy_claims.ACTIVE, dummy_claims.SKIPPED, "--out", str(out), "-q"]
+    with dummy_claims.registered():
+        assert cli.main(args + (["--strict"] if strict else [])) == code
+    line = capsys.readouterr().out.strip()
+    result = report.load_report(out / "report.json")
+    assert line == f"{report.summary_line(result)}; report: {out / 'report.md'}"
+    verdict = "fail" if strict else "pass"
+    assert line.startswith(f"{verdict}: 1 pass, 1 skipped in ")
+    assert ("(--strict: a skipped claim fails the run)" in line) == strict
+    assert result["summary"]["exit_code"] == code and result["run"]["strict"] == strict
+
+
+def test_strict_is_refused_with_power(capsys):
+    assert cli.main(["verify", "--power", "--strict"]) == 2
+    assert "--strict applies to a verification run" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("case", ["unknown claim", "out is under a file", "missing mnist"])

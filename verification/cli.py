@@ -1,8 +1,9 @@
 """The ``ntk-attack`` command line: ``verify``, ``kernel``, ``attack``, ``advtrain`` and ``figures``.
 
-Exit codes: 0 success (``verify``: every claim passed or was skipped), 1 a claim failed, was
-inconclusive or errored, 2 a usage error (bad option, unknown claim id, unwritable results
-folder, missing file), reported in one line without a traceback.
+Exit codes: 0 success (``verify``: every claim that ran passed; a skipped claim, one that cannot
+run here, does not count unless ``--strict``), 1 a claim failed, was inconclusive or errored (or,
+with ``--strict``, was skipped), 2 a usage error (bad option, unknown claim id, unwritable
+results folder, missing file), reported in one line without a traceback.
 
 Start-up stays light: heavy modules (``verification``, matplotlib, and through
 ``ntk_attack.kernels`` neural-tangents) are imported inside the subcommands, never at
@@ -74,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every claim of verification/ (or those given with --only), judge each "
                     "against its prediction (THEORY.md section 8) and write report.json, "
                     "report.md and the figures into --out. Grid points are cached in OUT/cache, "
-                    "so an interrupted run resumes. Exit 0 if every claim passes, 1 if any "
-                    "fails or is inconclusive, 2 on usage errors.")
+                    "so an interrupted run resumes. Exit 0 if every claim that ran passed "
+                    "(skipped claims, which cannot run here, do not count unless --strict), 1 if "
+                    "any failed, was inconclusive or raised, 2 on usage errors.")
     verify.add_argument("--profile", choices=("quick", "full"), default="quick",
                         help="quick: small grids, a few minutes (default); full: the paper-scale grids (hours)")
     verify.add_argument("--out", default="results", metavar="DIR", help="results folder (default: results)")
@@ -100,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--scheduler-timeout", type=_positive_float, default=30.0, metavar="S",
                         help="seconds to wait for --scheduler to answer (default 30)")
     verify.add_argument("--fresh", action="store_true", help="ignore cached grid points")
+    verify.add_argument("--strict", action="store_true",
+                        help="a skipped claim (e.g. an optional dependency absent) fails the run")
     verify.add_argument("--pdf", action="store_true", help="also write figures as PDF")
     verify.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     verify.add_argument("--mnist", metavar="PATH",
@@ -205,6 +209,8 @@ def cmd_verify(args) -> int:
     if args.claims and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` does: the user's module sits here
 
+    if args.strict and (args.power or args.mutants):
+        raise UsageError("--strict applies to a verification run, not to --power.")
     if args.power or args.mutants:
         from verification import power
         return power.command(args)
@@ -218,7 +224,7 @@ def cmd_verify(args) -> int:
         raise UsageError("--scheduler needs --executor dask.")
     options = dict(profile=args.profile, seed=args.seed, out_dir=args.out, fresh=args.fresh,
                    quiet=args.quiet, pdf=args.pdf, mnist_path=args.mnist,
-                   claim_modules=args.claims, tag=args.tag)
+                   claim_modules=args.claims, tag=args.tag, strict=args.strict)
     if args.executor == "dask":
         try:
             from verification.executors import dask_executor
@@ -231,10 +237,7 @@ def cmd_verify(args) -> int:
                                        workers=cluster.workers, **options)
     else:
         result = report.run_claims(args.only, workers=args.workers, **options)
-    summary = result["summary"]
-    counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n) or "no claims"
-    print(f"{summary['verdict']}: {counts} in {result['run']['total_time_s']:.1f} s; "
-          f"report: {os.path.join(args.out, 'report.md')}")
+    print(f"{report.summary_line(result)}; report: {os.path.join(args.out, 'report.md')}")
     return report.exit_code(result)
 
 

@@ -5,7 +5,7 @@ import os
 
 from ntk_attack.io import dumps, write_text_atomically
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2  # verify's exit 1 (a claim did not pass) is report.summarize's
 
 
 class UsageError(ValueError):

@@ -99,14 +99,12 @@ def run_mutant(mutant, specs, *, out: Path, seed: int, fresh: bool = False, mnis
 
 def summarize(records: list, clean: dict) -> dict:
     """The ``power`` key: records, per-claim kills, survivors, and the overall verdict."""
-    notes = {e["id"]: e.get("notes", "") for e in clean["claims"]}
-    kills = {cid: [r["name"] for r in records if r["verdicts"].get(cid) == "fail"] for cid in notes}
-    sanity = [cid for cid, note in notes.items() if "sanity check" in note.lower()]
+    claims = [e["id"] for e in clean["claims"]]
+    kills = {cid: [r["name"] for r in records if r["verdicts"].get(cid) == "fail"] for cid in claims}
     clean_ok = report.exit_code(clean) == 0
     survivors = [r["name"] for r in records if not r["killed"]]
-    return {"mutants": records, "claims": list(notes), "kills_by_claim": kills,
-            "sanity_checks": sanity,
-            "claims_killing_none": [c for c, k in kills.items() if not k and c not in sanity],
+    return {"mutants": records, "claims": claims, "kills_by_claim": kills,
+            "claims_killing_none": [c for c, k in kills.items() if not k],
             "survivors": survivors, "clean_verdict": clean["summary"]["verdict"],
             # every claim run raised: the mutant itself is likely broken, not caught
             "errors_only": [r["name"] for r in records if r["claims_run"] and all(
