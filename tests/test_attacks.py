@@ -134,6 +134,7 @@ def test_line_search_reference_brackets_exact(key):
     assert float(reference.searched_max[0]) == pytest.approx(2.0)
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_stax_network_through_bisection(key):
     """The generic fallback on a neural-tangents stax net with the same weights."""
     from ntk_attack.kernels import stax_net, to_stax_params

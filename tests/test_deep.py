@@ -35,6 +35,7 @@ def near_diagonal(x):
 
 # ---------------------------------------------------------------------------- neural-tangents
 
+@pytest.mark.usefixtures("neural_tangents")
 @pytest.mark.parametrize("depth, activation", [(1, "relu"), (3, "relu"), (2, "erf")],
                          ids=["relu-L1", "relu-L3", "erf-L2"])
 def test_dual_recursion_matches_neural_tangents(key, depth, activation):
@@ -49,6 +50,7 @@ def test_dual_recursion_matches_neural_tangents(key, depth, activation):
     assert np.all(np.abs(ours_t - nt.ntk) <= atol)
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_deep_stax_is_stax_net_rescaled_for_relu(key):
     x = unit(key, (5, 7))
     deep_k = kernels.deep_kernels(x, x, depth=3)
@@ -58,6 +60,7 @@ def test_deep_stax_is_stax_net_rescaled_for_relu(key):
     assert_close(two.ntk * 2 / 7, deep_k.ntk, rtol=1e-12, why="exact rescaling, float64")
 
 
+@pytest.mark.usefixtures("neural_tangents")
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_apply_and_empirical_ntk_match_neural_tangents(key, activation):
     d, widths = 6, (9, 7, 5)
