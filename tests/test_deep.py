@@ -110,8 +110,8 @@ def test_exact_walk_agrees_with_independent_bisection(key):
     assert np.all(np.asarray(bisection.eta)[both] >= np.asarray(exact.eta)[both] * (1 - 1e-8))
     # At eta the sign has changed (to rounding), and on a fine grid below eta it has not.
     u = -jnp.sign(exact.f0)[:, None] * deep.input_grad_deep(params, x) / exact.grad_norm[:, None]
-    ok = np.asarray(exact.flipped)
-    at = np.asarray(jnp.sign(exact.f0) * deep.apply_deep(params, x + exact.eta[:, None] * u))[ok]
+    ok = np.asarray(exact.flipped)  # eta* is inf where no flip was found: those points are left out
+    at = np.asarray(jnp.sign(exact.f0[ok]) * deep.apply_deep(params, x[ok] + exact.eta[ok, None] * u[ok]))
     assert np.all(at <= 1e-12)
     grid = np.linspace(0.0, 1.0, 400, endpoint=False)[1:]
     inside = jax.vmap(lambda s: jnp.sign(exact.f0) * deep.apply_deep(
