@@ -187,7 +187,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reuse", action="store_true", help="skip runs that already have a report.json")
     parser.add_argument("--compare-only", action="store_true", help="run nothing; compare the reports in --out")
     args = parser.parse_args(argv)
-    stacks = dict(s.split("=", 1) for s in args.stack)
+    stacks = dict(s.split("=", 1) for s in args.stack if "=" in s)
     if len(args.stack) != 2 or len(stacks) != 2 or not all(stacks) or not all(stacks.values()):
         parser.error(f"--stack must be given twice as NAME=PYTHON with different names; got {args.stack}")
     args.out.mkdir(parents=True, exist_ok=True)
