@@ -36,7 +36,8 @@ Dtypes follow the (promoted) inputs: float64 when ``jax_enable_x64`` is on (the 
 ``verification`` turn it on; use float64 for kernel regression), float32 by passing float32.
 
 ``neural_tangents`` is imported only here, inside the functions that need it, so that
-``import ntk_attack`` loads neither it nor TensorFlow.
+``import ntk_attack`` loads neither it nor TensorFlow. It is optional (docs/install.md): where it
+does not import, those functions raise ``ImportError`` with :data:`NT_MISSING`.
 """
 import functools
 import math
@@ -163,6 +164,27 @@ def _analytic(x1, x2, *, nngp, first_layer):
 # ------------------------------------------------------------------------------------------
 # neural-tangents stax.
 
+NT_MISSING = ('neural-tangents is not importable here; install it with the stack it runs on '
+              '(jax 0.4.38, TensorFlow): pip install "ntk-attack[nt]"')
+
+
+def neural_tangents_available() -> bool:
+    """Whether neural-tangents is installed (imports it; one that does not import raises)."""
+    try:
+        _neural_tangents()
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def _neural_tangents():
+    try:
+        import neural_tangents
+    except ImportError as error:  # absent, or 0.6.5 on jax >= 0.5: say what to install
+        raise type(error)(f"{NT_MISSING} ({error})", name=error.name) from error
+    return neural_tangents
+
+
 def stax_net(d: int, m: int, *, depth: int = 1):
     """Neural-tangents ``stax`` network of the paper's architecture, ``(init_fn, apply_fn, kernel_fn)``.
 
@@ -194,7 +216,7 @@ DEEP_ACTIVATIONS = ("relu", "erf", "gelu")
 
 def _serial(widths, *, first_W_std, activation):
     """``Dense(n_1, first_W_std) -> Phi -> [Dense(n_l, sqrt 2) -> Phi]... -> Dense(1, 1)``, bias-free."""
-    from neural_tangents import stax
+    stax = _neural_tangents().stax
     phi = {"relu": stax.Relu, "erf": stax.Erf, "gelu": lambda: stax.Gelu(approximate=False)}[activation]
     layers = []
     for l, n in enumerate(widths):
@@ -309,8 +331,8 @@ def empirical_ntk_fn(apply_fn, *, trace_axes=(-1,), diagonal_axes=(), vmap_axes=
     Returns:
         ``ntk_fn(x1, x2, params)``; ``x2 = None`` means ``x2 = x1``.
     """
-    import neural_tangents as nt
     check_choice(implementation, "implementation", NTK_IMPLEMENTATIONS)
+    nt = _neural_tangents()
     return nt.empirical_ntk_fn(apply_fn, trace_axes=trace_axes, diagonal_axes=diagonal_axes,
                                vmap_axes=vmap_axes,
                                implementation=nt.NtkImplementation[implementation.upper()])
@@ -318,8 +340,7 @@ def empirical_ntk_fn(apply_fn, *, trace_axes=(-1,), diagonal_axes=(), vmap_axes=
 
 def nt_linearize(apply_fn, params):
     """``neural_tangents.linearize``: ``f_lin(p, x) = f(params, x) + <grad_p f(params, x), p - params>``."""
-    import neural_tangents as nt
-    return nt.linearize(apply_fn, params)
+    return _neural_tangents().linearize(apply_fn, params)
 
 
 # ------------------------------------------------------------------------------------------

@@ -134,6 +134,7 @@ def test_line_search_reference_brackets_exact(key):
     assert float(reference.searched_max[0]) == pytest.approx(2.0)
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_stax_network_through_bisection(key):
     """The generic fallback on a neural-tangents stax net with the same weights."""
     from ntk_attack.kernels import stax_net, to_stax_params
@@ -192,8 +193,10 @@ def test_float32_runs(key):
     result = min_flip(params32, x.astype(jnp.float32))
     assert result.eta.dtype == jnp.float32
     ok = np.asarray(result.flipped)
-    assert_close(result.eta[ok], min_flip(params, x).eta[ok], rtol=1e-4,
-                 why="float32 products of length d = 32 and m = 128, condition ~1e2")
+    assert_close(result.eta[ok], min_flip(params, x).eta[ok], rtol=1e-4, atol=1e-6,
+                 why="float32 products of length d = 32 and m = 128, condition ~1e2; near the "
+                     "boundary eta* ~ |f| / ||grad f|| inherits f's absolute float32 error, "
+                     "<= eps32 sum_s |a_s relu(w_s . x)| / sqrt(m) / ||grad f|| ~ 1.3e-7")
 
 
 # --------------------------------------------------------------------------- labelled attacks

@@ -33,6 +33,7 @@ def trained_pair(key, d=8, m=64):
     return params0, trained.params
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_linearize_matches_neural_tangents(key):
     params0, trained = trained_pair(key)
     x = unit(jax.random.PRNGKey(4), (15, 8))
