@@ -1,0 +1,316 @@
+"""Generated mutants, out of sample (issue 23 item 8): mutmut 3 against the quick tests.
+
+Which mutants:
+
+- every mutant of ``verification/protocol.py``, ``verification/report*.py`` and
+  ``ntk_attack/theory/`` (the *full* scope);
+- a uniform random sample of the rest of ``ntk_attack/``, stratified by module: each module
+  gets ``ceil(--rate * its mutants)`` mutants (at least ``--min-per-module``), drawn with
+  ``--seed``; the rate is sized from the measured time per mutant to finish overnight.
+
+How: ``setup.cfg``'s ``[mutmut]`` section says what mutmut copies and mutates and runs the quick
+tests (``-m "not slow and not extended"``); mutmut's stats pass records which tests call each
+function, and each mutant runs only those tests, in a process forked from a fork server that has
+imported nothing of JAX (``process_isolation = forkserver``, ``forkserver_warmup = none``: JAX's
+thread pools do not survive a fork, so no worker may inherit an initialised JAX).
+
+Steps (each resumable; the state is mutmut's ``mutants/`` folder and ``OUT/plan.json``)::
+
+    nice -n 10 python benchmarks/mutation.py run --out figures/mutation/before
+    python benchmarks/mutation.py summary --out figures/mutation/before
+    python benchmarks/mutation.py draw --out figures/mutation/before --n 20
+
+``run`` generates the mutants (once), fixes the plan (``plan.json``: the names, group by group
+in the order protocol, theory, library sample, report, shuffled within a group so that an
+interrupted run leaves a uniform subsample of the group it stopped in), then runs the pending ones in chunks with
+``mutmut run NAME ...`` and writes the summary. Rerun the same command to resume. For the
+"after" scores of changed code, delete ``mutants/`` and run with another ``--out``: mutmut
+regenerates every mutant and the plan is drawn anew with the same seed.
+
+``summary`` writes ``OUT/mutants.jsonl`` (per mutant: module, function, name, diff, outcome,
+seconds) and ``OUT/summary.json`` / ``OUT/summary.md``: per module the mutation score
+``killed / (killed + survived)`` with its Clopper-Pearson CI
+(``scipy.stats.binomtest(...).proportion_ci``). A mutant that no quick test calls (``no
+tests``) counts as survived; a timeout counts as killed (the mutant hangs a test).
+
+``draw`` picks ``--n`` mutants at random (``--seed``) among all generated ones whose function
+some claim's code reaches (the walk of :mod:`verification.code_identity`) and writes them in the
+format of :mod:`verification.mutants.generated` for ``verify --power --generated FILE``. It
+imports the claims: run it with the library importable (e.g. the pinned venv's python).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MUTANTS = ROOT / "mutants"
+GENERATED = MUTANTS / "generated.txt"  # written once every mutant is generated
+FULL = ("verification.protocol", "verification.report", "verification.report_compact",
+        "verification.report_html", "ntk_attack.theory.")
+MUTMUT = "3.8.1"  # internal functions used by generate() are those of this version
+KILLED = ("killed", "timeout")
+# One BLAS thread per worker: the workers fork from a server that has imported numpy, and the
+# machine's cores are shared.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+SURVIVED = ("survived", "no tests")
+
+
+# Run order, group by group (shuffled within): an interrupted run leaves whole groups scored
+# and a uniform subsample of the group it stopped in.
+ORDER = ("protocol", "theory", "library sample", "report")
+
+
+def group_of(module: str) -> str:
+    if module == "verification.protocol":
+        return "protocol"
+    if module.startswith("ntk_attack.theory."):
+        return "theory"
+    return "report" if module.startswith("verification.report") else "library sample"
+
+
+def is_full(module: str) -> bool:
+    return any(module == f or (f.endswith(".") and module.startswith(f)) for f in FULL)
+
+
+def split_name(name: str) -> tuple:
+    """``(module, function)`` of a mutmut name ``module.x_function__mutmut_N``."""
+    module, _, rest = name.partition("__mutmut_")[0].rpartition(".")
+    return module, rest
+
+
+def metas() -> dict:
+    """``{meta path: its JSON}`` of mutmut's per-file records."""
+    return {p: json.loads(p.read_text()) for p in sorted(MUTANTS.rglob("*.py.meta"))}
+
+
+def results() -> dict:
+    """``{name: (exit code or None, seconds or None)}`` over every generated mutant."""
+    found = {}
+    for meta in metas().values():
+        for name, code in meta["exit_code_by_key"].items():
+            found[name] = (code, meta["durations_by_key"].get(name))
+    return found
+
+
+def generate():
+    """Copy the sources into ``mutants/`` and write every mutant (mutmut's first step)."""
+    import mutmut
+    from mutmut import __main__ as mm
+
+    if mutmut.__version__ != MUTMUT:
+        sys.exit(f"mutmut must be {MUTMUT} (generate() calls its internals). Got {mutmut.__version__}.")
+    mm.set_mutant_under_test("mutant_generation")
+    MUTANTS.mkdir(exist_ok=True)
+    mm.copy_src_dir()
+    mm.copy_also_copy_files()
+    mm.setup_source_paths()
+    mm.store_lines_covered_by_tests()
+    print(mm.create_mutants(2), flush=True)
+    GENERATED.write_text(time.strftime("%F %T\n"))
+
+
+def make_plan(out: Path, *, seed: int, rate: float, min_per_module: int) -> dict:
+    """The mutants to run (all of the full scope, a stratified sample of the rest), shuffled."""
+    path = out / "plan.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    by_module = defaultdict(list)
+    for name in sorted(results()):
+        by_module[split_name(name)[0]].append(name)
+    rng = random.Random(seed)
+    groups, sizes = defaultdict(list), {}
+    for module, members in sorted(by_module.items()):
+        if is_full(module):
+            chosen = members
+        else:
+            chosen = rng.sample(members, min(len(members), max(min_per_module,
+                                                               math.ceil(rate * len(members)))))
+        sizes[module] = {"mutants": len(members), "planned": len(chosen), "full": is_full(module)}
+        groups[group_of(module)] += chosen
+    names = []
+    for group in ORDER:
+        rng.shuffle(groups[group])
+        names += groups[group]
+    plan = {"seed": seed, "rate": rate, "min_per_module": min_per_module, "modules": sizes,
+            "names": names}
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(plan, indent=1) + "\n")
+    return plan
+
+
+def run(out: Path, *, seed: int, rate: float, min_per_module: int, chunk: int, children: int,
+        limit: int | None):
+    if not GENERATED.exists():
+        generate()
+    plan = make_plan(out, seed=seed, rate=rate, min_per_module=min_per_module)
+    done = results()
+    pending = [n for n in plan["names"] if done.get(n, (None,))[0] is None]
+    if limit is not None:
+        pending = pending[:limit]
+    print(f"{len(plan['names'])} planned, {len(pending)} to run", flush=True)
+    log = MUTANTS / "run.log"  # mutmut's own output (progress spinners), not a result
+    for start in range(0, len(pending), chunk):
+        names = pending[start:start + chunk]
+        began = time.time()
+        with open(log, "a") as handle:
+            handle.write(f"\n=== {time.strftime('%F %T')} chunk of {len(names)}\n")
+            handle.flush()
+            code = subprocess.call([str(Path(sys.executable).with_name("mutmut")), "run",
+                                    "--max-children", str(children), *names], cwd=ROOT,
+                                   stdout=handle, stderr=subprocess.STDOUT, env=ENV)
+        print(f"chunk {start // chunk + 1}: {len(names)} mutants, exit {code}, "
+              f"{time.time() - began:.0f} s", flush=True)
+        if code != 0:
+            sys.exit(f"mutmut run exited {code}; see {log}")
+        summary(out)
+
+
+def diff_of(name: str) -> str:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    module = split_name(name)[0]
+    path = Path(*module.split(".")).with_suffix(".py")
+    if not (ROOT / path).exists():
+        path = Path(*module.split("."), "__init__.py")
+    return get_diff_for_mutant(name, path=path)
+
+
+def score(killed: int, n: int) -> dict:
+    from scipy import stats
+
+    if n == 0:
+        return {"killed": 0, "n": 0, "score": None, "ci": None}
+    ci = stats.binomtest(killed, n).proportion_ci(confidence_level=0.95, method="exact")
+    return {"killed": killed, "n": n, "score": round(killed / n, 4),
+            "ci": [round(ci.low, 4), round(ci.high, 4)]}
+
+
+def summary(out: Path) -> dict:
+    from mutmut.stats import status_by_exit_code
+
+    plan = json.loads((out / "plan.json").read_text())
+    done = results()
+    records, counts = [], defaultdict(Counter)
+    cached = {}
+    jsonl = out / "mutants.jsonl"
+    if jsonl.exists():
+        cached = {r["name"]: r for r in map(json.loads, jsonl.read_text().splitlines())}
+    for name in plan["names"]:
+        code, seconds = done.get(name, (None, None))
+        if code is None:
+            continue
+        module, function = split_name(name)
+        outcome = status_by_exit_code[code]
+        diff = cached[name]["diff"] if name in cached else diff_of(name)
+        records.append({"name": name, "module": module, "function": function, "outcome": outcome,
+                        "exit_code": code, "seconds": None if seconds is None else round(seconds, 2),
+                        "diff": diff})
+        counts[module][outcome] += 1
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
+    modules = {}
+    for module, c in sorted(counts.items()):
+        killed, survived = sum(c[o] for o in KILLED), sum(c[o] for o in SURVIVED)
+        modules[module] = {**score(killed, killed + survived), "outcomes": dict(c),
+                           **plan["modules"][module]}
+    groups = {"full scope (protocol, report*, theory)": [m for m in modules if is_full(m)],
+              "library sample (rest of ntk_attack)": [m for m in modules if not is_full(m)]}
+    pooled = {}
+    for group, members in groups.items():
+        killed = sum(modules[m]["killed"] for m in members)
+        pooled[group] = score(killed, sum(modules[m]["n"] for m in members))
+    seconds = [r["seconds"] for r in records if r["seconds"] is not None]
+    result = {"planned": len(plan["names"]), "run": len(records), "modules": modules,
+              "groups": pooled, "seconds_per_mutant": {
+                  "mean": round(sum(seconds) / len(seconds), 2) if seconds else None,
+                  "median": sorted(seconds)[len(seconds) // 2] if seconds else None},
+              "score_rule": "killed / (killed + survived); timeout counts as killed, 'no tests' "
+                            "(no quick test calls the function) as survived; 95% Clopper-Pearson CI"}
+    (out / "summary.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / "summary.md").write_text(markdown(result))
+    return result
+
+
+def markdown(result: dict) -> str:
+    def row(name, s, extra=""):
+        ci = "" if s["ci"] is None else f"[{s['ci'][0]:.2f}, {s['ci'][1]:.2f}]"
+        value = "" if s["score"] is None else f"{s['score']:.2f}"
+        return f"| {name} | {s['killed']} | {s['n']} | {value} | {ci} | {extra} |"
+
+    lines = [f"# Mutation scores ({result['run']} of {result['planned']} planned mutants run)", "",
+             result["score_rule"] + ".", "",
+             f"Time per mutant: mean {result['seconds_per_mutant']['mean']} s, median "
+             f"{result['seconds_per_mutant']['median']} s.", "",
+             "| scope | killed | killed + survived | score | 95% CI | |", "|---|---|---|---|---|---|"]
+    lines += [row(g, s) for g, s in result["groups"].items()]
+    lines += ["", "| module | killed | killed + survived | score | 95% CI | outcomes (planned / all) |",
+              "|---|---|---|---|---|---|"]
+    for module, s in result["modules"].items():
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s["outcomes"].items()))
+        lines.append(row(module, s, f"{outcomes} ({s['planned']} / {s['mutants']})"))
+    return "\n".join(lines) + "\n"
+
+
+def target_of(name: str) -> str:
+    """``"module:qualname"`` of the function a mutmut mutant changes."""
+    sys.path.insert(0, str(ROOT))
+    from verification.mutants.generated import qualname_of
+
+    module, function = split_name(name)
+    return f"{module}:{qualname_of(function)}"
+
+
+def draw(out: Path, *, n: int, seed: int, path: Path):
+    """Write ``n`` generated mutants whose function a claim reaches, drawn at random."""
+    sys.path.insert(0, str(ROOT))
+    from verification import report
+    from verification.code_identity import reached
+
+    reach = set().union(*(reached(spec.run) for spec in report.load_claims().values()))
+    jsonl = out / "mutants.jsonl"
+    jsonl = {r["name"]: r for r in map(json.loads, jsonl.read_text().splitlines())} \
+        if jsonl.exists() else {}
+    eligible = sorted(name for name in results() if target_of(name).replace(":", ".") in reach)
+    chosen = random.Random(seed).sample(eligible, n)
+    records = [{"name": name, "target": target_of(name),
+                "diff": jsonl[name]["diff"] if name in jsonl else diff_of(name),
+                "quick_tests": jsonl[name]["outcome"] if name in jsonl else "not run"}
+               for name in chosen]
+    path.write_text(json.dumps({"seed": seed, "eligible": len(eligible), "mutants": records},
+                               indent=1) + "\n")
+    print(f"{n} of {len(eligible)} claim-reached mutants -> {path}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("step", choices=("run", "summary", "draw"))
+    parser.add_argument("--out", type=Path, default=ROOT / "figures" / "mutation" / "after")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rate", type=float, default=0.025,
+                        help="share of each library module's mutants to sample (default 0.025)")
+    parser.add_argument("--min-per-module", type=int, default=4)
+    parser.add_argument("--chunk", type=int, default=300, help="mutants per mutmut run")
+    parser.add_argument("--children", type=int, default=2, help="mutmut's parallel workers")
+    parser.add_argument("--limit", type=int, help="run at most this many pending mutants")
+    parser.add_argument("--n", type=int, default=20, help="draw: how many")
+    parser.add_argument("--drawn", type=Path, default=ROOT / "figures" / "mutation" / "drawn.json")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)  # mutmut reads setup.cfg and mutants/ from the working directory
+    if args.step == "run":
+        run(args.out, seed=args.seed, rate=args.rate, min_per_module=args.min_per_module,
+            chunk=args.chunk, children=args.children, limit=args.limit)
+    elif args.step == "summary":
+        print(markdown(summary(args.out)))
+    else:
+        draw(args.out, n=args.n, seed=args.seed, path=args.drawn)
+
+
+if __name__ == "__main__":
+    main()
