@@ -8,11 +8,17 @@ Which mutants:
   gets ``ceil(--rate * its mutants)`` mutants (at least ``--min-per-module``), drawn with
   ``--seed``; the rate is sized from the measured time per mutant to finish overnight.
 
-How: ``setup.cfg``'s ``[mutmut]`` section says what mutmut copies and mutates and runs the quick
-tests (``-m "not slow and not extended"``); mutmut's stats pass records which tests call each
-function, and each mutant runs only those tests, in a process forked from a fork server that has
-imported nothing of JAX (``process_isolation = forkserver``, ``forkserver_warmup = none``: JAX's
-thread pools do not survive a fork, so no worker may inherit an initialised JAX).
+How: mutmut generates the mutants (``setup.cfg``'s ``[mutmut]`` says what it copies into
+``mutants/`` and mutates; every function there becomes a trampoline that runs the mutant named
+by ``MUTANT_UNDER_TEST``) and its stats pass records which of the selected tests call each
+function. Each mutant then runs, in a fresh ``pytest -x`` process, the quick tests
+(``-m "not slow and not extended"``) of its module's unit-test files (:func:`relevant_files`)
+that call its function. Not mutmut's own runner: it forks workers (JAX's thread pools do not
+survive a fork; its fork server avoids that) but, per mutant, runs every selected test that
+reaches the function, which for the protocol is nearly the whole suite, claims included
+(minutes per mutant on 2 shared cores), and it reruns its stats and clean tests on every
+invocation. The claim-level tests are the claim machinery, measured apart by ``verify --power
+--generated``. A decorated function (``jax.jit``, ``functools.cache``) is not mutated by mutmut.
 
 Steps (each resumable; the state is mutmut's ``mutants/`` folder and ``OUT/plan.json``)::
 
@@ -20,10 +26,10 @@ Steps (each resumable; the state is mutmut's ``mutants/`` folder and ``OUT/plan.
     python benchmarks/mutation.py summary --out figures/mutation/before
     python benchmarks/mutation.py draw --out figures/mutation/before --n 20
 
-``run`` generates the mutants (once), fixes the plan (``plan.json``: the names, group by group
+``run`` generates the mutants and collects mutmut's stats (once), fixes the plan (``plan.json``: the names, group by group
 in the order protocol, theory, library sample, report, shuffled within a group so that an
-interrupted run leaves a uniform subsample of the group it stopped in), then runs the pending ones in chunks with
-``mutmut run NAME ...`` and writes the summary. Rerun the same command to resume. For the
+interrupted run leaves a uniform subsample of the group it stopped in), then runs the pending
+ones (``OUT/results.jsonl`` gets a line per mutant) and writes the summary. Rerun the same command to resume. For the
 "after" scores of changed code, delete ``mutants/`` and run with another ``--out``: mutmut
 regenerates every mutant and the plan is drawn anew with the same seed.
 
@@ -44,10 +50,12 @@ import math
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,13 +99,9 @@ def metas() -> dict:
     return {p: json.loads(p.read_text()) for p in sorted(MUTANTS.rglob("*.py.meta"))}
 
 
-def results() -> dict:
-    """``{name: (exit code or None, seconds or None)}`` over every generated mutant."""
-    found = {}
-    for meta in metas().values():
-        for name, code in meta["exit_code_by_key"].items():
-            found[name] = (code, meta["durations_by_key"].get(name))
-    return found
+def names() -> list:
+    """Every generated mutant's name (mutmut's per-file records)."""
+    return sorted(name for meta in metas().values() for name in meta["exit_code_by_key"])
 
 
 def generate():
@@ -123,7 +127,7 @@ def make_plan(out: Path, *, seed: int, rate: float, min_per_module: int) -> dict
     if path.exists():
         return json.loads(path.read_text())
     by_module = defaultdict(list)
-    for name in sorted(results()):
+    for name in names():
         by_module[split_name(name)[0]].append(name)
     rng = random.Random(seed)
     groups, sizes = defaultdict(list), {}
@@ -146,31 +150,107 @@ def make_plan(out: Path, *, seed: int, rate: float, min_per_module: int) -> dict
     return plan
 
 
-def run(out: Path, *, seed: int, rate: float, min_per_module: int, chunk: int, children: int,
-        limit: int | None):
+def stats() -> dict:
+    """mutmut's map ``{mangled function name: [test node ids that call it]}``, collected once.
+
+    ``mutmut run NAME`` on one planned mutant runs mutmut's stats pass over the selected tests
+    (``setup.cfg``'s ``pytest_add_cli_args_test_selection``), then that mutant; the map is kept
+    in ``mutants/mutmut-stats.json``.
+    """
+    path = MUTANTS / "mutmut-stats.json"
+    if not path.exists():
+        first = json.loads(next(MUTANTS.rglob("protocol.py.meta")).read_text())["exit_code_by_key"]
+        with open(MUTANTS / "run.log", "a") as log:
+            subprocess.call([str(Path(sys.executable).with_name("mutmut")), "run",
+                             "--max-children", "1", next(iter(first))], cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, env=ENV)
+    return json.loads(path.read_text())["tests_by_mangled_function_name"]
+
+
+def relevant_files(module: str) -> list:
+    """The unit-test files of ``module``: its own ``tests/test_<name>.py`` (and the gap tests of
+    the protocol and the report), plus, for the library, the bad-input and property tests."""
+    name = module.rsplit(".", 1)[-1]
+    if module == "verification.protocol":
+        files = ["test_protocol.py", "test_mutation_gaps.py"]
+    elif module.startswith("verification.report"):
+        files = ["test_report.py", "test_report_html.py", "test_mutation_gaps.py"]
+    elif module.startswith("ntk_attack.theory."):
+        files = ["test_theory.py"]
+    else:
+        own = {"_attack_edge": ("attacks",), "_checks": ("bad_inputs",),
+               "labelled_attacks": ("adversarial", "attacks"), "io": ("report",)}.get(name, (name,))
+        files = [f"test_{o}.py" for o in own] + ["test_bad_inputs.py", "test_properties.py"]
+        if module.startswith("ntk_attack.plotting."):
+            files += ["test_plotting.py"]
+    return [f"tests/{f}" for f in dict.fromkeys(files) if (ROOT / "tests" / f).exists()]
+
+
+def tests_for(name: str, by_function: dict) -> list:
+    """Test node ids to run against mutant ``name``: those of its module's unit-test files that
+    call its function (all of those files' tests when mutmut's stats have no entry)."""
+    module, _ = split_name(name)
+    files = relevant_files(module)
+    called = by_function.get(name.partition("__mutmut_")[0])
+    if called is None:
+        return files
+    return sorted(t for t in called if t.split("::")[0] in files)
+
+
+def run_one(name: str, tests: list, *, cpu_limit: int) -> dict:
+    """Run ``tests`` against mutant ``name`` in a fresh process (mutmut's trampolines pick the
+    mutant from ``MUTANT_UNDER_TEST``); kill it after ``cpu_limit`` CPU seconds."""
+    import resource
+
+    if not tests:
+        return {"outcome": "no tests", "exit_code": 33, "seconds": 0.0, "cpu_seconds": 0.0}
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 5))
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+         "-o", "addopts=", "-m", "not slow and not extended", *tests],
+        cwd=MUTANTS, env={**ENV, "MUTANT_UNDER_TEST": name, "PY_IGNORE_IMPORTMISMATCH": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=limit)
+    seconds = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    code = result.returncode
+    outcome = {0: "survived", 5: "no tests"}.get(code, "killed")
+    if code in (-signal.SIGXCPU, -signal.SIGKILL):
+        outcome = "timeout"
+    tail = result.stdout.strip().splitlines()[-1:] if result.stdout.strip() else []
+    return {"outcome": outcome, "exit_code": code, "seconds": round(seconds, 2),
+            "cpu_seconds": round(after.ru_utime + after.ru_stime
+                                 - before.ru_utime - before.ru_stime, 2),
+            "pytest": tail[0][:200] if tail else ""}
+
+
+def run(out: Path, *, seed: int, rate: float, min_per_module: int, workers: int,
+        limit: int | None, cpu_limit: int):
     if not GENERATED.exists():
         generate()
     plan = make_plan(out, seed=seed, rate=rate, min_per_module=min_per_module)
-    done = results()
-    pending = [n for n in plan["names"] if done.get(n, (None,))[0] is None]
+    by_function = stats()
+    done_path = out / "results.jsonl"
+    done = {r["name"] for r in map(json.loads, done_path.read_text().splitlines())} \
+        if done_path.exists() else set()
+    pending = [n for n in plan["names"] if n not in done]
     if limit is not None:
         pending = pending[:limit]
-    print(f"{len(plan['names'])} planned, {len(pending)} to run", flush=True)
-    log = MUTANTS / "run.log"  # mutmut's own output (progress spinners), not a result
-    for start in range(0, len(pending), chunk):
-        names = pending[start:start + chunk]
-        began = time.time()
-        with open(log, "a") as handle:
-            handle.write(f"\n=== {time.strftime('%F %T')} chunk of {len(names)}\n")
-            handle.flush()
-            code = subprocess.call([str(Path(sys.executable).with_name("mutmut")), "run",
-                                    "--max-children", str(children), *names], cwd=ROOT,
-                                   stdout=handle, stderr=subprocess.STDOUT, env=ENV)
-        print(f"chunk {start // chunk + 1}: {len(names)} mutants, exit {code}, "
-              f"{time.time() - began:.0f} s", flush=True)
-        if code != 0:
-            sys.exit(f"mutmut run exited {code}; see {log}")
-        summary(out)
+    print(f"{len(plan['names'])} planned, {len(done)} done, {len(pending)} to run", flush=True)
+    with ThreadPoolExecutor(workers) as pool, open(done_path, "a") as sink:
+        jobs = {pool.submit(run_one, n, tests_for(n, by_function), cpu_limit=cpu_limit): n
+                for n in pending}
+        for i, job in enumerate(as_completed(jobs), 1):
+            record = {"name": jobs[job], **job.result()}
+            sink.write(json.dumps(record) + "\n")
+            sink.flush()
+            print(f"[{i}/{len(pending)}] {record['name']}: {record['outcome']} "
+                  f"({record['seconds']} s, {record['cpu_seconds']} s CPU)", flush=True)
+    summary(out)
 
 
 def diff_of(name: str) -> str:
@@ -194,26 +274,20 @@ def score(killed: int, n: int) -> dict:
 
 
 def summary(out: Path) -> dict:
-    from mutmut.stats import status_by_exit_code
-
     plan = json.loads((out / "plan.json").read_text())
-    done = results()
+    done = {r["name"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
     records, counts = [], defaultdict(Counter)
-    cached = {}
     jsonl = out / "mutants.jsonl"
-    if jsonl.exists():
-        cached = {r["name"]: r for r in map(json.loads, jsonl.read_text().splitlines())}
+    cached = {r["name"]: r for r in map(json.loads, jsonl.read_text().splitlines())} \
+        if jsonl.exists() else {}
     for name in plan["names"]:
-        code, seconds = done.get(name, (None, None))
-        if code is None:
+        if name not in done:
             continue
         module, function = split_name(name)
-        outcome = status_by_exit_code[code]
         diff = cached[name]["diff"] if name in cached else diff_of(name)
-        records.append({"name": name, "module": module, "function": function, "outcome": outcome,
-                        "exit_code": code, "seconds": None if seconds is None else round(seconds, 2),
+        records.append({"name": name, "module": module, "function": function, **done[name],
                         "diff": diff})
-        counts[module][outcome] += 1
+        counts[module][done[name]["outcome"]] += 1
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
     modules = {}
     for module, c in sorted(counts.items()):
@@ -277,7 +351,7 @@ def draw(out: Path, *, n: int, seed: int, path: Path):
     jsonl = out / "mutants.jsonl"
     jsonl = {r["name"]: r for r in map(json.loads, jsonl.read_text().splitlines())} \
         if jsonl.exists() else {}
-    eligible = sorted(name for name in results() if target_of(name).replace(":", ".") in reach)
+    eligible = [name for name in names() if target_of(name).replace(":", ".") in reach]
     chosen = random.Random(seed).sample(eligible, n)
     records = [{"name": name, "target": target_of(name),
                 "diff": jsonl[name]["diff"] if name in jsonl else diff_of(name),
@@ -296,8 +370,9 @@ def main(argv=None):
     parser.add_argument("--rate", type=float, default=0.025,
                         help="share of each library module's mutants to sample (default 0.025)")
     parser.add_argument("--min-per-module", type=int, default=4)
-    parser.add_argument("--chunk", type=int, default=300, help="mutants per mutmut run")
-    parser.add_argument("--children", type=int, default=2, help="mutmut's parallel workers")
+    parser.add_argument("--workers", type=int, default=2, help="mutants run at once")
+    parser.add_argument("--cpu-limit", type=int, default=600,
+                        help="CPU seconds after which a mutant's test process is killed (timeout)")
     parser.add_argument("--limit", type=int, help="run at most this many pending mutants")
     parser.add_argument("--n", type=int, default=20, help="draw: how many")
     parser.add_argument("--drawn", type=Path, default=ROOT / "figures" / "mutation" / "drawn.json")
@@ -305,7 +380,7 @@ def main(argv=None):
     os.chdir(ROOT)  # mutmut reads setup.cfg and mutants/ from the working directory
     if args.step == "run":
         run(args.out, seed=args.seed, rate=args.rate, min_per_module=args.min_per_module,
-            chunk=args.chunk, children=args.children, limit=args.limit)
+            workers=args.workers, limit=args.limit, cpu_limit=args.cpu_limit)
     elif args.step == "summary":
         print(markdown(summary(args.out)))
     else:
