@@ -11,7 +11,8 @@ Which mutants:
 How: mutmut generates the mutants (``setup.cfg``'s ``[mutmut]`` says what it copies into
 ``mutants/`` and mutates; every function there becomes a trampoline that runs the mutant named
 by ``MUTANT_UNDER_TEST``) and its stats pass records which of the selected tests call each
-function. Each mutant then runs, in a fresh ``pytest -x`` process, the quick tests
+function. Each mutant then runs, in a ``pytest -x`` process forked from a server that imported
+the third-party packages and computed nothing (no XLA thread exists at the fork), the quick tests
 (``-m "not slow and not extended"``) of its module's unit-test files (:func:`relevant_files`)
 that call its function. Not mutmut's own runner: it forks workers (JAX's thread pools do not
 survive a fork; its fork server avoids that) but, per mutant, runs every selected test that
@@ -32,6 +33,10 @@ interrupted run leaves a uniform subsample of the group it stopped in), then run
 ones (``OUT/results.jsonl`` gets a line per mutant) and writes the summary. Rerun the same command to resume. For the
 "after" scores of changed code, delete ``mutants/`` and run with another ``--out``: mutmut
 regenerates every mutant and the plan is drawn anew with the same seed.
+
+Before the first mutant of a module, its unit-test files run once with no mutant active; a test
+that fails there (one that inspects a module's functions, which the mutated copy multiplies)
+cannot tell a mutant and is deselected for that module (``OUT/baseline.json``).
 
 ``summary`` writes ``OUT/mutants.jsonl`` (per mutant: module, function, name, diff, outcome,
 seconds) and ``OUT/summary.json`` / ``OUT/summary.md``: per module the mutation score
@@ -188,52 +193,104 @@ def relevant_files(module: str) -> list:
 
 def tests_for(name: str, by_function: dict) -> list:
     """Test node ids to run against mutant ``name``: those of its module's unit-test files that
-    call its function (all of those files' tests when mutmut's stats have no entry)."""
+    call its function (the whole files when mutmut's stats are not used)."""
     module, _ = split_name(name)
     files = relevant_files(module)
-    called = by_function.get(name.partition("__mutmut_")[0])
-    if called is None:
+    if not by_function:
         return files
+    called = by_function.get(name.partition("__mutmut_")[0], [])
     return sorted(t for t in called if t.split("::")[0] in files)
 
 
-def run_one(name: str, tests: list, *, cpu_limit: int) -> dict:
-    """Run ``tests`` against mutant ``name`` in a fresh process (mutmut's trampolines pick the
-    mutant from ``MUTANT_UNDER_TEST``); kill it after ``cpu_limit`` CPU seconds."""
+PYTEST_ARGS = ("-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-o", "addopts=",
+               "-m", "not slow and not extended")
+
+
+def baseline(files: list, out: Path) -> list:
+    """Node ids of ``files``' quick tests that fail on the mutated copy with no mutant active
+    (e.g. a test that inspects a module's functions, which mutmut's copy multiplies): they
+    cannot tell a mutant, so every mutant runs without them. Cached in ``OUT/baseline.json``."""
+    path = out / "baseline.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    key = " ".join(files)
+    if key not in known:
+        result = subprocess.run([sys.executable, "-m", "pytest", *PYTEST_ARGS[1:], "-rf", *files],
+                                cwd=MUTANTS, env={**ENV, "MUTANT_UNDER_TEST": "",
+                                                  "PY_IGNORE_IMPORTMISMATCH": "1"},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        known[key] = sorted({line.split()[1] for line in result.stdout.splitlines()
+                             if line.startswith("FAILED ")})
+        if result.returncode not in (0, 1):
+            sys.exit(f"the clean run of {key} exited {result.returncode}:\n{result.stdout[-2000:]}")
+        path.write_text(json.dumps(known, indent=1) + "\n")
+    return known[key]
+
+
+def _test_mutant(name: str, tests: list, cpu_limit: int, log: str):
+    """In a process forked from the server: run ``tests`` with mutant ``name`` active."""
     import resource
 
-    if not tests:
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 5))
+    os.environ.update(ENV, MUTANT_UNDER_TEST=name, PY_IGNORE_IMPORTMISMATCH="1")
+    os.chdir(MUTANTS)
+    sys.path.insert(0, str(MUTANTS))  # the mutated copy of the packages, not the sources
+    with open(log, "w") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        import pytest
+        code = int(pytest.main([*PYTEST_ARGS, *tests]))
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(f"\nCPU {usage.ru_utime + usage.ru_stime:.2f}", flush=True)
+    os._exit(code)
+
+
+def tests_deselected(args: list) -> set:
+    return {args[i + 1] for i, a in enumerate(args[:-1]) if a == "--deselect"}
+
+
+def run_one(name: str, tests: list, *, cpu_limit: int, context) -> dict:
+    """Run ``tests`` against mutant ``name`` (mutmut's trampolines pick the mutant from
+    ``MUTANT_UNDER_TEST``) in a process forked from a server that imported the third-party
+    packages but computed nothing; kill it after ``cpu_limit`` CPU seconds."""
+    if not [t for t in tests if not t.startswith("--") and t not in tests_deselected(tests)]:
         return {"outcome": "no tests", "exit_code": 33, "seconds": 0.0, "cpu_seconds": 0.0}
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 5))
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    log = MUTANTS / "logs" / f"{name}.log"
+    log.parent.mkdir(exist_ok=True)
     began = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         "-o", "addopts=", "-m", "not slow and not extended", *tests],
-        cwd=MUTANTS, env={**ENV, "MUTANT_UNDER_TEST": name, "PY_IGNORE_IMPORTMISMATCH": "1"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=limit)
+    process = context.Process(target=_test_mutant, args=(name, tests, cpu_limit, str(log)))
+    process.start()
+    process.join()
     seconds = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    code = result.returncode
+    code = process.exitcode
     outcome = {0: "survived", 5: "no tests"}.get(code, "killed")
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
         outcome = "timeout"
-    tail = result.stdout.strip().splitlines()[-1:] if result.stdout.strip() else []
+    lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    cpu = float(lines[-1].split()[1]) if lines and lines[-1].startswith("CPU ") else None
+    failed = [line for line in lines if line.startswith("FAILED ")]  # the test that killed it
+    last = failed or [line for line in lines if line.strip() and not line.startswith("CPU ")][-1:]
+    log.unlink(missing_ok=True)
     return {"outcome": outcome, "exit_code": code, "seconds": round(seconds, 2),
-            "cpu_seconds": round(after.ru_utime + after.ru_stime
-                                 - before.ru_utime - before.ru_stime, 2),
-            "pytest": tail[0][:200] if tail else ""}
+            "cpu_seconds": cpu, "pytest": (last or [""])[0][:200]}
+
+
+def fork_server():
+    """A multiprocessing context whose children fork from a server that has imported the
+    modules of ``benchmarks/mutation_preload.txt`` (no JAX computation: no XLA thread exists)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    preload = (ROOT / "benchmarks" / "mutation_preload.txt").read_text().splitlines()
+    context.set_forkserver_preload([m for m in preload if m and not m.startswith("#")])
+    return context
 
 
 def run(out: Path, *, seed: int, rate: float, min_per_module: int, workers: int,
-        limit: int | None, cpu_limit: int):
+        limit: int | None, cpu_limit: int, use_stats: bool):
     if not GENERATED.exists():
         generate()
     plan = make_plan(out, seed=seed, rate=rate, min_per_module=min_per_module)
-    by_function = stats()
+    by_function = stats() if use_stats else {}
     done_path = out / "results.jsonl"
     done = {r["name"] for r in map(json.loads, done_path.read_text().splitlines())} \
         if done_path.exists() else set()
@@ -241,9 +298,17 @@ def run(out: Path, *, seed: int, rate: float, min_per_module: int, workers: int,
     if limit is not None:
         pending = pending[:limit]
     print(f"{len(plan['names'])} planned, {len(done)} done, {len(pending)} to run", flush=True)
+    deselect = {}
+    for module in sorted({split_name(n)[0] for n in pending}):
+        broken = baseline(relevant_files(module), out)
+        deselect[module] = [arg for node in broken for arg in ("--deselect", node)]
+        if broken:
+            print(f"{module}: clean run fails {', '.join(broken)}: deselected", flush=True)
+    os.environ.update(ENV)  # the fork server starts with one BLAS thread
+    context = fork_server()
     with ThreadPoolExecutor(workers) as pool, open(done_path, "a") as sink:
-        jobs = {pool.submit(run_one, n, tests_for(n, by_function), cpu_limit=cpu_limit): n
-                for n in pending}
+        jobs = {pool.submit(run_one, n, deselect[split_name(n)[0]] + tests_for(n, by_function),
+                            cpu_limit=cpu_limit, context=context): n for n in pending}
         for i, job in enumerate(as_completed(jobs), 1):
             record = {"name": jobs[job], **job.result()}
             sink.write(json.dumps(record) + "\n")
@@ -307,6 +372,8 @@ def summary(out: Path) -> dict:
                   "median": sorted(seconds)[len(seconds) // 2] if seconds else None},
               "score_rule": "killed / (killed + survived); timeout counts as killed, 'no tests' "
                             "(no quick test calls the function) as survived; 95% Clopper-Pearson CI"}
+    if (out / "baseline.json").exists():
+        result["deselected"] = json.loads((out / "baseline.json").read_text())
     (out / "summary.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "summary.md").write_text(markdown(result))
     return result
@@ -371,6 +438,9 @@ def main(argv=None):
                         help="share of each library module's mutants to sample (default 0.025)")
     parser.add_argument("--min-per-module", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="mutants run at once")
+    parser.add_argument("--no-stats", dest="use_stats", action="store_false",
+                        help="skip mutmut's stats pass: run each mutant against all the quick "
+                             "tests of its module's unit-test files (same outcomes, more time)")
     parser.add_argument("--cpu-limit", type=int, default=600,
                         help="CPU seconds after which a mutant's test process is killed (timeout)")
     parser.add_argument("--limit", type=int, help="run at most this many pending mutants")
@@ -380,7 +450,8 @@ def main(argv=None):
     os.chdir(ROOT)  # mutmut reads setup.cfg and mutants/ from the working directory
     if args.step == "run":
         run(args.out, seed=args.seed, rate=args.rate, min_per_module=args.min_per_module,
-            workers=args.workers, limit=args.limit, cpu_limit=args.cpu_limit)
+            workers=args.workers, limit=args.limit, cpu_limit=args.cpu_limit,
+            use_stats=args.use_stats)
     elif args.step == "summary":
         print(markdown(summary(args.out)))
     else:
