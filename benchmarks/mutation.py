@@ -181,14 +181,15 @@ def stats() -> dict:
 
 def relevant_files(module: str) -> list:
     """The unit-test files of ``module``: its own ``tests/test_<name>.py`` (and the gap tests of
-    the protocol and the report), plus, for the library, the bad-input and property tests."""
+    the protocol and the report; test_deep.py also tests the deep theory), plus, for the
+    library, the bad-input and property tests."""
     name = module.rsplit(".", 1)[-1]
     if module == "verification.protocol":
         files = ["test_protocol.py", "test_mutation_gaps.py"]
     elif module.startswith("verification.report"):
         files = ["test_report.py", "test_report_html.py", "test_mutation_gaps.py"]
     elif module.startswith("ntk_attack.theory."):
-        files = ["test_theory.py"]
+        files = ["test_theory.py"] + (["test_deep.py"] if name == "deep" else [])
     else:
         own = {"_attack_edge": ("attacks",), "_checks": ("bad_inputs",),
                "labelled_attacks": ("adversarial", "attacks"), "io": ("report",)}.get(name, (name,))

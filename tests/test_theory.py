@@ -184,8 +184,10 @@ def test_first_order_and_typical_gradient():
     f = np.array([0.5, -2.0, 1.0])
     g = np.array([2.0, 4.0, 0.0])
     np.testing.assert_array_equal(theory.first_order(f, g), [0.25, 0.5, np.inf])
-    np.testing.assert_array_equal(np.asarray(theory.first_order(jnp.asarray(f), jnp.asarray(g))),
-                                  [0.25, 0.5, np.inf])
+    traced = theory.first_order(jnp.asarray(f), jnp.asarray(g))
+    assert isinstance(traced, jax.Array), "JAX in, JAX out: jitted callers trace it"
+    np.testing.assert_array_equal(np.asarray(traced), [0.25, 0.5, np.inf])
+    np.testing.assert_array_equal(np.asarray(jax.jit(theory.first_order)(f, g)), [0.25, 0.5, np.inf])
     for d in (2, 64):
         assert theory.typical_grad_norm(d) ** 2 == pytest.approx(d / 2 - 1 / (2 * math.pi), rel=1e-14)
     assert theory.grad_norm_sq_init(64, signs="random") == 32
