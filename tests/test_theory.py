@@ -266,3 +266,14 @@ def test_empirical_ntk_variance_is_binomial():
     assert theory.empirical_ntk_variance(dot, cos) == pytest.approx(dot * dot * p * (1 - p), rel=1e-14)
     assert float(theory.empirical_ntk_sd(np.array(dot), np.array(cos), 100, signs="antisymmetric")) \
         == pytest.approx(math.sqrt(2) * dot * math.sqrt(p * (1 - p) / 100), rel=1e-14)
+
+
+def test_kernel_factors_clip_and_the_bias_is_per_kernel():
+    # A cosine that rounds past -1 or 1 is clipped (kappa1 has sqrt(1 - c^2)).
+    for c in (-1 - 1e-12, 1 + 1e-12):
+        assert theory.kappa1(np.array(c)) == theory.kappa1(np.array(round(c)))
+        assert theory.kappa0(np.array(c)) == theory.kappa0(np.array(round(c)))
+    # (..., n, n) kernels: one bias per kernel.
+    theta = np.random.default_rng(2).normal(size=(3, 3))
+    stack = np.stack([theta, 1.01 * theta])
+    np.testing.assert_allclose(theory.empirical_ntk_bias(stack, theta), [0.0, 0.01], atol=1e-15)
