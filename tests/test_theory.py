@@ -277,3 +277,8 @@ def test_kernel_factors_clip_and_the_bias_is_per_kernel():
     theta = np.random.default_rng(2).normal(size=(3, 3))
     stack = np.stack([theta, 1.01 * theta])
     np.testing.assert_allclose(theory.empirical_ntk_bias(stack, theta), [0.0, 0.01], atol=1e-15)
+
+
+def test_deep_kernel_defaults_to_relu():
+    x = jnp.asarray([0.6, 0.8])
+    assert theory.deep_kernel(x, x, depth=2) == theory.deep_kernel(x, x, depth=2, activation="relu")
