@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--power", action="store_true", help="quick profile clean, then under each "
                         "planted bug (in-process): kill matrix; exit 0 iff clean passes, all caught")
     verify.add_argument("--mutants", nargs="+", metavar="NAME", help="with --power: only these")
+    verify.add_argument("--generated", metavar="JSON",
+                        help="with --power: also accept the generated mutants recorded in JSON "
+                             "(verification/mutants/generated.py); without --mutants, run those")
     verify.set_defaults(func=cmd_verify)
 
     def model_options(p, *, d, m):
@@ -209,9 +212,9 @@ def cmd_verify(args) -> int:
     if args.claims and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` does: the user's module sits here
 
-    if args.strict and (args.power or args.mutants):
+    if args.strict and (args.power or args.mutants or args.generated):
         raise UsageError("--strict applies to a verification run, not to --power.")
-    if args.power or args.mutants:
+    if args.power or args.mutants or args.generated:
         from verification import power
         return power.command(args)
     if args.list:

@@ -203,17 +203,22 @@ def exit_code(result: dict) -> int:
 def command(args) -> int:
     """``ntk-attack verify --power``: check the options, run, print one summary line."""
     if not args.power:
-        raise ValueError("--mutants needs --power.")
+        raise ValueError("--mutants and --generated need --power.")
     if args.profile != "quick" or args.tag or args.executor != "local":
         raise ValueError("--power runs the quick profile under its own tags (mutant-NAME) with "
                          "the local executor; drop --profile full, --tag and --executor dask.")
+    catalogue, names = MUTANTS, args.mutants
+    if args.generated:  # generated mutants beside the catalogue; without --mutants, run them
+        from verification.mutants import generated
+        drawn = generated.load(args.generated)
+        catalogue, names = {**MUTANTS, **drawn}, names or list(drawn)
     if args.list:
-        for name, mutant in MUTANTS.items():
+        for name, mutant in catalogue.items():
             print(f"{name}\t{','.join(mutant.families)}\t{mutant.description}")
         return 0
-    result = run_power(args.only, mutants=args.mutants, out_dir=args.out, seed=args.seed,
+    result = run_power(args.only, mutants=names, out_dir=args.out, seed=args.seed,
                        workers=args.workers, fresh=args.fresh, quiet=args.quiet,
-                       mnist_path=args.mnist, claim_modules=args.claims)
+                       mnist_path=args.mnist, claim_modules=args.claims, catalogue=catalogue)
     power = result["power"]
     print(f"power: {len(power['mutants']) - len(power['survivors'])}/{len(power['mutants'])} "
           f"mutants killed, clean run {power['clean_verdict']}"
