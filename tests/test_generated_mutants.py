@@ -10,8 +10,8 @@ from verification.mutants import generated
 # A diff as `mutmut show` prints it (function-level, 3 lines of context).
 DIFF = """--- verification/protocol.py
 +++ verification/protocol.py
-@@ -5,7 +5,7 @@
-     level. The width limit guards the other verdict: a pass needs a CI narrow enough to mean it.
+@@ -7,7 +7,7 @@
+     a non-finite end (no interval could be computed) is inconclusive.
      \"\"\"
      lo, hi = ci
 -    if not (math.isfinite(lo) and math.isfinite(hi)):
