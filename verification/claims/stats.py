@@ -85,10 +85,12 @@ def violation_check(label: str, rows, *, level: float, seed: int) -> protocol.Ch
     (THEORY.md 4).
 
     The estimate is the mean over networks of each network's fraction (networks without an
-    eligible point are left out), with the t-interval of the bootstrap over networks. When no
-    network shows a violation that interval is ``[0, 0]`` whatever the sample size; its upper
-    end is then floored at the exact binomial bound of the pooled count, the most a zero count
-    can certify. Fewer than two networks with an eligible point: inconclusive.
+    eligible point are left out), with the t-interval of the bootstrap over networks. When every
+    network has the same fraction (always so when none violates) that interval has zero width
+    whatever the sample size: it cannot see the sampling noise of each network's own points, so
+    it is then widened to contain the exact binomial interval of the pooled count (for zero
+    violations: the most a zero count can certify). Fewer than two networks with an eligible
+    point: inconclusive.
 
     Args:
         label: the grid point(s), for the check's name.
@@ -104,12 +106,13 @@ def violation_check(label: str, rows, *, level: float, seed: int) -> protocol.Ch
     if has.sum() < 2:
         return protocol.Check(name, f"<= {VIOLATION_MAX:g}", math.nan, (-math.inf, math.inf), band,
                               level, "inconclusive", note + ": fewer than 2 networks to resample")
-    estimate, (lo, hi) = protocol.bootstrap(rows[has, 0] / rows[has, 1], np.mean, level=level,
-                                            seed=seed)
-    if rows[:, 0].sum() == 0:
-        exact = binomtest(0, int(rows[:, 1].sum())).proportion_ci(confidence_level=level,
-                                                                        method="exact")
-        hi = max(hi, exact.high)
-        note += "; no violation: upper end floored at the exact binomial bound of the pooled count"
+    fractions = rows[has, 0] / rows[has, 1]
+    estimate, (lo, hi) = protocol.bootstrap(fractions, np.mean, level=level, seed=seed)
+    if np.ptp(fractions) == 0:
+        exact = binomtest(int(rows[:, 0].sum()), int(rows[:, 1].sum())).proportion_ci(
+            confidence_level=level, method="exact")
+        lo, hi = min(lo, exact.low), max(hi, exact.high)
+        note += ("; every network has the same fraction: the CI contains the exact binomial "
+                 "interval of the pooled count")
     return protocol.check(name, prediction=f"<= {VIOLATION_MAX:g}", estimate=estimate,
                           ci=(max(lo, 0.0), hi), band=band, level=level, note=note)
