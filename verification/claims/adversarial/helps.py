@@ -12,8 +12,8 @@ import numpy as np
 from ntk_attack import plotting, theory
 from ntk_attack.plotting import style
 from verification import protocol, registry
+from verification.claims import per_network
 from verification.claims.adversarial import measure
-from verification.claims.adversarial.envelope import inside_conditions, robust_at_max_B_check
 
 CACHE_VERSION = 1
 TOLERANCE = 1e-12  # ||delta|| <= eps up to float64 rounding of the projection
@@ -102,7 +102,7 @@ def judge(norm_ratios, robust_at_max_B: dict) -> list:
         "largest ||delta|| / eps - 1 over every PGD evaluation", prediction=f"<= {TOLERANCE:g}",
         value=top - 1, band=protocol.Band(-math.inf, TOLERANCE, 0.0,
                                           "PGD projects every iterate onto ||delta|| <= eps"))]
-    checks += [robust_at_max_B_check(name, robust, clean)
+    checks += [measure.robust_at_max_B_check(name, robust, clean)
                for name, (robust, clean) in robust_at_max_B.items()]
     return checks
 
@@ -202,9 +202,9 @@ def adversarial_training_helps_only_outside_lazy_regime(
     pts = points(grid, ctx.seed, ctx.mnist_path if not ctx.quick else None)
     results = dict(zip(pts, ctx.runner.map(measure.adv_point, list(pts.values()),
                                            desc="adversarial training (helps)")))
-    inside = {ball: inside_conditions(d=d, m=ball[0], C0=theory.C0_hat_limit(ball[2], ball[0],
-                                                                            radius=ball[1]))
-              for ball in balls(grid)}
+    inside = {ball: per_network.inside_conditions(
+        d=d, m=ball[0], C0=theory.C0_hat_limit(ball[2], ball[0], radius=ball[1]))
+        for ball in balls(grid)}
     kappa = {m: measure.kappas(ctx, [d], m, n_networks=grid.kappa_networks,
                                n_points=grid.kappa_points)[d]
              for m in sorted({ball[0] for ball, ok in inside.items() if ok})}
@@ -230,10 +230,11 @@ def adversarial_training_helps_only_outside_lazy_regime(
                 robust_at_max_B[f"{ball_label(ball)}, {arm}"] = measure.robust_at_max_bound(
                     r, B, eligible)
         std, adv = results[(ball, "standard")], results[(ball, "adversarial")]
-        row["gain"] = {attack: measure.paired_gain(adv[f"{attack}_robust"], std[f"{attack}_robust"],
-                                                   level=level, seed=protocol.derive_seed(
-                                                       ctx.seed, ball_label(ball), attack))
-                       for attack in ("pgd", "line")}
+        row["gain"] = {attack: measure.mean_ci(
+            np.asarray(adv[f"{attack}_robust"], dtype=float)
+            - np.asarray(std[f"{attack}_robust"], dtype=float),
+            level=level, seed=protocol.derive_seed(ctx.seed, ball_label(ball), attack))
+            for attack in ("pgd", "line")}
         rows.append(row)
     checks = judge(norm_ratios, robust_at_max_B)
     data = {"balls": rows, "eval_eps_sqrt_d": list(grid.eval_eps_sqrt_d), "networks": grid.networks,

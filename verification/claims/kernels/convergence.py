@@ -10,6 +10,7 @@ import numpy as np
 
 from ntk_attack import kernels, models, plotting, theory
 from verification import protocol, registry
+from verification.claims import stats
 
 CACHE_VERSION = 2
 SD_FACTORS = {signs: theory.ntk_sd_factor(signs) for signs in ("balanced", "antisymmetric")}
@@ -103,19 +104,16 @@ def judge_convergence(widths, mse: dict, predicted: dict, bias: dict, *, level: 
     checks = []
     for signs, per_network in mse.items():
         per_network = np.asarray(per_network) / np.asarray(predicted[signs])
-        estimate, ci = protocol.bootstrap(
-            per_network, lambda rows: math.sqrt(np.mean(rows)) / sd_factors[signs], level=level,
-            seed=protocol.derive_seed(seed, "ratio", signs))
-        checks.append(protocol.check(
-            f"{signs}: entrywise sd / ({sd_factors[signs]:.4g} |x.x'| sqrt(p(1-p)/m))",
-            prediction="1", estimate=estimate, ci=ci, band=ratio_band, level=level,
+        checks.append(stats.bootstrap_check(
+            f"{signs}: entrywise sd / ({sd_factors[signs]:.4g} |x.x'| sqrt(p(1-p)/m))", per_network,
+            statistic=lambda rows: math.sqrt(np.mean(rows)) / sd_factors[signs], prediction="1",
+            band=ratio_band, level=level, seed=protocol.derive_seed(seed, "ratio", signs),
             note="pooled over widths: sqrt(sum of squared errors / sum of predicted variances)"))
-        estimate, ci = protocol.bootstrap(np.asarray(bias[signs]), np.mean, level=level,
-                                          seed=protocol.derive_seed(seed, "bias", signs))
-        checks.append(protocol.check(
+        checks.append(stats.bootstrap_check(
             f"{signs}: bias <Theta_hat - Theta_W, Theta_W> / <Theta_W, Theta_W> at m = {widths[-1]}",
-            prediction="0 (E Theta_hat = Theta_W)", estimate=estimate, ci=ci, band=bias_band,
-            level=level, note="mean over networks of theory.empirical_ntk_bias"))
+            np.asarray(bias[signs]), prediction="0 (E Theta_hat = Theta_W)", band=bias_band,
+            level=level, seed=protocol.derive_seed(seed, "bias", signs),
+            note="mean over networks of theory.empirical_ntk_bias"))
     first = next(iter(mse))
     estimate, ci = protocol.slope_over_units(
         widths, np.asarray(mse[first]), level=level, seed=protocol.derive_seed(seed, "slope"),
