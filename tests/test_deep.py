@@ -196,7 +196,7 @@ def test_property_kernels_symmetric_psd(seed, depth, activation):
     (lambda: deep.init_deep(jax.random.PRNGKey(0), 4, (3, 0)), "every width must be an integer >= 1"),
     (lambda: deep.init_deep(jax.random.PRNGKey(0), 4, (3,), activation="tanh"), "activation must be one of"),
     (lambda: deep.apply_deep(deep.init_deep(jax.random.PRNGKey(0), 4, (3,)), jnp.ones(5)),
-     r"x must have shape \(d,\) or \(n, d\) with d = 4. Got shape \(5,\)"),
+     r"x must have shape \(d,\) or \(n, d\) with d = 4; got shape \(5,\)"),
     (lambda: deep.apply_deep((jnp.ones((4, 3)),), jnp.ones(4)), "params must be a DeepNet"),
     (lambda: deep.min_flip_deep(deep.init_deep(jax.random.PRNGKey(0), 4, (3,), activation="erf"), jnp.ones(4)),
      "method='exact' needs a piecewise-linear network"),

@@ -1,17 +1,20 @@
-"""The planted-bug catalogue: every mutant applies to the current code, acts, and undoes itself."""
+"""The planted-bug catalogue: every mutant applies to the current code, acts, undoes itself, and
+changes its probe's output on a fixed input (so a refactor that moves the code names the mutant)."""
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import ntk_attack
-from ntk_attack import _attack_edge, attacks, models, predictors, theory
+from ntk_attack import attacks, models, predictors, theory
 from verification.mutants import FAMILIES, MUTANTS, patching
 
 
 def _bindings():
     """Objects the mutants replace, under several of their names."""
-    return (ntk_attack.apply, _attack_edge.apply, predictors.apply, models.apply,
+    return (ntk_attack.apply, attacks.apply, predictors.apply, models.apply,
             models.input_grad, attacks._min_flip_exact, predictors.KernelPredictor.input_grad,
             theory.lazy_envelope)
 
@@ -21,25 +24,27 @@ def test_catalogue_is_complete():
     for mutant in MUTANTS.values():
         assert mutant.description and "\n" not in mutant.description, mutant.name
         assert set(mutant.families) <= set(FAMILIES), mutant.name
-        if mutant.patches is not None:
-            assert all(p.target in patching.TARGETS for p in mutant.patches()), mutant.name
+        if mutant.patches is not None:  # each target is still defined where it says
+            assert all(patching.resolve(p.target) for p in mutant.patches()), mutant.name
+        assert callable(mutant.probe), f"{mutant.name} has no probe"
 
 
-def _targets(mutant) -> list:
-    """The objects a patch-list mutant replaces, as the library's own modules hold them."""
-    return [patching.resolve(p.target)[2] for p in mutant.patches()]
+def _located(mutant) -> list:
+    """``(owner, attribute, original)`` of every object a patch-list mutant replaces."""
+    return [patching.resolve(p.target) for p in mutant.patches()] if mutant.patches else []
 
 
 @pytest.mark.parametrize("name", list(MUTANTS))
 def test_mutant_applies_acts_and_restores(name):
     mutant = MUTANTS[name]
     before = _bindings()
-    targets = _targets(mutant) if mutant.patches is not None else []
+    located = _located(mutant)
     with mutant():  # an edit that no longer matches the code raises LookupError here
         # Acts: every target's defining binding now holds another object.
-        assert all(new is not old for new, old in zip(_targets(mutant), targets)), name
+        assert all(vars(owner)[attribute] is not original
+                   for owner, attribute, original in located), name
     assert _bindings() == before
-    assert all(new is old for new, old in zip(_targets(mutant) if targets else [], targets)), name
+    assert all(vars(owner)[attribute] is original for owner, attribute, original in located), name
 
 
 def test_from_imports_and_jitted_callers_see_the_mutant(key):
@@ -47,7 +52,7 @@ def test_from_imports_and_jitted_callers_see_the_mutant(key):
     x = jax.random.normal(jax.random.PRNGKey(1), (5, 8))
     clean = np.asarray(attacks.min_flip(params, x).f0)
     with MUTANTS["output_scaled_one_over_m"]():
-        assert _attack_edge.apply is models.apply is ntk_attack.apply  # every binding patched
+        assert attacks.apply is models.apply is ntk_attack.apply  # every binding patched
         # _min_flip_exact was traced above with the clean code: clear_caches makes it retrace.
         mutated = np.asarray(attacks.min_flip(params, x).f0)
     np.testing.assert_allclose(mutated, clean / jnp.sqrt(64), rtol=1e-12,
@@ -81,3 +86,28 @@ def test_breakpoint_walk_mutant_changes_the_walk():
     with MUTANTS["breakpoint_walk_off_by_one"]():
         mutated = attacks._first_zero_sorted(h0, s0, t, ds)
     assert clean[0][0] == 3.0 and mutated[0][0] != clean[0][0], (clean, mutated)
+
+
+def _leaves(tree):
+    return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(tree)]
+
+
+PROBE_SECONDS = {}
+
+
+@pytest.mark.parametrize("name", list(MUTANTS))
+def test_mutant_changes_its_probe(name):
+    """The mutated code's output changes on the probe's fixed input (tiny sizes: the time is the
+    mutant's own entering, which clears JAX's caches, and a few compilations)."""
+    mutant = MUTANTS[name]
+    clean = _leaves(mutant.probe())
+    start = time.perf_counter()
+    with mutant():
+        mutated = _leaves(mutant.probe())
+    PROBE_SECONDS[name] = time.perf_counter() - start
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(_leaves(mutant.probe()), clean)), \
+        f"{name}: the probe differs after the mutant is undone"
+    changed = len(mutated) != len(clean) or any(
+        a.shape != b.shape or not np.array_equal(a, b, equal_nan=True) for a, b in zip(mutated, clean))
+    assert changed, (f"mutant {name!r} no longer changes its probe {mutant.probe.__name__}: the "
+                     "code it targets moved or changed; update the mutant")

@@ -307,7 +307,7 @@ def cmd_attack(args) -> int:
     result = {"d": args.d, "m": args.m, "C0": args.C0, "signs": args.signs, "data": args.data,
               "seed": args.seed, "n": int(len(x))}
     if trained:
-        run = training.train(params, x_train, y_train, loss="logistic", lr=args.lr,
+        run = training.train(None, params, x_train, y_train, loss="logistic", lr=args.lr,
                              steps=args.steps, C0=args.C0, rule="stop")
         params = run.params
         result.update(steps=args.steps, lr=args.lr, steps_taken=int(run.history.steps_taken),

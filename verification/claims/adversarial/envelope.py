@@ -64,8 +64,7 @@ def points(grid: Grid, seed: int, mnist_path=None) -> list:
 
 def inside_conditions(*, d: int, m: int, C0: float) -> bool:
     """The envelope's grid conditions (THEORY.md 4) at the typical gradient norm."""
-    typical = np.array([theory.typical_grad_norm(d)])
-    return bool(bounds.envelope_conditions(typical, C0=C0, d=d, m=m).points[0])
+    return theory.lazy_conditions(d=d, m=m, C0=C0)
 
 
 def label(point: measure.AdvPoint) -> str:

@@ -64,7 +64,7 @@ def load(size: int, mnist_path: str | None, test_fraction: float = 0.2) -> data.
     """MNIST 0 vs 1 at ``size x size``: the bundled subset (``test_fraction`` of it held out), or
     the full file at ``mnist_path``."""
     if mnist_path is None:
-        return data.mnist_subset(size, test_fraction=test_fraction)
+        return data.mnist_subset(size, seed=0, test_fraction=test_fraction)
     return data.mnist(mnist_path, size)
 
 
