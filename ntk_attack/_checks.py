@@ -158,7 +158,16 @@ def check_model(params, x, apply_fn):
             raise ValueError(f"x must have shape (d,) or (n, d); got shape {np.shape(x)}.")
         check_finite(x, "x")
     x = jax.numpy.asarray(x)
+    if apply_fn is None:
+        check_network_memory(params, x)
     return jax.numpy.atleast_2d(x), x.ndim == 1
+
+
+def check_network_memory(params, x, *, arrays: int = 4) -> None:
+    """Refuse a batch whose ``arrays`` `(n, m)` activations of the two-layer network do not fit."""
+    n, (m, d) = (x.shape[0] if x.ndim == 2 else 1), params.W.shape
+    check_memory(arrays * n * m * itemsize(jax.numpy.result_type(params.W, x)), name="n * m",
+                 got=f"n = {n}, m = {m}", what=f"{arrays} (n, m) activation arrays")
 
 
 # ---------------------------------------------------------------------------- memory

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack._checks import (check_choice, check_fraction, check_nonnegative, check_positive,
-                                check_positive_int)
+from ntk_attack._checks import (check_choice, check_fraction, check_memory, check_nonnegative,
+                                check_positive, check_positive_int)
 from ntk_attack.attacks import min_flip
 from ntk_attack.models import SIGNS, apply, check_params, init_two_layer, input_grad
 
@@ -185,6 +185,8 @@ def K_hat(ratios, *, q: float = 0.95, level: float = 0.95, seed: int,
     check_fraction(q, "q")
     check_fraction(level, "level")
     n_resamples = check_positive_int(n_resamples, "n_resamples")
+    check_memory(2 * n_resamples * ratios.size * 8, name="n_resamples", got=f"n_resamples = "
+                 f"{n_resamples} of {ratios.size} ratios", what="the resampled ratios")
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, ratios.shape[0], size=(n_resamples, ratios.shape[0]))
     resampled = np.quantile(ratios[picks].reshape(n_resamples, -1), q, axis=1,

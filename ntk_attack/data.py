@@ -89,11 +89,14 @@ def sphere(key, n: int, d: int, *, target: str = "sign", test_fraction: float = 
     d = check_positive_int(d, "d")
     if target not in ("sign", "tanh"):
         raise ValueError(f"target must be 'sign' or 'tanh'; got {target!r}.")
+    n_train = _n_train(n, test_fraction)
+    check_memory(3 * n * d * 8, name="n * d", got=f"n = {n}, d = {d}",
+                 what="the points in float32 and float64")
     x = np.asarray(jax.random.normal(key, (n, d), jnp.float32), dtype=np.float64)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     y = np.where(x[:, 0] >= 0, 1.0, -1.0) if target == "sign" else np.tanh(3 * x[:, 0])
-    n_train = _n_train(n, test_fraction)
-    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+    return check_dataset(Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:]),
+                         labels="tanh" if target == "tanh" else LABELS)
 
 
 def digits(size: int = 8, classes=(0, 1), *, seed: int, test_fraction: float = 0.2) -> Dataset:
@@ -213,6 +216,8 @@ def _pair(images, labels, size, classes):
         if not np.any(labels == c):
             raise ValueError(f"classes must occur in the labels; got {c!r}, absent (present: "
                              f"{np.unique(labels)}).")
+    check_memory(3 * int(keep.sum()) * size * size * 8, name="size", got=f"size = {size}",
+                 what=f"{int(keep.sum())} resized images in float64")
     images = np.asarray(images[keep], dtype=np.float64)
     if images.shape[1:] != (size, size):
         images = np.asarray(jax.image.resize(images, (len(images), size, size), "linear",

@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack._checks import (check_choice, check_finite, check_memory, check_points,
-                                check_positive_int, itemsize)
+from ntk_attack._checks import (check_choice, check_finite, check_memory, check_network_memory,
+                                check_points, check_positive_int, itemsize)
 
 SIGNS = ("balanced", "random", "antisymmetric")
 
@@ -146,6 +146,7 @@ def apply(params: TwoLayer, x) -> jax.Array:
     """
     params = check_params(params)
     x = jnp.asarray(check_points(x, params.d))
+    check_network_memory(params, x, arrays=2)
     return readout(preactivations(params, x), params.a)
 
 
@@ -162,6 +163,7 @@ def input_grad(params: TwoLayer, x) -> jax.Array:
     """
     params = check_params(params)
     x = jnp.asarray(check_points(x, params.d))
+    check_network_memory(params, x, arrays=2)
     coef, W, half = (preactivations(params, x) > 0) * params.a, params.W, params.m // 2
     # As in apply: the halves are summed separately, so antisymmetric pairs cancel exactly.
     return (coef[..., :half] @ W[:half] + coef[..., half:2 * half] @ W[half:2 * half]

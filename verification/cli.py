@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--mnist", metavar="PATH", help="full MNIST file or folder for --data mnist")
         p.add_argument("--seed", type=_int_at_least(0), default=0, help=seed_help + " (default 0)")
         p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+        p.add_argument("--max-memory", metavar="SIZE",
+                       help="memory the arrays may take, e.g. 8G or 512M (default: the "
+                            "available memory, or $NTK_ATTACK_MAX_MEMORY); larger sizes are "
+                            "refused before any work, exit 2")
 
     kernel = sub.add_parser(
         "kernel", allow_abbrev=False, help="analytic vs empirical first-layer NTK",
@@ -181,6 +185,10 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     enable_x64()
     try:
+        if getattr(args, "max_memory", None) is not None:
+            from ntk_attack import _checks
+            _checks.parse_bytes(args.max_memory)  # a bad size is a usage error
+            os.environ[_checks.MEMORY_VARIABLE] = args.max_memory
         return args.func(args)
     except ValueError as error:  # validation at the edge: one line, no traceback
         print(f"ntk-attack {args.command}: error: {error}", file=sys.stderr)
@@ -253,6 +261,7 @@ def cmd_kernel(args) -> int:
     from ntk_attack import kernels, models, theory
 
     check_json_target(args.json)
+    models.check_init_memory(args.d, args.m)  # the size first: refused in a second, exit 2
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
     _, _, x, _ = points(args, key_data, args.n)
     params = models.init_two_layer(key_net, args.d, args.m, signs=args.signs)
@@ -299,6 +308,7 @@ def cmd_attack(args) -> int:
     from ntk_attack import attacks, models, theory, training
 
     check_json_target(args.json)
+    models.check_init_memory(args.d, args.m)  # the size first: refused in a second, exit 2
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
     trained = args.C0 > 0
     x_train, y_train, x, y = points(args, key_data, args.n,

@@ -48,13 +48,14 @@ def run(args) -> int:
     from verification import cli_common
 
     cli_common.check_json_target(args.json)
+    models.check_init_memory(args.d, args.m)  # the size first: refused in a second, exit 2
     eval_eps = args.eval_eps or ([f * args.eps for f in (0.5, 1.0, 2.0)] if args.eps > 0
                                  else [0.05, 0.1, 0.2])
     key_data, key_net, key_batches = jax.random.split(jax.random.PRNGKey(args.seed), 3)
     x_train, y_train, x, y = cli_common.points(args, key_data, args.n, n_train=args.n_train)
     if args.batch_size is not None and args.batch_size > len(x_train):
-        raise cli_common.UsageError(f"--batch-size must be at most the {len(x_train)} training points. "
-                         f"Got {args.batch_size}.")
+        raise cli_common.UsageError(f"--batch-size must be at most the {len(x_train)} training "
+                                    f"points; got {args.batch_size}.")
     params0 = models.init_two_layer(key_net, args.d, args.m, signs=args.signs)
     result = {"d": args.d, "m": args.m, "C0": args.C0, "radius": args.radius, "eps": args.eps,
               "signs": args.signs, "data": args.data, "seed": args.seed, "n": int(len(x)),
