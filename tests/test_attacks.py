@@ -269,7 +269,7 @@ def test_zero_gradient_fgm_no_nan():
     (lambda p, x, y: fgm(p, x, y, eps=-0.1), "eps must be"),
     (lambda p, x, y: fgm(p, x, y, eps=float("nan")), "eps must be"),
     (lambda p, x, y: fgm(p, x, y, eps=0.1, norm=1), "norm must be"),
-    (lambda p, x, y: fgm(p, x, 0 * y, eps=0.1), "y must contain only"),
+    (lambda p, x, y: fgm(p, x, 0 * y, eps=0.1), "y must hold labels in"),
     (lambda p, x, y: fgm(p, x, y[:3], eps=0.1), "y must have shape"),
     (lambda p, x, y: pgd(p, x, y, eps=0.1, steps=0, step_size=0.01), "steps must be"),
     (lambda p, x, y: pgd(p, x, y, eps=0.1, steps=3, step_size=0.0), "step_size must be"),

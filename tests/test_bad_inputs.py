@@ -176,8 +176,8 @@ def test_single_class_labels_and_C0_zero_bounds_are_accepted():
     (lambda: data.sphere(KEY, 1, 3), "n must be an integer >= 2; got 1"),
     (lambda: data.sphere(KEY, 10, 0), "d must be an integer >= 1; got 0"),
     (lambda: data.sphere(KEY, 10, 3, target="step"), "target must be 'sign' or 'tanh'"),
-    (lambda: data.sphere(KEY, 10, 3, test_fraction=float("nan")), "test_fraction must lie in"),
-    (lambda: data.sphere(KEY, 3, 3, test_fraction=0.1), "leaves an empty split of 3 points"),
+    (lambda: data.sphere(KEY, 10, 3, test_fraction=float("nan")), "test_fraction must be a finite number"),
+    (lambda: data.sphere(KEY, 3, 3, test_fraction=0.1), "test_fraction must leave both splits non-empty; got 0.1 of 3 points"),
     (lambda: data.digits(8, classes=5), "classes must be two distinct labels; got 5"),
     (lambda: data.digits(8, seed=-1), "seed must be an integer >= 0; got -1"),
     (lambda: data.digits(8, seed=1.5), "seed must be an integer >= 0; got 1.5"),
@@ -221,8 +221,8 @@ MESSAGES = {
     "npz-nan": "train split: images must hold finite real numbers",
     "npz-strings": "train split: images must hold finite real numbers; got dtype <U1",
     "npz-missing-array": "lacks arrays ['x_test']", "npz-2d-images": "x_test must be (n, 28, 28)",
-    "npz-single-class": "train split: classes: label 1 does not occur",
-    "npz-zero-image": "train split: 2 images are all zero",
+    "npz-single-class": "train split: classes must occur in the labels; got 1",
+    "npz-zero-image": "train split: images must be nonzero to be scaled to unit norm; got 2 all-zero images",
 }
 STRUCTURAL = set(IDX_DAMAGE) | {"npz-nan", "npz-strings", "npz-missing-array", "npz-2d-images"}
 

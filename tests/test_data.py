@@ -74,7 +74,7 @@ def test_full_mnist_errors_name_the_file(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(size=0), "size must be an integer >= 1"),
     (dict(classes=(0, 0)), "two distinct labels"),
-    (dict(classes=(0, 11)), "does not occur"),
+    (dict(classes=(0, 11)), "classes must occur in the labels"),
     (dict(test_fraction=1.5), "test_fraction"),
 ], ids=["size-zero", "same-class", "absent-class", "bad-fraction"])
 def test_digits_rejects_bad_arguments(kwargs, message):
