@@ -199,7 +199,7 @@ def test_property_kernels_symmetric_psd(seed, depth, activation):
      r"x must have shape \(d,\) or \(n, d\) with d = 4; got shape \(5,\)"),
     (lambda: deep.apply_deep((jnp.ones((4, 3)),), jnp.ones(4)), "params must be a DeepNet"),
     (lambda: deep.min_flip_deep(deep.init_deep(jax.random.PRNGKey(0), 4, (3,), activation="erf"), jnp.ones(4)),
-     "method='exact' needs a piecewise-linear network"),
+     r"params.activation must be 'relu' for method='exact' \(a piecewise-linear network"),
     (lambda: deep.min_flip_deep(deep.init_deep(jax.random.PRNGKey(0), 4, (3,)), jnp.ones(4), max_ratio=-1.0),
      "max_ratio must be a finite number"),
     (lambda: deep.empirical_ntk_deep(deep.init_deep(jax.random.PRNGKey(0), 4, (3,)), jnp.ones(4)),

@@ -163,7 +163,7 @@ def test_wide_network_moves_like_the_kernel_predictor(key):
     (dict(ridge=-1e-3), "ridge must be a finite number >= 0"),
     (dict(ridge=float("inf")), "ridge must be a finite number >= 0"),
     (dict(ridge=0.0, lr=1.0), "lr must be None when steps is None"),
-    (dict(ridge=0.0, steps=10), "lr must be a finite number > 0 when steps is given"),
+    (dict(ridge=0.0, steps=10), r"lr \(with steps\) must be a finite number > 0; got None"),
     (dict(ridge=0.0, steps=-1, lr=1.0), "steps must be an integer >= 0"),
     (dict(ridge=0.0, steps=10, lr=1e3), "lr must satisfy lr \\* lambda_max / n < 2"),
 ], ids=["negative-ridge", "infinite-ridge", "lr-without-steps", "steps-without-lr", "negative-steps",

@@ -182,14 +182,16 @@ def test_digits_reaches_97_percent_at_width_4096(key):
     (dict(lr=float("nan")), "lr must be a finite number > 0"),
     (dict(steps=-1), "steps must be an integer >= 0"),
     (dict(C0=-1.0), "C0 must be a finite number > 0"),
-    (dict(batch_size=41), r"batch_size must lie in \[1, n\]"),
-    (dict(batch_size=4), "key must be a jax.random key"),
+    (dict(batch_size=41, key=jax.random.PRNGKey(0)), r"batch_size must lie in \[1, n\]"),
+    (dict(batch_size=4), r"key \(SGD draws minibatches when batch_size is given\) must be a "
+                         "jax.random key"),
 ], ids=["loss", "rule", "lr-zero", "lr-nan", "steps", "C0", "batch-size", "sgd-without-key"])
 def test_bad_options_raise(problem, kwargs, match):
     params, x, y = problem
     options = dict(loss="logistic", lr=0.5, steps=2) | kwargs
+    key = options.pop("key", None)
     with pytest.raises(ValueError, match=match):
-        training.train(None, params, x, y, **options)
+        training.train(key, params, x, y, **options)
 
 
 def test_bad_data_raise(problem):
