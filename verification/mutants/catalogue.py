@@ -60,8 +60,10 @@ class Mutant:
             return tuple(name(p.target) for p in self.patches())
         return tuple(self.reach)
 
-    def __call__(self):
-        return self.context() if self.context is not None else patched(self.patches())
+    def __call__(self, *, eager: bool = False):
+        """The context manager entering the bug; ``eager``: the caller runs the library under
+        :func:`jax.disable_jit`, so JAX's caches are kept (see :func:`~patching.patched`)."""
+        return self.context() if self.context is not None else patched(self.patches(), eager=eager)
 
 
 def register(mutant_: Mutant) -> Mutant:

@@ -18,7 +18,10 @@ factory ``original -> replacement``. Entering a mutant
 4. calls :func:`jax.clear_caches` (a function jitted before the patch keeps its traced code)
    and clears the ``functools`` memo caches of those modules (memoised data loaders).
 
-Exit restores every binding and clears the caches again. An :func:`edit` whose text is not
+Exit restores every binding and clears the caches again. A caller that runs the library under
+:func:`jax.disable_jit` (the probes) reuses no traced code, so ``eager=True`` keeps JAX's caches
+(its compiled primitives) and clears only the memo caches: entering is then free of
+recompilation. An :func:`edit` whose text is not
 found exactly ``count`` times raises ``LookupError`` at enter, naming the target.
 
 Processes: patches live in one process; run mutated claims with the in-process executor
@@ -124,9 +127,10 @@ def wrap(target, factory: Callable) -> Patch:
     return Patch(target, factory)
 
 
-def clear_caches():
-    """Drop traced jit code and the memo caches of the scanned modules."""
-    jax.clear_caches()
+def clear_caches(*, eager: bool = False):
+    """Drop the memo caches of the scanned modules and, unless ``eager``, JAX's traced code."""
+    if not eager:
+        jax.clear_caches()
     for module_name, module in list(sys.modules.items()):
         if module is None or not module_name.startswith(SCANNED):
             continue
@@ -136,8 +140,13 @@ def clear_caches():
 
 
 @contextlib.contextmanager
-def patched(patches):
-    """Context manager applying ``patches`` (see the module docstring) and undoing them."""
+def patched(patches, *, eager: bool = False):
+    """Context manager applying ``patches`` (see the module docstring) and undoing them.
+
+    Args:
+        patches: :class:`Patch` list.
+        eager: the caller runs the library under :func:`jax.disable_jit`: keep JAX's caches.
+    """
     applied = []
     try:
         for patch in patches:
@@ -146,9 +155,9 @@ def patched(patches):
             for namespace, name in bindings(owner, attribute, original):
                 applied.append((namespace, name, vars(namespace)[name]))
                 setattr(namespace, name, replacement)
-        clear_caches()
+        clear_caches(eager=eager)
         yield
     finally:
         for namespace, name, value in reversed(applied):
             setattr(namespace, name, value)
-        clear_caches()
+        clear_caches(eager=eager)

@@ -4,6 +4,8 @@ Each probe returns a pytree of arrays computed by the library on a fixed input; 
 probe must return something else while the mutant is active (``tests/test_mutants.py``), in
 well under a second. A probe that stops changing means the mutant no longer reaches the code
 it was written for. Sizes are tiny (``d = 4``, ``m = 8``): a probe tests reach, not statistics.
+The test runs probes under :func:`jax.disable_jit` with ``mutant(eager=True)``: nothing traced
+is reused, so entering a mutant recompiles nothing.
 """
 import jax
 import jax.numpy as jnp
@@ -130,7 +132,7 @@ def adversarial_training():
 
 
 def _deep_params():
-    return deep.init_deep(_key(6), D, (5, 5))
+    return deep.init_deep(_key(6), D, (5, 5, 5))  # two hidden-to-hidden layers of one shape
 
 
 def deep_output():
