@@ -4,20 +4,15 @@ Every message has one form, ``"name must be ...; got ..."``. Inner jitted code t
 inputs; these helpers skip value checks on tracers so the public functions stay usable under
 ``jax.jit``, ``jax.vmap`` and ``jax.grad``.
 
-Sizes: :func:`check_memory` compares the bytes of an entry point's largest arrays, computed
-from the user's sizes before anything is allocated, with :func:`memory_limit` (the memory the
-process can use: the environment variable ``NTK_ATTACK_MAX_MEMORY`` if set, e.g. ``8G``,
-else the available memory of the machine), so a size the machine cannot hold is refused with
-the argument, the estimate and the limit instead of an abort inside XLA.
+Sizes are checked with :mod:`ntk_attack._memory` (the estimates, free of JAX); the helpers
+here add what needs the arrays: :func:`itemsize` and :func:`check_network_memory`.
 """
 import math
-import os
 
 import jax
 import numpy as np
 
-MEMORY_VARIABLE = "NTK_ATTACK_MAX_MEMORY"
-_UNITS = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+from ntk_attack._memory import check_memory
 
 
 def is_traced(x) -> bool:
@@ -163,71 +158,15 @@ def check_model(params, x, apply_fn):
     return jax.numpy.atleast_2d(x), x.ndim == 1
 
 
-def check_network_memory(params, x, *, arrays: int = 4) -> None:
-    """Refuse a batch whose ``arrays`` `(n, m)` activations of the two-layer network do not fit."""
-    n, (m, d) = (x.shape[0] if x.ndim == 2 else 1), params.W.shape
-    check_memory(arrays * n * m * itemsize(jax.numpy.result_type(params.W, x)), name="n * m",
-                 got=f"n = {n}, m = {m}", what=f"{arrays} (n, m) activation arrays")
-
-
-# ---------------------------------------------------------------------------- memory
-
-def parse_bytes(text) -> int:
-    """``"8G"``, ``"512M"``, ``"1.5T"`` or a plain number of bytes, as an integer."""
-    raw = str(text).strip().upper().removesuffix("B").removesuffix("I")
-    unit = raw[-1:] if raw[-1:] in _UNITS and raw[-1:] else ""
-    try:
-        value = float(raw[:len(raw) - len(unit)]) * _UNITS[unit]
-    except ValueError:
-        value = float("nan")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{MEMORY_VARIABLE} (or --max-memory) must be a size such as 8G, 512M "
-                         f"or a number of bytes; got {text!r}.")
-    return int(value)
-
-
-def memory_limit() -> tuple:
-    """``(bytes, source)``: the memory this process may allocate, and where that number comes from."""
-    if os.environ.get(MEMORY_VARIABLE):
-        return parse_bytes(os.environ[MEMORY_VARIABLE]), MEMORY_VARIABLE
-    try:
-        with open("/proc/meminfo") as file:
-            info = dict(line.split(":", 1) for line in file)
-        return int(info["MemAvailable"].split()[0]) * 1024, "available memory"
-    except (OSError, KeyError, ValueError):
-        pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 0
-        return (pages * os.sysconf("SC_PAGE_SIZE"), "available memory") if pages > 0 \
-            else (2 ** 62, "unknown")
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if abs(n) < 1000 or unit == "PB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    return f"{n:.3g} PB"
-
+# ---------------------------------------------------------------------------- sizes
 
 def itemsize(dtype=None) -> int:
     """Bytes per entry of ``dtype`` (the JAX default float when None)."""
     return np.dtype(dtype or jax.numpy.zeros(()).dtype).itemsize
 
 
-def check_memory(nbytes: float, *, name: str, got: str, what: str) -> None:
-    """Refuse sizes whose arrays exceed :func:`memory_limit`, before anything is allocated.
-
-    Args:
-        nbytes: estimated bytes of the largest arrays alive at once.
-        name: the argument(s) that set the size, e.g. ``"d * m"``.
-        got: their values, e.g. ``"d = 50000, m = 200000"``.
-        what: the arrays, e.g. ``"W (m, d) float64"``.
-
-    Raises:
-        ValueError: ``"name must fit in memory ...; got ..."``, with the estimate and the limit.
-    """
-    limit, source = memory_limit()
-    if nbytes > limit:
-        where = (f"{MEMORY_VARIABLE}" if source == MEMORY_VARIABLE else
-                 f"{source}; {MEMORY_VARIABLE} or --max-memory sets it")
-        raise ValueError(f"{name} must fit in memory: {what} need about {format_bytes(nbytes)}, "
-                         f"the limit is {format_bytes(limit)} ({where}); got {got}.")
+def check_network_memory(params, x, *, arrays: int = 4) -> None:
+    """Refuse a batch whose ``arrays`` `(n, m)` activations of the two-layer network do not fit."""
+    n, (m, d) = (x.shape[0] if x.ndim == 2 else 1), params.W.shape
+    check_memory(arrays * n * m * itemsize(jax.numpy.result_type(params.W, x)), name="n * m",
+                 got=f"n = {n}, m = {m}", what=f"{arrays} (n, m) activation arrays")

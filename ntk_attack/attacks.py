@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack._checks import (check_choice, check_fraction, check_memory, check_model,
-                                check_positive, itemsize, memory_limit)
+from ntk_attack._checks import check_choice, check_fraction, check_model, check_positive, itemsize
+from ntk_attack._memory import check_memory, memory_limit
 from ntk_attack.models import TwoLayer, apply, readout
 
 METHODS = ("exact", "bisection")
@@ -337,7 +337,7 @@ def min_flip(params, x, *, method: str = "exact", apply_fn: Callable | None = No
     form on its linear segment. It finds the first zero on the whole ray, so ``FlipStatus.NO_FLIP`` there
     means the sign never changes along ``u``.
     Its memory is about ten `(n, m)` arrays; a batch larger than the memory limit
-    (:func:`ntk_attack._checks.memory_limit`) is attacked in row blocks that fit, with the same
+    (:func:`ntk_attack._memory.memory_limit`) is attacked in row blocks that fit, with the same
     results (rows are independent), and a width whose one row does not fit is refused.
 
     ``"bisection"`` works for any ``apply_fn(params, x)`` (e.g. a stax network): it evaluates

@@ -19,8 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack._checks import (check_choice, check_fraction, check_memory, check_nonnegative,
-                                check_positive, check_positive_int)
+from ntk_attack._checks import (check_choice, check_fraction, check_nonnegative, check_positive,
+                                check_positive_int)
+from ntk_attack._memory import check_memory
 from ntk_attack.attacks import min_flip
 from ntk_attack.models import SIGNS, apply, check_params, init_two_layer, input_grad
 

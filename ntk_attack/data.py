@@ -21,7 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack._checks import check_fraction, check_memory, check_positive_int
+from ntk_attack._checks import check_fraction, check_positive_int
+from ntk_attack._memory import check_memory
 
 MNIST_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

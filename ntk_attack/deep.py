@@ -32,8 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import attacks, theory
-from ntk_attack._checks import (check_choice, check_finite, check_fraction, check_memory,
-                                check_points, check_positive, check_positive_int, itemsize)
+from ntk_attack._checks import (check_choice, check_finite, check_fraction, check_points,
+                                check_positive, check_positive_int, itemsize)
+from ntk_attack._memory import check_memory
 from ntk_attack.attacks import unbatch
 
 ACTIVATIONS = ("relu", "erf", "gelu")

@@ -47,8 +47,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack._checks import (check_choice, check_memory, check_points, check_positive_int,
-                                itemsize, memory_limit)
+from ntk_attack._checks import check_choice, check_points, check_positive_int, itemsize
+from ntk_attack._memory import check_memory, memory_limit
 from ntk_attack.models import TwoLayer, check_params
 
 # STRUCTURED_DERIVATIVES fails under jax 0.4.38 (it uses removed JAX internals); AUTO is wrong on CPU.
@@ -345,7 +345,7 @@ def empirical_ntk(params: TwoLayer, x1, x2=None, *, second_layer: bool = False, 
     ``empirical_ntk_fn`` for any ``a``. Neurons are processed ``block_size`` rows of ``W`` at
     a time, so memory is ``O(n1 n2 + (n1 + n2) block_size)`` (``n = 4096``, ``m = 16384``:
     well under 1 GB in float64). When that exceeds the memory limit
-    (:func:`ntk_attack._checks.memory_limit`), the rows of ``x1`` are processed in blocks that
+    (:func:`ntk_attack._memory.memory_limit`), the rows of ``x1`` are processed in blocks that
     fit, with the same entries; only a result that cannot be held itself is refused. Matches ``empirical_ntk_fn`` of :func:`stax_net` with
     ``trace_axes=(-1,)`` (the single logit) and the same ``diagonal_axes``.
 

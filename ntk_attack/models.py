@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack._checks import (check_choice, check_finite, check_memory, check_network_memory,
-                                check_points, check_positive_int, itemsize)
+from ntk_attack._checks import (check_choice, check_finite, check_network_memory, check_points,
+                                check_positive_int)
+from ntk_attack._memory import check_weights_memory
 
 SIGNS = ("balanced", "random", "antisymmetric")
 
@@ -84,11 +85,10 @@ def init_two_layer(key, d: int, m: int, *, signs: str = "balanced", dtype=None) 
 
 
 def check_init_memory(d: int, m: int, dtype=None) -> None:
-    """Refuse an ``(m, d)`` weight matrix that does not fit in memory (two copies: the draw and
-    the result)."""
-    size = itemsize(dtype)
-    check_memory(2 * m * d * size, name="d * m", got=f"d = {d}, m = {m}",
-                 what=f"the weights W ({m}, {d}) {np.dtype(dtype or jnp.zeros(()).dtype).name}, twice,")
+    """Refuse an ``(m, d)`` weight matrix of ``dtype`` (the JAX default when None) that does not
+    fit in memory (:func:`ntk_attack._memory.check_weights_memory`)."""
+    dtype = np.dtype(dtype or jnp.zeros(()).dtype)
+    check_weights_memory(d, m, itemsize=dtype.itemsize, dtype=dtype.name)
 
 
 def check_params(params: TwoLayer) -> TwoLayer:

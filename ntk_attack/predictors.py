@@ -14,8 +14,9 @@ import scipy.linalg
 from threadpoolctl import threadpool_limits
 
 from ntk_attack import theory
-from ntk_attack._checks import (check_memory, check_nonnegative, check_points, check_positive,
-                                check_positive_int, check_samples)
+from ntk_attack._checks import (check_nonnegative, check_points, check_positive, check_positive_int,
+                                check_samples)
+from ntk_attack._memory import check_memory
 from ntk_attack.models import TwoLayer, apply, check_params, input_grad
 
 

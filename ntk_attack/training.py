@@ -25,9 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack._checks import (check_choice, check_finite, check_key, check_labels, check_memory,
+from ntk_attack._checks import (check_choice, check_finite, check_key, check_labels,
                                 check_nonnegative, check_positive, check_positive_int,
                                 check_samples, is_traced, itemsize)
+from ntk_attack._memory import check_memory
 from ntk_attack.models import TwoLayer, forward
 
 LOSSES = ("logistic", "squared")

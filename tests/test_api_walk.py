@@ -23,8 +23,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ntk_attack import (_checks, adversarial, attacks, bounds, data, deep, kernels, labelled_attacks,
-                        models, predictors, training)
+from ntk_attack import (_checks, _memory, adversarial, attacks, bounds, data, deep, kernels,
+                        labelled_attacks, models, predictors, training)
 
 KEY = jax.random.PRNGKey(0)
 D, M, N = 4, 8, 6
@@ -133,9 +133,9 @@ CASES = cases()
                          ids=[f"{c[0]}-{c[1]}" for c in CASES])
 def test_bad_input_gets_the_validators_error(name, label, function, kwargs, limit, monkeypatch):
     if limit is not None:
-        monkeypatch.setenv(_checks.MEMORY_VARIABLE, limit)
+        monkeypatch.setenv(_memory.MEMORY_VARIABLE, limit)
     else:
-        monkeypatch.delenv(_checks.MEMORY_VARIABLE, raising=False)
+        monkeypatch.delenv(_memory.MEMORY_VARIABLE, raising=False)
     with pytest.raises(ValueError) as error:
         function(**kwargs)
     assert MESSAGE.match(str(error.value)), str(error.value)
@@ -145,7 +145,7 @@ def test_bad_input_gets_the_validators_error(name, label, function, kwargs, limi
 
 def test_good_calls_pass(monkeypatch):
     """The walk's good calls succeed and give finite numbers (so each bad input is the cause)."""
-    monkeypatch.delenv(_checks.MEMORY_VARIABLE, raising=False)
+    monkeypatch.delenv(_memory.MEMORY_VARIABLE, raising=False)
     for name, (function, good, _) in WALK.items():
         result = function(**good)
         leaves = [np.asarray(leaf, dtype=float) for leaf in jax.tree_util.tree_leaves(result)
@@ -205,7 +205,7 @@ def table() -> str:
 
 
 def test_docs_table_is_current(monkeypatch):
-    monkeypatch.delenv(_checks.MEMORY_VARIABLE, raising=False)
+    monkeypatch.delenv(_memory.MEMORY_VARIABLE, raising=False)
     text = DOC.read_text()
     assert BEGIN in text and END in text, "docs/bad_inputs.md lacks the generated walk table"
     current = text.split(BEGIN)[1].split(END)[0].strip()

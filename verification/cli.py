@@ -4,10 +4,11 @@ Exit codes: 0 success (``verify``: every claim passed or was skipped), 1 a claim
 inconclusive or errored, 2 a usage error (bad option, unknown claim id, unwritable results
 folder, missing file), reported in one line without a traceback.
 
-Start-up stays light: heavy modules (``verification``, matplotlib, and through
-``ntk_attack.kernels`` neural-tangents) are imported inside the subcommands, never at
-import time. Float64 (``jax_enable_x64``) is turned on before any subcommand runs; every
-tolerance of the toolkit is stated for it.
+Start-up stays light: JAX, matplotlib and neural-tangents are imported inside the subcommands,
+never at import time, so usage errors and sizes beyond memory (``d * m`` of ``kernel``,
+``attack`` and ``advtrain``, checked first) are answered before JAX loads. Float64
+(``jax_enable_x64``) is turned on before any subcommand runs; every tolerance of the toolkit is
+stated for it.
 """
 import argparse
 import math
@@ -15,6 +16,7 @@ import os
 import sys
 
 import ntk_attack
+from ntk_attack import _memory
 from verification import cli_advtrain, enable_x64
 from verification.cli_common import (EXIT_OK, EXIT_USAGE, UsageError, check_json_target, points,
                                      write_json)
@@ -183,12 +185,13 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    enable_x64()
     try:
         if getattr(args, "max_memory", None) is not None:
-            from ntk_attack import _checks
-            _checks.parse_bytes(args.max_memory)  # a bad size is a usage error
-            os.environ[_checks.MEMORY_VARIABLE] = args.max_memory
+            _memory.parse_bytes(args.max_memory)  # a bad size is a usage error
+            os.environ[_memory.MEMORY_VARIABLE] = args.max_memory
+        if getattr(args, "m", None) is not None:  # kernel, attack, advtrain: W (m, d) in float64
+            _memory.check_weights_memory(args.d, args.m, itemsize=8, dtype="float64")
+        enable_x64()
         return args.func(args)
     except ValueError as error:  # validation at the edge: one line, no traceback
         print(f"ntk-attack {args.command}: error: {error}", file=sys.stderr)
@@ -261,7 +264,6 @@ def cmd_kernel(args) -> int:
     from ntk_attack import kernels, models, theory
 
     check_json_target(args.json)
-    models.check_init_memory(args.d, args.m)  # the size first: refused in a second, exit 2
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
     _, _, x, _ = points(args, key_data, args.n)
     params = models.init_two_layer(key_net, args.d, args.m, signs=args.signs)
@@ -308,7 +310,6 @@ def cmd_attack(args) -> int:
     from ntk_attack import attacks, models, theory, training
 
     check_json_target(args.json)
-    models.check_init_memory(args.d, args.m)  # the size first: refused in a second, exit 2
     key_data, key_net = jax.random.split(jax.random.PRNGKey(args.seed))
     trained = args.C0 > 0
     x_train, y_train, x, y = points(args, key_data, args.n,

@@ -48,7 +48,6 @@ def run(args) -> int:
     from verification import cli_common
 
     cli_common.check_json_target(args.json)
-    models.check_init_memory(args.d, args.m)  # the size first: refused in a second, exit 2
     eval_eps = args.eval_eps or ([f * args.eps for f in (0.5, 1.0, 2.0)] if args.eps > 0
                                  else [0.05, 0.1, 0.2])
     key_data, key_net, key_batches = jax.random.split(jax.random.PRNGKey(args.seed), 3)
