@@ -13,7 +13,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ntk_attack import (attacks, bounds, data, kernels, models, predictors, theory, training)
 from verification.mutants import probes
