@@ -227,6 +227,26 @@ def test_help_is_light():
     assert version.returncode == 0 and version.stdout.strip().startswith("ntk-attack 0.")
 
 
+@pytest.mark.parametrize("args", [("kernel", "--d", "50000", "--m", "200000"),
+                                  ("attack", "--d", "1000000", "--m", "100000"),
+                                  ("advtrain", "--d", "100000000", "--m", "100000000")],
+                         ids=lambda a: " ".join(a))
+def test_sizes_beyond_memory_are_refused_before_jax_loads(args):
+    """Issue 27's commands (an XLA abort, or a hang, before): one line naming d * m, exit 2,
+    answered from the arguments before JAX is imported (so fast even on a loaded machine)."""
+    code = ("import sys\n"
+            "from verification import cli\n"
+            f"code = cli.main({list(args)!r})\n"
+            "loaded = [m for m in ('jax', 'numpy') if m in sys.modules]\n"
+            "assert code == 2 and not loaded, (code, loaded)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"ntk-attack {args[0]}: error: d * m must fit in "
+                                               "memory"), err
+    assert f"got d = {args[2]}, m = {args[4]}." in err[0]
+
+
 def test_figures_rerenders_from_a_results_folder(reference, tmp_path, capsys):
     out = tmp_path / "copy"
     shutil.copytree(reference[0], out)

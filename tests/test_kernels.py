@@ -326,7 +326,7 @@ def test_nt_linearize_is_exact_at_the_base_point_and_linear(key):
     (lambda: kernels.empirical_ntk(models.init_two_layer(jax.random.PRNGKey(0), 4, 8), jnp.ones((2, 4)),
                                    diagonal_axes=(1,)), "diagonal_axes must be one of"),
     (lambda: kernels.empirical_ntk(models.init_two_layer(jax.random.PRNGKey(0), 4, 8), jnp.ones((2, 4)),
-                                   jnp.ones((3, 4)), diagonal_axes=(0,)), "same number of rows"),
+                                   jnp.ones((3, 4)), diagonal_axes=(0,)), "as many rows as x1"),
     (lambda: kernels.empirical_ntk(models.init_two_layer(jax.random.PRNGKey(0), 4, 8), jnp.ones((2, 4)),
                                    block_size=0), "block_size must be"),
     (lambda: kernels.empirical_ntk_fn(models.apply, implementation="auto"), "implementation must be one of"),

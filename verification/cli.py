@@ -5,10 +5,11 @@ run here, does not count unless ``--strict``), 1 a claim failed, was inconclusiv
 with ``--strict``, was skipped), 2 a usage error (bad option, unknown claim id, unwritable
 results folder, missing file), reported in one line without a traceback.
 
-Start-up stays light: heavy modules (``verification``, matplotlib, and through
-``ntk_attack.kernels`` neural-tangents) are imported inside the subcommands, never at
-import time. Float64 (``jax_enable_x64``) is turned on before any subcommand runs; every
-tolerance of the toolkit is stated for it.
+Start-up stays light: JAX, matplotlib and neural-tangents are imported inside the subcommands,
+never at import time, so usage errors and sizes beyond memory (``d * m`` of ``kernel``,
+``attack`` and ``advtrain``, checked first) are answered before JAX loads. Float64
+(``jax_enable_x64``) is turned on before any subcommand runs; every tolerance of the toolkit is
+stated for it.
 """
 import argparse
 import math
@@ -16,6 +17,7 @@ import os
 import sys
 
 import ntk_attack
+from ntk_attack import _memory
 from verification import cli_advtrain, enable_x64
 from verification.cli_common import (EXIT_OK, EXIT_USAGE, UsageError, check_json_target, points,
                                      write_json)
@@ -130,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--mnist", metavar="PATH", help="full MNIST file or folder for --data mnist")
         p.add_argument("--seed", type=_int_at_least(0), default=0, help=seed_help + " (default 0)")
         p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+        p.add_argument("--max-memory", metavar="SIZE",
+                       help="memory the arrays may take, e.g. 8G or 512M (default: the "
+                            "available memory, or $NTK_ATTACK_MAX_MEMORY); larger sizes are "
+                            "refused before any work, exit 2")
 
     kernel = sub.add_parser(
         "kernel", allow_abbrev=False, help="analytic vs empirical first-layer NTK",
@@ -189,8 +195,13 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    enable_x64()
     try:
+        if getattr(args, "max_memory", None) is not None:
+            _memory.parse_bytes(args.max_memory)  # a bad size is a usage error
+            os.environ[_memory.MEMORY_VARIABLE] = args.max_memory
+        if getattr(args, "m", None) is not None:  # kernel, attack, advtrain: W (m, d) in float64
+            _memory.check_weights_memory(args.d, args.m, itemsize=8, dtype="float64")
+        enable_x64()
         return args.func(args)
     except ValueError as error:  # validation at the edge: one line, no traceback
         print(f"ntk-attack {args.command}: error: {error}", file=sys.stderr)
@@ -333,7 +344,7 @@ def cmd_attack(args) -> int:
     result = {"d": args.d, "m": args.m, "C0": args.C0, "signs": args.signs, "data": args.data,
               "seed": args.seed, "n": int(len(x))}
     if trained:
-        run = training.train(params, x_train, y_train, loss="logistic", lr=args.lr,
+        run = training.train(None, params, x_train, y_train, loss="logistic", lr=args.lr,
                              steps=args.steps, C0=args.C0, rule="stop")
         params = run.params
         result.update(steps=args.steps, lr=args.lr, steps_taken=int(run.history.steps_taken),

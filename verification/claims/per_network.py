@@ -128,5 +128,4 @@ def inside_conditions(*, d: int, m: int, C0: float) -> bool:
     """Whether grid point ``(d, m, C0)`` is inside the envelope's conditions (THEORY.md 4):
     ``d >= 64``, ``C0 <= sqrt(d)/4``, ``m >= 16 C0^2`` and the denominator condition at the
     typical gradient norm ``sqrt(d/2 - 1/(2 pi))`` (points are then screened one by one)."""
-    typical = np.array([theory.typical_grad_norm(d)])
-    return bool(bounds.envelope_conditions(typical, C0=C0, d=d, m=m).points[0])
+    return theory.lazy_conditions(d=d, m=m, C0=C0)

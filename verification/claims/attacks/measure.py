@@ -242,7 +242,7 @@ def trained_point(point: TrainedPoint) -> dict:
     if point.C0 > 0:
         result = (_train_group(dataclasses.replace(point, C0=0.0, eps_grid=()))[point.C0]
                   if point.C0_group else
-                  training.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
+                  training.train(None, params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
                                  steps=point.steps, C0=point.C0, rule="stop"))
         trained, history = result.params, result.history
         C0_hat, steps = history.C0_hat[:, -1], history.steps_taken

@@ -50,7 +50,7 @@ def ball_training(point: BallPoint) -> dict:
     and the test accuracy."""
     ds = per_network.load(point.dataset, measure.D, seed=point.data_seed)
     params0 = models.init_two_layer(jax.random.PRNGKey(point.seed), ds.d, point.m)
-    result = training.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
+    result = training.train(None, params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
                             steps=point.steps, C0=point.C0, rule=point.rule)
     f_t = np.asarray(models.apply(result.params, ds.x_test))
     drift = np.abs(f_t - np.asarray(models.apply(params0, ds.x_test)))

@@ -54,7 +54,7 @@ def ensemble_gradients(point: EnsemblePoint) -> dict:
                           test_fraction=point.test_fraction)
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.k)
     params0 = jax.vmap(lambda key: models.init_two_layer(key, ds.d, point.m))(keys)
-    result = training.train(params0, ds.x_train, ds.y_train, loss="squared", lr=point.lr,
+    result = training.train(None, params0, ds.x_train, ds.y_train, loss="squared", lr=point.lr,
                             steps=point.steps)
     h = predictors.ntk_regression(ds.x_train, ds.y_train, kernel=kernels.ntk_first_layer, ridge=0.0,
                                   steps=point.steps, lr=point.lr)

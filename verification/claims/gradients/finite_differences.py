@@ -52,7 +52,7 @@ def finite_difference_errors(grid: Grid, seed: int) -> dict:
     lr = grid.sweep.lr["digits"]
     key_net, key_v = jax.random.split(jax.random.PRNGKey(protocol.derive_seed(seed, "fd")))
     params0 = models.init_two_layer(key_net, ds.d, grid.m)
-    trained = training.train(params0, ds.x_train, ds.y_train, loss="squared", lr=lr,
+    trained = training.train(None, params0, ds.x_train, ds.y_train, loss="squared", lr=lr,
                              steps=grid.sweep.steps).params
     h = predictors.ntk_regression(ds.x_train, ds.y_train - np.asarray(models.apply(params0, ds.x_train)),
                                   kernel=kernels.ntk_first_layer, ridge=0.0, steps=grid.sweep.steps,

@@ -17,7 +17,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from ntk_attack import data, kernels, models, predictors, theory, training
+from ntk_attack import kernels, models, predictors, theory, training
 from verification import protocol
 from verification.claims import per_network, stats
 
@@ -110,7 +110,7 @@ def network_gradients(point: NetworkPoint) -> dict:
     ds = per_network.load(point.dataset, D, seed=point.data_seed, test_fraction=point.test_fraction)
     x, y, xt = ds.x_train, ds.y_train, ds.x_test
     params0 = models.init_two_layer(jax.random.PRNGKey(point.seed), ds.d, point.m, signs=point.signs)
-    result = training.train(params0, x, y, loss="squared", lr=point.lr, steps=point.steps)
+    result = training.train(None, params0, x, y, loss="squared", lr=point.lr, steps=point.steps)
     h = predictors.ntk_regression(x, y - np.asarray(models.apply(params0, x)),
                                   kernel=kernels.ntk_first_layer, ridge=0.0, steps=point.steps,
                                   lr=point.lr)

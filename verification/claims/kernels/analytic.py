@@ -40,9 +40,9 @@ def analytic_inputs(point: AnalyticPoint) -> np.ndarray:
     """`(N, d)` unit-norm inputs. Sphere points get duplicates, antipodes and copies moved by
     ``1e-3, 1e-5, 1e-7`` (and their antipodes), so both tolerance regions are populated."""
     if point.source == "digits":
-        split = data.digits()
+        split = data.digits(seed=0)
     elif point.source == "mnist_subset":
-        split = data.mnist_subset()
+        split = data.mnist_subset(seed=0)
     else:
         rng = np.random.default_rng(point.seed)
         x = rng.normal(size=(point.n, point.d))
