@@ -191,7 +191,7 @@ def relevant_files(module: str) -> list:
     elif module.startswith("ntk_attack.theory."):
         files = ["test_theory.py"] + (["test_deep.py"] if name == "deep" else [])
     else:
-        own = {"_attack_edge": ("attacks",), "_checks": ("bad_inputs",),
+        own = {"_checks": ("bad_inputs", "api_walk"), "_memory": ("api_walk", "cli"),
                "labelled_attacks": ("adversarial", "attacks"), "io": ("report",)}.get(name, (name,))
         files = [f"test_{o}.py" for o in own] + ["test_bad_inputs.py", "test_properties.py"]
         if module.startswith("ntk_attack.plotting."):

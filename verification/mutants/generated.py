@@ -17,14 +17,15 @@ else ``LookupError`` when the mutant is entered: the code changed since the draw
 has no families: a power run runs it on the claims whose code reaches its function (the walk of
 :mod:`verification.code_identity`), as for any catalogue mutant.
 """
+import importlib
 import json
 import re
 from pathlib import Path
 
 from verification.mutants.catalogue import Mutant
-from verification.mutants.patching import TARGETS, edit
+from verification.mutants.patching import edit
 
-PREFIX = "generated"  # TARGETS keys and mutant names of generated mutants start with it
+PREFIX = "generated"  # mutant names of generated mutants start with it
 
 
 def hunks(diff: str) -> list:
@@ -82,15 +83,24 @@ def mutant(record: dict) -> Mutant:
     module, sep, qualname = record["target"].partition(":")
     if not (module and sep and qualname):
         raise ValueError(f"target must be 'module:qualname'. Got {record['target']!r}.")
-    key = f"{PREFIX}:{record['target']}"
-    TARGETS[key] = record["target"]  # the patch resolves its target through the one table
     pairs = hunks(record["diff"])
     changed = [line for line in record["diff"].splitlines()
                if line.startswith(("-", "+")) and not line.startswith(("---", "+++"))]
     description = record.get("description") or (
         f"mutmut {record['name']}: " + " => ".join(line.strip() for line in changed))
     return Mutant(name=name, description=description, families=(),
-                  patches=lambda: [edit(key, *pairs)])
+                  patches=lambda: [edit(target_object(record["target"]), *pairs)])
+
+
+def target_object(target: str):
+    """The function or method ``"module:qualname"`` names, imported now (a patch names its
+    target by the object; :func:`~verification.mutants.patching.resolve` checks it still is
+    defined there)."""
+    module, _, qualname = target.partition(":")
+    owner = importlib.import_module(module)
+    for part in qualname.split("."):
+        owner = getattr(owner, part)
+    return owner
 
 
 def load(path) -> dict:
