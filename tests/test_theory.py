@@ -168,7 +168,7 @@ def test_ball_radii_are_what_a_projected_network_reaches():
         assert_close(theory.effective_C0_over_sqrt_d(C0, m=m, d=d, radius=radius),
                      theory.C0_hat_limit(C0, m, radius=radius) / 3, rtol=1e-15, why="sqrt(9) = 3")
     assert theory.row_radius(C0, m) == C0 / 8 and theory.C0_hat_limit(C0, m) == C0
-    with pytest.raises(ValueError, match="radius must be one of 'lazy', 'absolute'. Got 'ball'"):
+    with pytest.raises(ValueError, match="radius must be one of 'lazy', 'absolute'; got 'ball'"):
         theory.row_radius(C0, m, radius="ball")
 
 
@@ -192,7 +192,7 @@ def test_first_order_and_typical_gradient():
         assert theory.typical_grad_norm(d) ** 2 == pytest.approx(d / 2 - 1 / (2 * math.pi), rel=1e-14)
     assert theory.grad_norm_sq_init(64, signs="random") == 32
     assert theory.var_f_init("random") == 0.5
-    with pytest.raises(ValueError, match="signs must be one of 'balanced', 'random'. Got 'x'"):
+    with pytest.raises(ValueError, match="signs must be one of 'balanced', 'random'; got 'x'"):
         theory.var_f_init("x")
 
 
