@@ -170,6 +170,13 @@ def deep_attack_scales_as_inverse_sqrt_d(ctx: registry.Context, *, grid: Grid | 
             "captions": {"eta_sqrt_d_vs_depth": caption}}
     return registry.Outcome(checks, data, {"init": dataclasses.asdict(grid.init),
                                            "flips": dataclasses.asdict(grid.flips), "level": level},
+                            inputs=("level", "predicted"),
+                            judged={"series": ("mean sqrt(d)|f|/||grad f||",
+                                               "log-log slope of mean eta* against d")},
+                            unjudged={"measured": "not predicted: the curvature factor eta* / "
+                                      "first order and the no-flip share at depth have no closed "
+                                      "form (THEORY.md 9); mean eta* sqrt(d) is judged through "
+                                      "its d-slope only"},
                             notes="Measured, not predicted: " + "; ".join(
                                 f"{k}: median eta*/first order {v['median_eta_over_first_order']:.3f}, "
                                 f"no flip within {measure.FlipPoint.max_ratio:g}x {v['no_flip_fraction']:.3%}"

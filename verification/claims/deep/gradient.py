@@ -92,5 +92,7 @@ def deep_gradient_norm_matches_kernel(ctx: registry.Context, *, grid: Grid | Non
     data = {"series": series, "level": level, "d": grid.init.d, "predicted": predicted,
             "captions": {"gradient_norm_ratio_vs_depth": caption}}
     return registry.Outcome(checks, data, {"init": dataclasses.asdict(grid.init), "level": level},
+                            inputs=("level", "d", "predicted"),
+                            judged={"series": ("E||grad_x f||^2 / sum_i d2K",)},
                             notes="For relu the prediction is exact at every width, so the band "
                                   "is an equivalence margin, not a finite-width allowance.")

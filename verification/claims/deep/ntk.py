@@ -115,6 +115,11 @@ def deep_empirical_ntk_converges(ctx: registry.Context, *, grid: Grid | None = N
     data = {"series": series, "level": level, "offdiagonal": off,
             "captions": {"ntk_error_vs_beta": caption}}
     return registry.Outcome(checks, data, {"init": dataclasses.asdict(grid.init), "level": level},
+                            inputs=("level",),
+                            judged={"series": ("relvar Theta_hat(x, x) / exact",)},
+                            unjudged={"offdiagonal": "not predicted: the off-diagonal mean of the "
+                                      "empirical NTK is exact only at infinite width (THEORY.md 9 "
+                                      "gives its finite-width value on the diagonal alone)"},
                             notes="Measured (not predicted at finite width): the mean off-diagonal "
                                   "entry at orthogonal inputs over the infinite-width Theta: "
                                   + ", ".join(f"{k} {v['mean_offdiag_over_analytic']:.3f}"
