@@ -196,3 +196,11 @@ def test_quick_profile_passes(tmp_path):
     for claim in TINY:
         outcome = claims[claim].run(ctx)
         assert protocol.overall_verdict(outcome.checks) == "pass", describe(outcome.checks)
+
+
+def test_init_sweep_counts_per_architecture():
+    assert INIT.counts() == (400, 400, 400)
+    sweep = measure.InitSweep(d=16, widths=((16,), (32, 32)), n_networks=(10, 20), n_points=2)
+    assert [p.n_networks for p in measure.init_points(sweep, 0)] == [10, 20]
+    with pytest.raises(ValueError, match="n_networks must have one count per architecture"):
+        measure.InitSweep(d=16, widths=((16,),), n_networks=(10, 20), n_points=2).counts()
