@@ -1,7 +1,8 @@
 """Claim ``adversarial_training_obeys_envelope``: adversarially trained networks in the lazy ball
 are still flipped by one normalised-gradient step of size ``eta* <= B(x)``
-(:func:`ntk_attack.bounds.lazy_envelope` at the nominal ``C0``), and their single-step robust
-accuracy at ``eps = max B`` is 0 (THEORY.md 4; notation in :mod:`.measure`)."""
+(:func:`ntk_attack.bounds.lazy_envelope` at the nominal ``C0``), their single-step robust
+accuracy at ``eps = max B`` is 0 (THEORY.md 4), and PGD is never weaker than the single step
+(notation in :mod:`.measure`)."""
 import dataclasses
 import math
 

@@ -1,9 +1,11 @@
 """Claim ``adversarial_training_helps_only_outside_lazy_regime``: robust test accuracy of standard
 and adversarial training against ``eps sqrt(d)`` for several ``C0 / sqrt(d)`` (the paper's
 Figure 3) and against width at an absolute row radius (Figure 4). Judged: inside the lazy
-conditions both arms have single-step robust accuracy 0 at ``eps = max B`` (THEORY.md 4), and
-every PGD perturbation stays in its ``eps`` ball. Measured, not judged: the gains of adversarial
-over standard training, paired over networks (notation in :mod:`.measure`)."""
+conditions both arms have single-step robust accuracy 0 at ``eps = max B`` (THEORY.md 4); every
+PGD perturbation stays in its ``eps`` ball and PGD is never weaker than the exact single step; in
+every ball adversarial training lowers the robust training loss below standard training's
+(sanity invariants, THEORY.md 8). Measured, not judged: the gains of adversarial over standard
+training, paired over networks (notation in :mod:`.measure`)."""
 import dataclasses
 import math
 
@@ -208,9 +210,11 @@ def adversarial_training_helps_only_outside_lazy_regime(
         ctx: registry.Context, *, grid: Grid | None = None) -> registry.Outcome:
     """Inside the lazy conditions, standard and adversarially trained networks alike have
     single-step robust accuracy exactly 0 at ``eps = max_x B(x)`` (THEORY.md 4), so adversarial
-    training cannot help there; every PGD perturbation stays in its ``eps`` ball. The robust
-    accuracies and the gains of adversarial training (paired over networks with the same
-    ``params0``) are measured and reported, not judged."""
+    training cannot help there; every PGD perturbation stays in its ``eps`` ball, PGD robust
+    accuracy is at most the single step's at every radius, and adversarial training's robust
+    training loss (PGD at the training radius) is below standard training's for every network
+    pair. The gains of adversarial training in robust test accuracy (paired over networks with
+    the same ``params0``) are measured and reported, not judged."""
     grid = grid or GRIDS[ctx.profile]
     d = grid.size ** 2
     pts = points(grid, ctx.seed, ctx.mnist_path if not ctx.quick else None)
