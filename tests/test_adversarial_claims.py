@@ -55,9 +55,16 @@ def test_claims_run_and_report(outcomes):
             assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.has_data())
     # The lemma is deterministic: it passes at any size once the ball binds.
     assert verdicts(outcomes["adversarial_training_stays_in_ball"].checks) == ["pass", "pass"]
-    # Single-step robust accuracy at max B is 0 for both arms at the lazy ball.
+    # PGD in its ball and not weaker than the single step, adversarial training lowers the
+    # robust training loss in each of the 4 balls, single-step robust accuracy at max B is 0
+    # for both arms at the lazy ball.
     assert verdicts(outcomes["adversarial_training_helps_only_outside_lazy_regime"].checks) == \
-        ["pass"] * 3
+        ["pass"] * 8
+
+
+def test_every_reported_number_is_judged_or_listed(outcomes):
+    for claim, outcome in outcomes.items():
+        assert registry.unaccounted(outcome) == [], claim
 
 
 def test_helps_pairs_the_arms_and_reports_gains(outcomes):
@@ -65,7 +72,7 @@ def test_helps_pairs_the_arms_and_reports_gains(outcomes):
     assert [b["radius"] for b in data["balls"]] == ["lazy", "lazy", "absolute", "absolute"]
     for b in data["balls"]:
         for attack in ("pgd", "line"):
-            gain = b["gain"][attack]
+            gain = data["gains"][b["label"]][attack]
             assert len(gain["mean"]) == 2 and all(lo <= g <= hi for g, lo, hi in
                                                  zip(gain["mean"], gain["lo"], gain["hi"]))
     # Absolute row radius 0.1 at width m is C0/sqrt(d) = 0.1 sqrt(m / d).
@@ -88,12 +95,16 @@ def test_ball_judge_fails_an_escape_and_flags_a_ball_that_never_binds():
 
 def _row(counts, robust, clean=(0.8, 0.8), inside=True, excess=0.0):
     return {"label": "g", "inside": inside, "C0_hat_excess": excess, "counts": counts,
-            "robust_at_max_B": list(robust), "clean_at_max_B": list(clean)}
+            "robust_at_max_B": list(robust), "clean_at_max_B": list(clean),
+            "pgd_robust": [[0.3], [0.2]] * (len(counts) // 2),
+            "line_robust": [[0.3], [0.2]] * (len(counts) // 2)}
 
 
 def test_envelope_judge_fails_violations_and_nonzero_robust_accuracy():
     good = _row([[0, 1000], [0, 1000]], [0.0, 0.0])
-    assert verdicts(envelope.judge([good], level=LEVEL, seed=0)) == ["pass"] * 3
+    assert verdicts(envelope.judge([good], level=LEVEL, seed=0)) == ["pass"] * 4
+    weaker = dict(good, pgd_robust=[[0.3], [0.21]])  # PGD above the single step on network 2
+    assert verdicts(envelope.judge([weaker], level=LEVEL, seed=0))[3] == "fail"
     # 5% of the points above B(x): the CI over 4 networks lies above 1%.
     bad = _row([[50, 1000], [52, 1000], [48, 1000], [51, 1000]], [0.0] * 4, clean=[0.8] * 4)
     assert verdicts(envelope.judge([bad], level=LEVEL, seed=0))[1] == "fail"
@@ -102,7 +113,7 @@ def test_envelope_judge_fails_violations_and_nonzero_robust_accuracy():
                                    level=LEVEL, seed=0))[0] == "fail"
     # No eligible point, or no correctly classified one: inconclusive, never a pass.
     empty = _row([[0, 0], [0, 0]], [math.nan, math.nan], clean=(math.nan, math.nan))
-    assert verdicts(envelope.judge([empty], level=LEVEL, seed=0))[1:] == ["inconclusive"] * 2
+    assert verdicts(envelope.judge([empty], level=LEVEL, seed=0))[1:3] == ["inconclusive"] * 2
     assert verdicts(envelope.judge([_row([[0, 1000]] * 2, [0.0, 0.0], clean=(0.0, 0.0))],
                                    level=LEVEL, seed=0))[2] == "inconclusive"
     # Few points: 0 violations among 100 cannot show a fraction below 1% (exact binomial CI).
@@ -113,11 +124,23 @@ def test_envelope_judge_fails_violations_and_nonzero_robust_accuracy():
 
 def test_helps_judge_fails_an_escaped_pgd_and_a_robust_lazy_network():
     ok = {"lazy": (np.zeros(2), np.full(2, 0.8))}
-    assert verdicts(helps.judge([1.0, 1.0 - 1e-16], ok)) == ["pass", "pass"]
-    assert verdicts(helps.judge([1.5], ok))[0] == "fail"
-    assert verdicts(helps.judge([1.0], {"lazy": (np.array([0.0, 0.2]), np.full(2, 0.8))}))[1] == "fail"
+    line = np.array([[[0.5, 0.2], [0.4, 0.1]]])
+    attacks = {"pgd": line - 0.01, "line": line}
+    losses = {"ball": (np.array([0.6, 0.7]), np.array([0.5, 0.69]))}
+
+    def judge(norm_ratios, robust, attacks=attacks, losses=losses):
+        return verdicts(helps.judge(norm_ratios, robust, attacks=attacks, losses=losses))
+    assert judge([1.0, 1.0 - 1e-16], ok) == ["pass"] * 4
+    assert judge([1.5], ok)[0] == "fail"
+    assert judge([1.0], {"lazy": (np.array([0.0, 0.2]), np.full(2, 0.8))})[3] == "fail"
     none = {"lazy": (np.full(2, np.nan), np.full(2, np.nan))}
-    assert verdicts(helps.judge([1.0], none))[1] == "inconclusive"
+    assert judge([1.0], none)[3] == "inconclusive"
+    # PGD weaker than the single step on one network at one radius.
+    weaker = {"pgd": line + np.array([[[0.0, 0.0], [0.0, 0.005]]]), "line": line}
+    assert judge([1.0], ok, attacks=weaker)[1] == "fail"
+    # Adversarial training that does not lower one network's robust training loss.
+    same = {"ball": (np.array([0.6, 0.7]), np.array([0.5, 0.7]))}
+    assert judge([1.0], ok, losses=same)[2] == "fail"
 
 
 def test_theory_closed_forms():

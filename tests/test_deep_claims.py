@@ -58,13 +58,19 @@ def test_claims_run_and_draw(outcomes):
             assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.has_data())
 
 
+def test_every_reported_number_is_judged_or_listed(outcomes):
+    for claim, outcome in outcomes.items():
+        assert registry.unaccounted(outcome) == [], claim
+
+
 def test_exact_identities_hold_on_the_tiny_grid(outcomes):
     # 400 networks suffice for the first-moment identities (exact at every width).
     for claim in ("deep_gradient_norm_matches_kernel", "deep_empirical_ntk_converges"):
         checks = outcomes[claim].checks
         assert all(c.verdict != "fail" for c in checks), describe(checks)
-    radius = outcomes["deep_lazy_training_attack"].checks[0]
+    radius, reach, loss = outcomes["deep_lazy_training_attack"].checks[:3]
     assert radius.verdict == "pass" and radius.level is None  # deterministic: projection
+    assert reach.verdict == "pass" and loss.verdict == "pass"  # every layer reaches C0; loss falls
 
 
 def test_gradient_judge_fails_a_wrong_scale(init_results):
@@ -116,13 +122,22 @@ def test_exact_deep_eta_is_a_sign_change(outcomes):
 
 def test_lazy_judge_fails_a_wrong_radius_and_a_wrong_size():
     eta = 1 + 0.02 * np.sin(np.arange(16.0)).reshape(8, 2)  # medians within 2% of first order
-    good = {"C0_hat": np.array([[1.0, 0.5, 0.9]]), "eta": eta, "first_order": np.ones_like(eta)}
-    assert [c.verdict for c in lazy.judge_lazy({1.0: good}, level=LEVEL, seed=0)] == ["pass", "pass"]
+    good = {"C0_hat": np.array([[1.0, 0.995, 1.0], [1.0, 1.0, 0.999]]),
+            "loss": np.array([[0.7, 0.6, 0.5], [0.69, 0.6, 0.55]]),
+            "eta": eta, "first_order": np.ones_like(eta)}
+
+    def verdicts(result):
+        return [c.verdict for c in lazy.judge_lazy({1.0: result}, level=LEVEL, seed=0)]
+    assert verdicts(good) == ["pass"] * 4
     outside = dict(good, C0_hat=np.array([[1.0, 1.0 + 1e-6, 0.9]]))
-    assert lazy.judge_lazy({1.0: outside}, level=LEVEL, seed=0)[0].verdict == "fail"
+    assert verdicts(outside)[0] == "fail"
+    # One layer of one network left inside its ball (0.9 C0): the radius is not reached.
+    assert verdicts(outside)[1] == "fail"
+    # One network whose training loss does not move.
+    still = dict(good, loss=np.array([[0.7, 0.6, 0.5], [0.69, 0.69, 0.69]]))
+    assert verdicts(still)[2] == "fail"
     # A flip at twice the first-order size is not the first-order law.
-    twice = dict(good, eta=2 * eta)
-    assert lazy.judge_lazy({1.0: twice}, level=LEVEL, seed=0)[1].verdict == "fail"
+    assert verdicts(dict(good, eta=2 * eta))[3] == "fail"
 
 
 CHEAP_MUTANTS = {  # mutant: the claim that must fail on the tiny grid
@@ -181,3 +196,11 @@ def test_quick_profile_passes(tmp_path):
     for claim in TINY:
         outcome = claims[claim].run(ctx)
         assert protocol.overall_verdict(outcome.checks) == "pass", describe(outcome.checks)
+
+
+def test_init_sweep_counts_per_architecture():
+    assert INIT.counts() == (400, 400, 400)
+    sweep = measure.InitSweep(d=16, widths=((16,), (32, 32)), n_networks=(10, 20), n_points=2)
+    assert [p.n_networks for p in measure.init_points(sweep, 0)] == [10, 20]
+    with pytest.raises(ValueError, match="n_networks must have one count per architecture"):
+        measure.InitSweep(d=16, widths=((16,),), n_networks=(10, 20), n_points=2).counts()

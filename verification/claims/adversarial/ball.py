@@ -165,4 +165,5 @@ def adversarial_training_stays_in_ball(ctx: registry.Context, *, grid: Grid | No
     data["captions"] = {"C0_hat_by_epoch": caption(data)}
     return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in pts]},
                             notes="C0_hat is recorded after every epoch (each epoch: several "
-                                  "minibatch steps, each projected).")
+                                  "minibatch steps, each projected).",
+                            judged={"balls": ("C0_hat / limit - 1",)})

@@ -32,7 +32,9 @@ class AdvPoint:
     steps; ``eps = 0``: standard training) on the first ``n_train`` training images (0: all);
     then attacked at every test image with PGD (``eval_steps`` steps) at each radius of
     ``eval_eps`` and with the exact single step. ``test_fraction``: the bundled subset's test
-    share (a full MNIST keeps its official split)."""
+    share (a full MNIST keeps its official split). ``robust_train_eps > 0``: also the robust
+    (PGD, ``eval_steps`` steps) logistic training loss of each trained network at that radius,
+    whatever radius it was trained at (standard training too)."""
     size: int
     m: int
     C0: float
@@ -49,6 +51,7 @@ class AdvPoint:
     seed: int
     test_fraction: float = 0.2
     mnist_path: str | None = None
+    robust_train_eps: float = 0.0
 
     @property
     def d(self) -> int:
@@ -81,13 +84,21 @@ def evaluate(net: models.TwoLayer, net0: models.TwoLayer, x, y, eval_eps, *, ste
             "pgd_robust": jnp.stack(pgd_robust), "pgd_norm_ratio": jnp.stack(norm_ratio)}
 
 
+def robust_loss(net: models.TwoLayer, x, y, *, eps: float, steps: int) -> jax.Array:
+    """Logistic loss ``mean softplus(-y f(x + delta))`` at the PGD-l2 points of radius ``eps``."""
+    result = labelled_attacks.pgd(net, x, y, eps=eps, steps=steps,
+                                  step_size=theory.pgd_step_size(eps, steps))
+    return jnp.mean(jax.nn.softplus(-result.margin))
+
+
 def adv_point(point: AdvPoint) -> dict:
     """Train and attack the networks of ``point``.
 
     Returns per network and epoch `(n_networks, epochs + 1)`: ``C0_hat``, ``train_accuracy``,
     ``train_robust`` (PGD of training); per network and test point `(n_networks, n_test)`: the
     arrays of :func:`evaluate`; per network and radius `(n_networks, k)`: ``line_robust``,
-    ``pgd_robust``, ``pgd_norm_ratio``; ``y`` `(n_test,)`.
+    ``pgd_robust``, ``pgd_norm_ratio``; ``y`` `(n_test,)`; with ``robust_train_eps > 0``,
+    ``robust_train_loss`` `(n_networks,)` (:func:`robust_loss` on the training points).
     """
     ds = per_network.load("mnist", point.d, seed=0, test_fraction=point.test_fraction,
                           path=point.mnist_path)
@@ -103,6 +114,11 @@ def adv_point(point: AdvPoint) -> dict:
                      point.eval_eps, steps=point.eval_steps)
             for W, W0, a in zip(result.params.W, params0.W, params0.a)]
     out = per_network.stack_rows(rows)
+    if point.robust_train_eps > 0:
+        out["robust_train_loss"] = np.array([
+            float(robust_loss(models.TwoLayer(W, a), x, y, eps=point.robust_train_eps,
+                              steps=point.eval_steps))
+            for W, a in zip(result.params.W, params0.a)])
     history = result.history
     return {**out, "C0_hat": np.asarray(history.C0_hat),
             "train_accuracy": np.asarray(history.accuracy),
@@ -165,6 +181,22 @@ def robust_at_max_B_check(name: str, robust, clean) -> protocol.Check:
     return protocol.exact_check(test, prediction=f"= {predicted:g}", value=float(np.nanmax(robust)),
                                 band=band, note=f"eligible points correctly classified: "
                                                 f"{np.nanmean(clean):.3f} (mean over networks)")
+
+
+def pgd_not_weaker_check(name: str, pgd, line) -> protocol.Check:
+    """PGD is at least as strong as the exact single step: for every network and radius, PGD
+    robust accuracy <= single-step robust accuracy (a sanity invariant, THEORY.md 8).
+
+    Args:
+        pgd, line: `(n_networks, k)` robust accuracies at the same ``k`` radii.
+    """
+    excess = float(np.max(np.asarray(pgd, dtype=float) - np.asarray(line, dtype=float)))
+    return protocol.exact_check(
+        f"{name}: max over networks and radii of PGD - single-step robust accuracy",
+        prediction="<= 0", value=excess, band=protocol.Band(
+            -math.inf, 0.0, 0.0, "sanity: the multi-step attack is at least as strong as the "
+                                 "single step at the same radius (PGD keeps its strongest "
+                                 "iterate; a network where it loses is an attack bug)"))
 
 
 def mean_ci(values, *, level: float, seed: int) -> dict:

@@ -39,7 +39,9 @@ class Grid:
 
 
 GRIDS = {"quick": Grid(init=measure.INIT["quick"],
-                       flips=FlipSweep(ds=(64, 1024), depths=(1, 2), n=128, n_networks=250)),
+                       # 500: the L = 2 slope's CI half-width was 0.086 at 250 (seeds 0-4),
+                       # its estimate (-0.534) 1.4 half-widths from the band edge.
+                       flips=FlipSweep(ds=(64, 1024), depths=(1, 2), n=128, n_networks=500)),
          "full": Grid(init=measure.INIT["full"],
                       flips=FlipSweep(ds=(64, 256, 1024), depths=(1, 2, 4), n=256,
                                       n_networks=500))}  # 250 left the L = 4 slope's CI at +-0.13
@@ -170,6 +172,13 @@ def deep_attack_scales_as_inverse_sqrt_d(ctx: registry.Context, *, grid: Grid | 
             "captions": {"eta_sqrt_d_vs_depth": caption}}
     return registry.Outcome(checks, data, {"init": dataclasses.asdict(grid.init),
                                            "flips": dataclasses.asdict(grid.flips), "level": level},
+                            inputs=("level", "predicted"),
+                            judged={"series": ("mean sqrt(d)|f|/||grad f||",
+                                               "log-log slope of mean eta* against d")},
+                            unjudged={"measured": "not predicted: the curvature factor eta* / "
+                                      "first order and the no-flip share at depth have no closed "
+                                      "form (THEORY.md 9); mean eta* sqrt(d) is judged through "
+                                      "its d-slope only"},
                             notes="Measured, not predicted: " + "; ".join(
                                 f"{k}: median eta*/first order {v['median_eta_over_first_order']:.3f}, "
                                 f"no flip within {measure.FlipPoint.max_ratio:g}x {v['no_flip_fraction']:.3%}"

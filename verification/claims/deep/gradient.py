@@ -85,12 +85,14 @@ def deep_gradient_norm_matches_kernel(ctx: registry.Context, *, grid: Grid | Non
         s["ci_lo"].append(check.ci[0])
         s["ci_hi"].append(check.ci[1])
     caption = plotting.caption(
-        "Mean squared input gradient over {n:d} networks per architecture (d = {d:d}), divided by "
+        "Mean squared input gradient over {n} networks per architecture (d = {d:d}), divided by "
         "the kernel prediction: {ratios} at depths {depths}; prediction 1.",
-        n=grid.init.n_networks, d=grid.init.d, ratios=[c.estimate for c in checks],
+        n=list(grid.init.counts()), d=grid.init.d, ratios=[c.estimate for c in checks],
         depths=[p.depth for p, _ in results])
     data = {"series": series, "level": level, "d": grid.init.d, "predicted": predicted,
             "captions": {"gradient_norm_ratio_vs_depth": caption}}
     return registry.Outcome(checks, data, {"init": dataclasses.asdict(grid.init), "level": level},
+                            inputs=("level", "d", "predicted"),
+                            judged={"series": ("E||grad_x f||^2 / sum_i d2K",)},
                             notes="For relu the prediction is exact at every width, so the band "
                                   "is an equivalence margin, not a finite-width allowance.")

@@ -170,17 +170,30 @@ def first_order_sqrt_d(result: dict, d: int) -> np.ndarray:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class InitSweep:
     """The init sweep shared by three claims: ``n_networks`` networks per hidden-width tuple
-    of ``widths`` (one tuple per architecture), at ``n_points`` orthonormal inputs in ``R^d``."""
+    of ``widths`` (one tuple per architecture; an int: the same count for each, a tuple: one
+    count per architecture), at ``n_points`` orthonormal inputs in ``R^d``."""
     d: int
     widths: tuple
-    n_networks: int
+    n_networks: int | tuple
     n_points: int
+
+    def counts(self) -> tuple:
+        """Networks per architecture, in the order of ``widths``."""
+        if isinstance(self.n_networks, int):
+            return (self.n_networks,) * len(self.widths)
+        if len(self.n_networks) != len(self.widths):
+            raise ValueError(f"n_networks must have one count per architecture ({len(self.widths)});"
+                             f" got {self.n_networks}")
+        return tuple(self.n_networks)
 
 
 # The quick grid has a width != d (an output-width normalisation shows only there), a depth
 # >= 8 (weights shared across layers show only at depth) and an equal-beta pair (1 x 64, 2 x 128).
-INIT = {"quick": InitSweep(d=64, widths=((64,), (128, 128), (64,) * 8), n_networks=2000,
-                           n_points=4),
+# Counts sized from seeds 0-4 at 2,000 each (THEORY.md 8: CI half-width <= 60% of the allowed
+# one, estimate >= 2 half-widths from a band edge): depth 8's heavy-tailed relative variances
+# and first-order sizes need 2x, the 2 x 128 first-order size 1.3x.
+INIT = {"quick": InitSweep(d=64, widths=((64,), (128, 128), (64,) * 8),
+                           n_networks=(2000, 2600, 4000), n_points=4),
         "full": InitSweep(d=256, widths=((256,), (512, 512), (256,) * 4, (256,) * 8, (256,) * 16),
                           n_networks=2000, n_points=4)}  # 1000 left the d = 256 CIs at +-0.06-0.09
 
@@ -197,10 +210,10 @@ INIT_GRIDS = {profile: InitGrid(init=INIT[profile]) for profile in ("quick", "fu
 def init_points(sweep: InitSweep, seed: int) -> list:
     """One :class:`InitPoint` per architecture of ``sweep``."""
     points_seed = protocol.derive_seed(seed, "deep", "points", sweep.d)
-    return [InitPoint(d=sweep.d, widths=tuple(w), n_networks=sweep.n_networks,
-                      n_points=sweep.n_points, points_seed=points_seed,
+    return [InitPoint(d=sweep.d, widths=tuple(w), n_networks=n, n_points=sweep.n_points,
+                      points_seed=points_seed,
                       seed=protocol.derive_seed(seed, "deep", "init", sweep.d, list(w)))
-            for w in sweep.widths]
+            for w, n in zip(sweep.widths, sweep.counts())]
 
 
 def run_init(runner, sweep: InitSweep, seed: int) -> list:

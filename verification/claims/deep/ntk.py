@@ -107,14 +107,19 @@ def deep_empirical_ntk_converges(ctx: registry.Context, *, grid: Grid | None = N
         off[name] = {"mean_offdiag_over_analytic": float(np.mean(off_diagonal(result["theta"])) / analytic),
                      "analytic_offdiag": analytic}
     caption = plotting.caption(
-        "Relative error of the empirical NTK's diagonal over {n:d} networks per architecture: "
+        "Relative error of the empirical NTK's diagonal over {n} networks per architecture: "
         "{m} at beta {b}, exact prediction {e}; mean over exact mean {r}.",
-        n=grid.init.n_networks, m=[s for v in series.values() for s in v["rel_sd"]],
+        n=list(grid.init.counts()), m=[s for v in series.values() for s in v["rel_sd"]],
         b=[b for v in series.values() for b in v["beta"]],
         e=[e for v in series.values() for e in v["exact"]], r=[c.estimate for c in checks[::2]])
     data = {"series": series, "level": level, "offdiagonal": off,
             "captions": {"ntk_error_vs_beta": caption}}
     return registry.Outcome(checks, data, {"init": dataclasses.asdict(grid.init), "level": level},
+                            inputs=("level",),
+                            judged={"series": ("relvar Theta_hat(x, x) / exact",)},
+                            unjudged={"offdiagonal": "not predicted: the off-diagonal mean of the "
+                                      "empirical NTK is exact only at infinite width (THEORY.md 9 "
+                                      "gives its finite-width value on the diagonal alone)"},
                             notes="Measured (not predicted at finite width): the mean off-diagonal "
                                   "entry at orthogonal inputs over the infinite-width Theta: "
                                   + ", ".join(f"{k} {v['mean_offdiag_over_analytic']:.3f}"
