@@ -21,6 +21,7 @@ CACHE_VERSION = 1
 # Train and test points are an i.i.d. split of one subset: test minus train accuracy is 0 up to
 # the binomial noise of ~200 test points (sd ~0.03) and a small generalisation gap.
 GAP_BAND = 0.1
+REACHED = 0.99  # min C0_hat / C0 at the fixed radii: the stop rule lands on C0 once reached
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -115,7 +116,34 @@ def judge_transition(fixed: dict, *, fit_ds, level: float, seed: int, fixed_slop
     if envelope is not None:
         checks.append(stats.violation_check("MNIST, fixed C0 inside the conditions", envelope,
                                             level=level, seed=protocol.derive_seed(seed, "envelope")))
+    reached = min(float(np.min(r["C0_hat"])) / C0 for C0, by_d in fixed.items() for r in by_d.values())
+    checks.append(protocol.exact_check(
+        "MNIST, fixed C0: min C0_hat / C0 over networks and sizes (radius reached)",
+        prediction=f">= {REACHED:g}", value=reached, predicted=1.0,
+        band=protocol.Band(REACHED, 1 + 1e-9, 0, "the stop rule lands on C0 once reached; below it "
+                           "the slope would compare networks at smaller radii")))
     return checks
+
+
+def robust_check(results) -> protocol.Check:
+    """Exact check of the reported robust accuracies: the line attack's robust accuracy at
+    ``eps`` is the share of test points classified correctly with ``eta* > eps``, recomputed
+    here from ``eta*``, ``f`` and ``y`` (a second implementation).
+
+    Args:
+        results: ``(point, measure.trained_point result)`` pairs whose points have an ``eps_grid``.
+    """
+    worst = 0.0
+    for point, r in results:
+        eps = np.asarray(point.eps_grid, dtype=float)
+        robust = np.mean(correct(r)[:, None, :] & (np.asarray(r["eta"])[:, None, :] > eps[None, :, None]),
+                         axis=-1)
+        worst = max(worst, float(np.max(np.abs(robust - np.asarray(r["robust_accuracy"])))))
+    return protocol.exact_check(
+        "MNIST, every grid point: max |robust accuracy - share of correct points with eta* > eps|",
+        prediction="0 (robust under the line attack iff correct and eta* > eps)", value=worst,
+        predicted=0.0, band=protocol.Band(0, 1e-12, 0, "both count the same points; rounding of "
+                                          "a mean of <= 1000 booleans"))
 
 
 def measurements(fixed: dict, sweep: dict, *, level: float, seed: int) -> dict:
@@ -198,6 +226,7 @@ def phase_transition_in_C0(ctx: registry.Context, *, grid: Grid | None = None) -
     envelope = np.concatenate(inside, axis=0) if inside else None
     level = ctx.level(len(fixed) + 1 + (envelope is not None))
     checks = judge_transition(fixed, fit_ds=fit_ds, level=level, seed=ctx.seed, envelope=envelope)
+    checks.append(robust_check([(p, by[p]) for p in points]))
     data = {"points": [summary(p, by[p], role="fixed" if p in fixed_points else "sweep", level=level,
                                seed=protocol.derive_seed(ctx.seed, i)) for i, p in enumerate(points)],
             "fit_d": fit_ds, "level": level, "lazy_boundary": theory.LAZY_MAX_C0_RATIO,
@@ -214,6 +243,11 @@ def phase_transition_in_C0(ctx: registry.Context, *, grid: Grid | None = None) -
              + f". CIs at {level:.4%} over networks. Sweep: width {grid.sweep_m}, {grid.networks} "
                f"networks, at most {grid.sweep_steps} steps (a radius not reached in time is "
                "plotted at the C0_hat reached).")
-    return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in points],
-                                           "kappa": {str(d): k for d, k in kappas.items()}},
-                            notes=notes)
+    unmeasured = "THEORY.md 4 does not predict it (measured, not judged)"
+    return registry.Outcome(
+        checks, data, {"points": [dataclasses.asdict(p) for p in points],
+                       "kappa": {str(d): k for d, k in kappas.items()}},
+        notes=notes, inputs=("fit_d", "level", "lazy_boundary"),
+        judged={"points": ("against d", "test minus train", "radius reached", "robust accuracy")},
+        unjudged={"growth": "slope of eta* sqrt(d) against C0: " + unmeasured,
+                  "path": "slope of eta* against d along C0 = r sqrt(d): " + unmeasured})
