@@ -29,7 +29,7 @@ TINY = {  # one tiny grid per claim, passed as an argument
     "attack_independent_of_width": width.Grid(d=16, widths=(64, 256), networks=8),
     "lazy_bound_holds": bound.Grid(sphere=SPHERE, kappa=KAPPA, ds=(64,), ratios=(0.0, 0.03), held_out=8),
     "constant_does_not_grow_with_d": constant.Grid(sphere=SPHERE, sphere_ds=(64, 256),
-                                                   fixed_C0=(0.0, 0.5)),
+                                                   fixed_C0=(0.0, 0.5), held_out=4),
     "phase_transition_in_C0": transition.Grid(
         kappa=KAPPA, fit_sizes=(4, 7), m=64, fit_networks=3, steps=30, fixed_C0=(0.5, 1.0),
         sizes=(2, 4), ratios=(0.1, 1.0), sweep_m=64, networks=3, sweep_steps=30,
