@@ -144,8 +144,9 @@ def robust_check(results) -> protocol.Check:
     return protocol.exact_check(
         "MNIST, every grid point: max |robust accuracy - share of correct points with eta* > eps|",
         prediction="0 (robust under the line attack iff correct and eta* > eps)", value=worst,
-        predicted=0.0, band=protocol.Band(0, 1e-12, 0, "both count the same points; rounding of "
-                                          "a mean of <= 1000 booleans"))
+        predicted=0.0, band=protocol.Band(0, 1e-6, 0, "both count the same points: one point "
+                                          "of n <= 1000 moves it by >= 1e-3; a float32 mean "
+                                          "rounds by ~1e-7"))
 
 
 def measurements(fixed: dict, sweep: dict, *, level: float, seed: int) -> dict:
