@@ -132,8 +132,9 @@ def lazy_bound_holds(ctx: registry.Context, *, grid: Grid | None = None) -> regi
     (||grad f(x; W0)|| - 2 C0 - (2/pi)^(1/4) sqrt(C0 d) m^(-1/4))`` for at least 99% of points at
     every grid point with ``d >= 64``, ``C0 <= sqrt(d)/4``, ``m >= 16 C0^2`` (points whose own
     denominator is below half their gradient norm are outside the claim, and counted); at
-    ``C0 = 0`` the median of ``eta*/B`` is the calibration's median over ``kappa_d``; trained
-    networks reach ``C0``."""
+    ``C0 = 0`` (held-out untrained networks) the 99.9% quantile of ``eta*/B`` is 1, as
+    ``kappa_d`` is defined, and the median of ``eta*`` over the first-order prediction is the
+    calibration's; trained networks reach ``C0``."""
     grid = grid or GRIDS[ctx.profile]
     trained = (measure.sphere_points(dataclasses.replace(grid.sphere, networks=grid.held_out), ctx.seed,
                                      grid.ds, lambda d: [0.0] if 0.0 in grid.ratios else [])

@@ -134,7 +134,7 @@ def constant_does_not_grow_with_d(ctx: registry.Context, *, grid: Grid | None = 
         ) -> registry.Outcome:
     """At each fixed ``C0``, the 95th percentile of ``eta* sqrt(d) / (|f(x; W0)| + C0)`` at the
     held-out largest ``d`` does not exceed the upper end of the bootstrap CI of ``K_hat(C0)``,
-    the same percentile pooled over the smaller ``d``."""
+    the same percentile pooled over the smaller ``d``; trained networks reach their radius."""
     grid = grid or GRIDS[ctx.profile]
     held_out = grid.sphere_ds[-1]
     points = (measure.sphere_points(grid.sphere, ctx.seed, grid.sphere_ds[:-1], lambda d: grid.fixed_C0)

@@ -206,8 +206,10 @@ def summary(point: measure.TrainedPoint, result: dict, *, role: str, level: floa
 def phase_transition_in_C0(ctx: registry.Context, *, grid: Grid | None = None) -> registry.Outcome:
     """On MNIST 0 vs 1 (logistic loss, full-batch GD, stop rule), at each fixed ``C0`` the slope
     of ``eta*`` against ``d`` is ``-1/2`` (band ``[-0.6, -0.4]``), ``eta* <= B(x)`` inside the
-    conditions and test accuracy equals train accuracy within 0.1. Measured, not judged: the growth of ``eta* sqrt(d)`` with ``C0``, the slope along
-    ``C0 = r sqrt(d)``, and robust accuracy against ``eps sqrt(d)``."""
+    conditions, test accuracy equals train accuracy within 0.1, the fixed radii are reached, and
+    the reported robust accuracies count the correct points with ``eta* > eps``. Measured, not
+    judged: the growth of ``eta* sqrt(d)`` with ``C0``, the slope along ``C0 = r sqrt(d)``, and
+    how robust accuracy falls with ``eps sqrt(d)``."""
     grid = grid or GRIDS[ctx.profile]
     fit_ds = [size ** 2 for size in grid.fit_sizes]
     fixed_points = mnist_points(grid, ctx.seed, grid.fit_sizes, lambda d: grid.fixed_C0,
