@@ -3,10 +3,13 @@
 conditions (THEORY.md 4; notation in :mod:`.measure`).
 
 Networks are the units: a grid point's violation fraction is the mean over networks of each
-network's fraction. Untrained networks (``C0 = 0``) test the calibration's transfer and the
-envelope's tightness: there ``B = kappa_d |f| / ||grad f||``, so the median of ``eta* / B`` is
-the calibration's median ratio divided by ``kappa_d``. Trained networks must reach their lazy
-radius (``C0_hat = C0``), else the "after training" arm re-tests the initialisation.
+network's fraction. Untrained networks (``C0 = 0``, many: an attack at init is cheap) judge the
+calibration on held-out seeds: there ``B = kappa_d |f| / ||grad f||``, so by THEORY.md 4's
+definition of ``kappa_d`` the 99.9% quantile of ``eta* / B`` is 1 (the envelope is tight; a
+misplaced quantile or a slack factor moves it), and the median of ``eta* / (|f| / ||grad f||)``
+is the calibration's median (the law transfers; ``kappa_d`` plays no part in it). Trained
+networks must reach their lazy radius (``C0_hat = C0``), else the "after training" arm re-tests
+the initialisation.
 """
 import dataclasses
 import math
@@ -19,9 +22,14 @@ from verification.claims import per_network, stats
 from verification.claims.attacks import measure
 
 CACHE_VERSION = 1
-# At C0 = 0 the median of eta*/B is median/kappa_d of the calibration (same law, disjoint seeds):
-# exact up to the calibration's own sampling error (~0.3% for the median of 8000 ratios).
-TIGHTNESS_BAND = 0.03
+# At C0 = 0 the held-out 99.9% quantile of eta*/B is 1 (THEORY.md 4 defines kappa_d as that
+# quantile): +-5% is a fixed tolerance above kappa_d's Monte Carlo error (the 99.9% quantile of
+# 8000 calibration ratios: sd 0.7% at d = 64, 0.2% at d = 256 across seeds).
+TIGHTNESS_QUANTILE = 0.999
+TIGHTNESS_BAND = 0.05
+# The held-out median of eta*/first-order is the calibration's (same law, disjoint seeds): exact
+# up to the two medians' sampling error (~0.2% each); +-3% is a fixed tolerance.
+TRANSFER_BAND = 0.03
 REACHED = 0.99  # C0_hat / C0 of every trained network: the stop rule lands on C0 when reached
 RATIO_DIGITS = 4  # significant digits of the stored per-point eta*/B
 
@@ -29,17 +37,20 @@ RATIO_DIGITS = 4  # significant digits of the stored per-point eta*/B
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Grid:
     """Shared sphere training at each ``d`` in ``ds`` and ``C0 = ratio sqrt(d)`` for ``ratios``
-    (``0``: untrained); ``kappa``: the calibration sweep."""
+    (``0``: ``held_out`` untrained networks); ``kappa``: the calibration sweep."""
     sphere: measure.SphereSweep
     kappa: measure.KappaSweep
     ds: tuple
     ratios: tuple
+    held_out: int
 
 
+# 48 held-out networks gave the 99.9% quantile of eta*/B a CI half-width of 0.035 at d = 64
+# (0.005-0.012 at d = 256) at the quick level: 256 bring it to ~0.014, within 60% of +-0.025.
 GRIDS = {"quick": Grid(sphere=measure.SPHERE["quick"], kappa=measure.KAPPA["quick"], ds=(64, 256),
-                       ratios=(0.0, 0.01, 0.03, 0.1)),
+                       ratios=(0.0, 0.01, 0.03, 0.1), held_out=256),
          "full": Grid(sphere=measure.SPHERE["full"], kappa=measure.KAPPA["full"], ds=(64, 256, 1024),
-                      ratios=(0.0, 0.01, 0.03, 0.1))}
+                      ratios=(0.0, 0.01, 0.03, 0.1), held_out=256)}
 
 
 def judge_bound(points: list, *, level: float, seed: int) -> list:
@@ -48,7 +59,8 @@ def judge_bound(points: list, *, level: float, seed: int) -> list:
     Args:
         points: dicts with ``label``, ``C0``, ``rows`` `(n_networks, 2)`, ``ratio`` and
             ``eligible`` `(n_networks, n_points)`, ``C0_hat`` `(n_networks,)` and
-            ``median_calibration`` (the calibration's median ``eta*/first-order``) and ``kappa``.
+            ``median_calibration`` (the calibration's median ``eta*/first-order``), ``kappa``
+            and ``eta_over_first_order`` `(n_networks, n_points)` ``eta* ||grad f(x; W0)|| / |f(x; W0)|``.
     """
     checks = []
     for p in points:
@@ -57,16 +69,26 @@ def judge_bound(points: list, *, level: float, seed: int) -> list:
         checks.append(stats.violation_check(p["label"], p["rows"], level=level,
                                             seed=protocol.derive_seed(seed, p["label"])))
         if p["C0"] == 0:
-            target = p["median_calibration"] / p["kappa"]
+            eligible = np.where(p["eligible"], p["ratio"], np.nan)
             checks.append(stats.bootstrap_check(
-                f"{p['label']}: median eta*/B(x) / (calibration median / kappa_d)",
-                np.where(p["eligible"], p["ratio"], np.nan),
-                statistic=lambda r: float(np.nanmedian(r)) / target,
-                prediction=f"1 (median / kappa_d = {target:.4f}: B is tight, THEORY.md 4)",
-                band=stats.relative_band(TIGHTNESS_BAND, "+-3%: same law as the calibration, "
-                                         "disjoint seeds; a slack factor or a missing kappa_d "
-                                         "moves it by its own size"),
+                f"{p['label']}: {TIGHTNESS_QUANTILE:.1%} quantile of eta*/B(x) (held-out kappa_d)",
+                eligible, statistic=lambda r: float(np.nanquantile(r, TIGHTNESS_QUANTILE)),
+                prediction=f"1 (kappa_d = {p['kappa']:.4f} is this quantile on disjoint seeds: B "
+                           "is tight, THEORY.md 4)", predicted=1.0,
+                band=stats.relative_band(TIGHTNESS_BAND, "+-5%: a fixed tolerance above kappa_d's "
+                                         "Monte Carlo error (sd 0.7% at d = 64); a slack factor "
+                                         "or a misplaced quantile moves it by its own size"),
                 level=level, seed=protocol.derive_seed(seed, "tight", p["label"])))
+            median = p["median_calibration"]
+            checks.append(stats.bootstrap_check(
+                f"{p['label']}: median eta*/first-order / calibration median (law transfers)",
+                np.where(p["eligible"], p["eta_over_first_order"], np.nan),
+                statistic=lambda r: float(np.nanmedian(r)) / median,
+                prediction=f"1 (calibration median {p['median_calibration']:.4f}, disjoint seeds)",
+                predicted=1.0, band=stats.relative_band(TRANSFER_BAND, "+-3%: same law as the "
+                                                        "calibration; two medians' sampling error "
+                                                        "~0.2% each"),
+                level=level, seed=protocol.derive_seed(seed, "transfer", p["label"])))
         else:
             reached = float(np.min(p["C0_hat"]) / p["C0"])
             checks.append(protocol.exact_check(
@@ -110,11 +132,14 @@ def lazy_bound_holds(ctx: registry.Context, *, grid: Grid | None = None) -> regi
     (||grad f(x; W0)|| - 2 C0 - (2/pi)^(1/4) sqrt(C0 d) m^(-1/4))`` for at least 99% of points at
     every grid point with ``d >= 64``, ``C0 <= sqrt(d)/4``, ``m >= 16 C0^2`` (points whose own
     denominator is below half their gradient norm are outside the claim, and counted); at
-    ``C0 = 0`` the median of ``eta*/B`` is the calibration's median over ``kappa_d``; trained
-    networks reach ``C0``."""
+    ``C0 = 0`` (held-out untrained networks) the 99.9% quantile of ``eta*/B`` is 1, as
+    ``kappa_d`` is defined, and the median of ``eta*`` over the first-order prediction is the
+    calibration's; trained networks reach ``C0``."""
     grid = grid or GRIDS[ctx.profile]
-    trained = measure.sphere_points(grid.sphere, ctx.seed, grid.ds,
-                                    lambda d: [r * math.sqrt(d) for r in grid.ratios])
+    trained = (measure.sphere_points(dataclasses.replace(grid.sphere, networks=grid.held_out), ctx.seed,
+                                     grid.ds, lambda d: [0.0] if 0.0 in grid.ratios else [])
+               + measure.sphere_points(grid.sphere, ctx.seed, grid.ds,
+                                       lambda d: [r * math.sqrt(d) for r in grid.ratios if r > 0]))
     calibration = per_network.kappa_points(grid.ds, grid.sphere.m, n_networks=grid.kappa.networks,
                                            n_points=grid.kappa.points, seed=ctx.seed,
                                            role="kappa-calibration")
@@ -135,10 +160,13 @@ def lazy_bound_holds(ctx: registry.Context, *, grid: Grid | None = None) -> regi
             inside.append(point)
         else:
             outside.append(short)
-        if eligible.any():
-            stored[short] = [float(f"{v:.{RATIO_DIGITS}g}") for v in ratio[eligible]]
+        shown = slice(0, grid.sphere.networks)  # the figure shows as many networks at every point
+        if eligible[shown].any():
+            stored[short] = [float(f"{v:.{RATIO_DIGITS}g}") for v in ratio[shown][eligible[shown]]]
         first_order_ratio = (np.asarray(r["first_order"]) * np.asarray(r["init_grad_norm"])
                              / np.maximum(np.abs(np.asarray(r["init_f"])), 1e-300))
+        point["eta_over_first_order"] = (np.asarray(r["eta"]) * np.asarray(r["init_grad_norm"])
+                                      / np.maximum(np.abs(np.asarray(r["init_f"])), 1e-300))
         table.append({"d": p.d, "m": p.m, "C0": p.C0, "C0_over_sqrt_d": p.C0 / math.sqrt(p.d),
                       "inside": bool(is_inside), "violations": int(rows[:, 0].sum()),
                       "eligible": int(rows[:, 1].sum()), "points": int(ratio.size),
@@ -146,7 +174,7 @@ def lazy_bound_holds(ctx: registry.Context, *, grid: Grid | None = None) -> regi
                       **{f"ratio_{k}": v for k, v in tightness(ratio, eligible).items()},
                       "min_C0_hat_over_C0": float(np.min(r["C0_hat"]) / p.C0) if p.C0 else None,
                       "median_trained_over_init_first_order": float(np.median(first_order_ratio))})
-    n_checks = sum(2 for p in inside if p["rows"][:, 1].sum() > 0)
+    n_checks = sum(1 + 2 * (p["C0"] == 0) for p in inside if p["rows"][:, 1].sum() > 0)
     checks = judge_bound(inside, level=ctx.level(max(n_checks, 1)), seed=ctx.seed)
     data = {"kappa": {str(d): c["kappa"] for d, c in calibrated.items()},
             "calibration_median": {str(d): c["median"] for d, c in calibrated.items()},
@@ -157,13 +185,19 @@ def lazy_bound_holds(ctx: registry.Context, *, grid: Grid | None = None) -> regi
              f"{t['median_trained_over_init_first_order']:.3f}" + ("" if t["inside"] else " (grid point outside)")
              for t in table]
     data["captions"] = {"eta_over_bound_by_grid_point": plotting.caption(
-        "Per-point eta*/B(x) per grid point (sphere, m = {m}, {n:d} networks each; eligible points "
-        "only). The largest ratio over all points inside the conditions is {top}; points of one "
-        "network are correlated.", m=grid.sphere.m, n=grid.sphere.networks,
+        "Per-point eta*/B(x) per grid point (sphere, m = {m}, the first {n:d} networks of each; "
+        "eligible points only). The largest ratio over all points inside the conditions (C0 = 0: "
+        "{h:d} held-out networks) is {top}; points of one network are correlated.", m=grid.sphere.m,
+        n=grid.sphere.networks, h=grid.held_out,
         top=max((t["ratio_max"] for t in table if t["inside"] and t["eligible"]), default=math.nan))}
     notes = ("kappa_d (99.9% quantile of eta*/first-order at init, calibration seeds disjoint from "
              "the checked networks): " + ", ".join(f"d = {d}: {k:.3f}" for d, k in data["kappa"].items())
              + ". Per grid point: " + "; ".join(lines) + ".")
-    return registry.Outcome(checks, data, {"trained": [dataclasses.asdict(p) for p in trained],
-                                           "calibration": [dataclasses.asdict(p) for p in calibration]},
-                            notes=notes)
+    violation = "mean fraction of points with eta* > B(x)"
+    return registry.Outcome(
+        checks, data, {"trained": [dataclasses.asdict(p) for p in trained],
+                       "calibration": [dataclasses.asdict(p) for p in calibration]},
+        notes=notes, inputs=("outside",),
+        judged={"kappa": ("(C0/sqrt(d) = 0): " + violation, "(held-out kappa_d)"),
+                "calibration_median": ("(law transfers)",),
+                "grid": (violation, "radius reached"), "ratios": (violation,)})
