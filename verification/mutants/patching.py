@@ -50,6 +50,7 @@ TARGETS = {
     "min_flip_exact": "ntk_attack.attacks:_min_flip_exact",
     "attack_direction": "ntk_attack.attacks:_direction",
     "breakpoint_walk": "ntk_attack.attacks:_first_zero_sorted",
+    "flip_status": "ntk_attack.attacks:_status",
     "lazy_envelope": "ntk_attack.theory.two_layer:lazy_envelope",
     "calibrate_kappa": "ntk_attack.bounds:calibrate_kappa",
     "K_hat": "ntk_attack.bounds:K_hat",
