@@ -35,7 +35,7 @@ ATTACK_STEPS = 20
 
 
 def dataset(side):
-    ds = data.mnist_subset(side)
+    ds = data.mnist_subset(side, seed=0)
     return ds.x_train[:N_TRAIN], ds.y_train[:N_TRAIN], ds.x_test, ds.y_test
 
 
@@ -60,9 +60,9 @@ def nets_of(params):
 
 def robust(params, x, y, eps_grid):
     """Per network `(k, len(eps_grid))` robust test accuracy, PGD-l2 and the line attack."""
-    pgd = [np.asarray(labelled_attacks.robust_accuracy(n, x, y, eps_grid, attack="pgd", steps=ATTACK_STEPS,
-                                              step_fraction=2.5 / ATTACK_STEPS)) for n in nets_of(params)]
-    line = [np.asarray(labelled_attacks.robust_accuracy(n, x, y, eps_grid, attack="line")) for n in nets_of(params)]
+    pgd = [np.asarray(labelled_attacks.robust_accuracy(n, x, y, eps_grid=eps_grid, attack="pgd",
+                                                                  steps=ATTACK_STEPS)) for n in nets_of(params)]
+    line = [np.asarray(labelled_attacks.robust_accuracy(n, x, y, eps_grid=eps_grid, attack="line")) for n in nets_of(params)]
     return np.array(pgd), np.array(line)
 
 
@@ -113,8 +113,8 @@ def envelope_row(result, init, f0, g0, xt, yt, *, d, m, kappa):
         robust_points = np.asarray(yt * flip.f0 > 0) & (eta > top)
         line_acc.append(float(robust_points[ok].mean()))
         line_acc_all.append(float(robust_points.mean()))
-        pgd_acc.append(float(labelled_attacks.robust_accuracy(net, xt, yt, [top], attack="pgd", steps=ATTACK_STEPS,
-                                                     step_fraction=2.5 / ATTACK_STEPS)[0]))
+        pgd_acc.append(float(labelled_attacks.robust_accuracy(net, xt, yt, eps_grid=[top], attack="pgd",
+                                                     steps=ATTACK_STEPS)[0]))
     pooled = np.concatenate(ratios) if ratios else np.full(1, np.nan)
     history = result.history
     return dict(d=d, m=m, kappa=kappa, eligible=int(pooled.size), n_test=int(len(yt) * len(init)),

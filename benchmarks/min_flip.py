@@ -16,7 +16,8 @@ import jax.numpy as jnp
 
 jax.config.update("jax_enable_x64", True)
 
-from ntk_attack.attacks import line_search_reference, min_flip  # noqa: E402
+from ntk_attack.attacks import min_flip  # noqa: E402
+from line_search import line_search_reference  # noqa: E402 (benchmarks/, beside this file)
 from ntk_attack.models import init_two_layer  # noqa: E402
 
 

@@ -417,7 +417,7 @@ def report(name, params, C0):
            "C0_hat": float(training.C0_hat(params.W, params0.W)),
            "prefactor": float(jnp.median(flip.eta)) * np.sqrt(d),
            "K95": float(jnp.quantile(bounds.k_ratio(flip.eta, f0_test, C0=C0, d=d), 0.95)),
-           "robust": float(na.robust_accuracy(params, ds.x_test, ds.y_test, [1 / np.sqrt(d)])[0]),
+           "robust": float(na.robust_accuracy(params, ds.x_test, ds.y_test, eps_grid=[1 / np.sqrt(d)])[0]),
            "drift": float(jnp.max(jnp.abs(flip.f0 - f0_test))) - C0,
            "violations": int(jnp.sum(jnp.abs(flip.f0 - f0_test) > C0 * (1 + 1e-12))),
            "eta_sqrt_d": np.asarray(flip.eta) * np.sqrt(d)}
@@ -430,7 +430,7 @@ def report(name, params, C0):
 print("  network   test acc  C0_hat  C0_hat/sqrt(d)  median eta* sqrt(d)  K95    robust acc  drift - C0")
 rows = {0.0: report("init", params0, C0=0.0)}
 for C0 in (2.0, 4.0):
-    result = na.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=4.0, steps=400,
+    result = na.train(None, params0, ds.x_train, ds.y_train, loss="logistic", lr=4.0, steps=400,
                       C0=C0, rule="stop")       # TrainResult(params, history)
     rows[C0] = report(f"C0 = {C0:g}", result.params, C0=C0)
     rows[C0]["steps"] = int(result.history.steps_taken)
@@ -489,7 +489,7 @@ clean, perturbation, attacked, captions, flips, norm_error = [], [], [], [], 0, 
 for side in (7, 14, 28):
     images = data.mnist_subset(side, seed=0)
     net0 = na.init_two_layer(jax.random.PRNGKey(31), images.d, 1024)
-    net = na.train(net0, images.x_train, images.y_train, loss="logistic", lr=4.0, steps=400,
+    net = na.train(None, net0, images.x_train, images.y_train, loss="logistic", lr=4.0, steps=400,
                    C0=4.0, rule="stop").params
     flip = na.min_flip(net, images.x_test)
     i = int(np.argmax(np.asarray(images.y_test * flip.f0 > 0)))        # first correct test digit
@@ -535,7 +535,7 @@ expect("delta_norm_error", 0, 1e-12, "exact: u has unit norm; float64 rounding")
 
 # %%
 for C0 in (8.0, 16.0, None):
-    result = na.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=4.0, steps=400,
+    result = na.train(None, params0, ds.x_train, ds.y_train, loss="logistic", lr=4.0, steps=400,
                       C0=C0, rule="stop")
     C0_value = float(result.history.C0_hat[-1]) if C0 is None else C0
     rows[C0_value] = report("no C0" if C0 is None else f"C0 = {C0:g}", result.params, C0=C0_value)
@@ -607,7 +607,7 @@ expect("K95_falling", 1, 0, "measured (regression, not a prediction): seed 30")
 
 # %% jupyter={"source_hidden": true}
 anti0 = na.init_two_layer(jax.random.PRNGKey(30), d, m, signs="antisymmetric")
-anti = na.train(anti0, ds.x_train, ds.y_train, loss="logistic", lr=4.0, steps=400, C0=2.0,
+anti = na.train(None, anti0, ds.x_train, ds.y_train, loss="logistic", lr=4.0, steps=400, C0=2.0,
                 rule="stop").params
 anti_flip = na.min_flip(anti, ds.x_test)
 seen["antisymmetric_accuracy"] = float(jnp.mean(ds.y_test * anti_flip.f0 > 0))
@@ -636,7 +636,7 @@ distance, persist = np.zeros((4, 4)), np.zeros((4, 4))
 for j, m in enumerate(widths):
     for seed in range(4):
         net0 = na.init_two_layer(jax.random.PRNGKey(200 + seed), digits.d, m)
-        net = na.train(net0, xd, yd, loss="squared", lr=lr, steps=steps).params
+        net = na.train(None, net0, xd, yd, loss="squared", lr=lr, steps=steps).params
         h = na.ntk_regression(xd, yd - na.apply(net0, xd), kernel=kernels.ntk_first_layer,
                               ridge=0.0, steps=steps, lr=lr)    # KernelPredictor
         g0, gt, gh = (np.asarray(g) for g in (na.input_grad(net0, xt), na.input_grad(net, xt),
@@ -707,7 +707,7 @@ print(f"fitted slope {slope:.3f}: the distance halves when m grows by {2 ** (-1 
 #   transition, and section 6 for how kernel predictors and trained networks differ.
 # - The other attacks on labelled data are `na.fgm`, `na.pgd` and
 #   `na.robust_accuracy(..., attack="pgd")`. The paper's fixed-step line search is
-#   `na.attacks.line_search_reference`.
+#   `benchmarks/line_search.py` (a baseline, outside the library).
 #
 # Your numbers against the text, in one table:
 

@@ -15,26 +15,49 @@ The flat namespace holds the central concepts:
 - :mod:`ntk_attack.theory`, every closed-form prediction.
 
 Helpers stay in their modules (``training.project_rows``, ``models.to_bubeck``, ``bounds``,
-``data``, ``plotting``, ``io``). Importing this package loads neither neural_tangents nor
-TensorFlow (only ``ntk_attack.kernels`` functions import neural_tangents, when called) and
-changes no JAX setting: turn on ``jax_enable_x64`` yourself for float64 (the ``ntk-attack``
+``data``, ``plotting``, ``io``). Importing this package loads nothing heavy: a submodule, and
+JAX with it, is imported when a name is first used (``ntk_attack.apply``, ``from ntk_attack
+import min_flip`` or ``import ntk_attack.models``), so the command line answers usage and size
+errors before loading JAX. A flat name is looked up in its module on every access, so
+``ntk_attack.apply is ntk_attack.models.apply`` always. No import loads neural_tangents or
+TensorFlow (only ``ntk_attack.kernels`` functions import neural_tangents, when called) or
+changes a JAX setting: turn on ``jax_enable_x64`` yourself for float64 (the ``ntk-attack``
 command does).
 """
-from ntk_attack import (adversarial, attacks, bounds, data, deep, io, kernels, models, predictors,
-                        theory, training)
-from ntk_attack.adversarial import adversarial_train
-from ntk_attack.attacks import FlipResult, FlipStatus, min_flip
-from ntk_attack.kernels import empirical_ntk, nngp, ntk_both_layers, ntk_first_layer
-from ntk_attack.labelled_attacks import AttackResult, fgm, pgd, robust_accuracy
-from ntk_attack.models import TwoLayer, apply, init_two_layer, input_grad
-from ntk_attack.predictors import KernelPredictor, linearize, ntk_regression
-from ntk_attack.training import TrainResult, train
+import importlib
+import pkgutil
 
 __version__ = "0.1.0"
+
+# Each flat name and the module that defines it.
+_HOMES = {
+    "TwoLayer": "models", "init_two_layer": "models", "apply": "models", "input_grad": "models",
+    "nngp": "kernels", "ntk_first_layer": "kernels", "ntk_both_layers": "kernels",
+    "empirical_ntk": "kernels",
+    "train": "training", "TrainResult": "training", "adversarial_train": "adversarial",
+    "ntk_regression": "predictors", "linearize": "predictors", "KernelPredictor": "predictors",
+    "min_flip": "attacks", "FlipResult": "attacks", "FlipStatus": "attacks",
+    "fgm": "labelled_attacks", "pgd": "labelled_attacks", "robust_accuracy": "labelled_attacks",
+    "AttackResult": "labelled_attacks",
+}
+_SUBMODULES = frozenset(module.name for module in pkgutil.iter_modules(__path__))
 
 __all__ = ["TwoLayer", "init_two_layer", "apply", "input_grad",
            "nngp", "ntk_first_layer", "ntk_both_layers", "empirical_ntk",
            "train", "adversarial_train", "ntk_regression", "linearize",
            "min_flip", "fgm", "pgd", "robust_accuracy",
            "FlipResult", "FlipStatus", "AttackResult", "TrainResult", "KernelPredictor",
-           "theory"]
+           "deep", "theory"]
+
+
+def __getattr__(name: str):
+    """A flat name from its module, or a submodule, imported on first use."""
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"ntk_attack.{_HOMES[name]}"), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"ntk_attack.{name}")
+    raise AttributeError(f"module 'ntk_attack' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES) | _SUBMODULES)

@@ -11,7 +11,8 @@ from ``delta = 0``, each projected onto ``||delta||_p <= eps``, the iterate with
 margin kept) and ``Pi`` the row-wise projection :func:`ntk_attack.training.project_rows` onto
 ``||w_s - w_s,0|| <= r``: ``r = C0 / sqrt(m)`` (``radius="lazy"``, the lazy ball of THEORY.md 1)
 or ``r = C0`` (``radius="absolute"``, the paper's width figure). The paper's protocol (THEORY.md
-7) is PGD-l2 with 100 steps of ``0.025 eps``, the default ``2.5 eps / attack_steps``.
+7) is PGD-l2 with 100 steps of ``0.025 eps``, the default ``2.5 eps / attack_steps``
+(:func:`ntk_attack.theory.pgd_step_size`).
 
 After every epoch the whole training set is attacked again at the new weights to record the
 clean and robust (PGD) training accuracy; training stops early once the robust training
@@ -28,12 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack import labelled_attacks
-from ntk_attack._attack_edge import check_nonnegative
-from ntk_attack._checks import check_choice, check_finite, check_positive_int, check_samples
+from ntk_attack import labelled_attacks, theory
+from ntk_attack._checks import (check_choice, check_key, check_labels, check_nonnegative,
+                                check_positive, check_positive_int, check_samples)
 from ntk_attack.models import TwoLayer
-from ntk_attack.training import (LOSSES, C0_hat, TrainResult, _check_positive_float, _network_loss,
-                                 project_rows)
+from ntk_attack.training import (LOSSES, C0_hat, TrainResult, _network_loss, check_stack,
+                                 check_training_memory, project_rows)
 
 NORMS = {"l2": 2, "linf": math.inf}
 RADII = ("lazy", "absolute")
@@ -87,7 +88,8 @@ def adversarial_train(key, params0: TwoLayer, x, y, *, eps: float, C0: float, ep
             accuracy.
         norm: ``"l2"`` or ``"linf"``, the attack's norm.
         attack_steps: PGD steps ``>= 1``.
-        attack_step_size: PGD step ``> 0``; None for ``2.5 eps / attack_steps``.
+        attack_step_size: PGD step ``> 0``; None for ``theory.pgd_step_size(eps, attack_steps)``,
+            ``2.5 eps / attack_steps``.
         batch_size: minibatch size in ``[1, n]``; each epoch takes ``n // batch_size`` steps on
             a fresh permutation (the ``n mod batch_size`` left-over points sit out that epoch).
             None: one full-batch step per epoch.
@@ -99,39 +101,32 @@ def adversarial_train(key, params0: TwoLayer, x, y, *, eps: float, C0: float, ep
         ``TrainResult(params, history)``: the weights of the best epoch and an
         :class:`AdversarialHistory`, with a leading seeds axis for a stack.
     """
-    if key is None:
-        raise ValueError("key must be a jax.random key (it draws the minibatch permutations). "
-                         "Got None.")
+    check_key(key)
     check_choice(norm, "norm", tuple(NORMS))
     check_choice(radius, "radius", RADII)
     check_choice(loss, "loss", LOSSES)
-    W0, a = params0
-    if np.ndim(W0) not in (2, 3) or np.shape(a) != np.shape(W0)[:-1]:
-        raise ValueError("params0 must be TwoLayer(W: (m, d), a: (m,)) or a stack W: (k, m, d), "
-                         f"a: (k, m). Got W {np.shape(W0)}, a {np.shape(a)}.")
-    check_finite(W0, "params0.W")
-    check_finite(a, "params0.a")
+    W0, a = check_stack(params0, "params0")
     d = np.shape(W0)[-1]
     x, y = check_samples(x, y, d=d, why_d=f" (params0.W has {d} columns)")
-    if not np.all(np.isin(y, (-1, 1))):
-        raise ValueError(f"y must hold labels in {{-1, +1}}. Got values {np.unique(y)[:5]}.")
+    check_labels(y)
     eps = check_nonnegative(eps, "eps")
-    C0 = _check_positive_float(C0, "C0")
-    lr = _check_positive_float(lr, "lr")
+    C0 = check_positive(C0, "C0")
+    lr = check_positive(lr, "lr")
     epochs = check_positive_int(epochs, "epochs")
     patience = check_positive_int(patience, "patience")
     attack_steps = check_positive_int(attack_steps, "attack_steps")
-    step_size = (2.5 * eps / attack_steps if attack_step_size is None
-                 else _check_positive_float(attack_step_size, "attack_step_size"))
+    step_size = (theory.pgd_step_size(eps, attack_steps) if attack_step_size is None
+                 else check_positive(attack_step_size, "attack_step_size"))
     n = x.shape[0]
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
         if batch_size > n:
-            raise ValueError(f"batch_size must lie in [1, n] with n = {n}. Got {batch_size}.")
+            raise ValueError(f"batch_size must lie in [1, n] with n = {n}; got {batch_size}.")
+    check_training_memory(W0, x, copies=8)
     m = np.shape(W0)[-2]
     dtype = jnp.result_type(W0, x)
     W0, a, x, y = (jnp.asarray(v, dtype) for v in (W0, a, x, y))
-    row_radius = C0 / math.sqrt(m) if radius == "lazy" else C0
+    row_radius = theory.row_radius(C0, m, radius=radius)
     scalars = tuple(jnp.asarray(v, dtype) for v in (eps, step_size, lr, row_radius))
     scalars += (jnp.asarray(patience),)
     run = functools.partial(_adversarial_train, loss=loss, norm=NORMS[norm],

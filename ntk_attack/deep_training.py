@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ntk_attack import deep
+from ntk_attack import deep, theory
 
 
 class LazyDeepResult(NamedTuple):
@@ -48,7 +48,7 @@ def _project(W, W0, radius):
 
 def project_deep(params: deep.DeepNet, params0: deep.DeepNet, C0: float) -> deep.DeepNet:
     """``params`` with every unit's incoming weights projected onto its lazy ball (module docstring)."""
-    weights = tuple(_project(W, W0, C0 / math.sqrt(W.shape[1]))
+    weights = tuple(_project(W, W0, theory.row_radius(C0, W.shape[1]))
                     for W, W0 in zip(params.weights, params0.weights))
     readout = _project(params.readout[:, None], params0.readout[:, None], C0)[:, 0]
     return deep.DeepNet(weights, readout, params.activation)

@@ -36,7 +36,8 @@ Dtypes follow the (promoted) inputs: float64 when ``jax_enable_x64`` is on (the 
 ``verification`` turn it on; use float64 for kernel regression), float32 by passing float32.
 
 ``neural_tangents`` is imported only here, inside the functions that need it, so that
-``import ntk_attack`` loads neither it nor TensorFlow.
+``import ntk_attack`` loads neither it nor TensorFlow. It is optional (docs/install.md): where it
+does not import, those functions raise ``ImportError`` with :data:`NT_MISSING`.
 """
 import functools
 import math
@@ -47,12 +48,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_attack import theory
-from ntk_attack._checks import check_choice, check_points, check_positive_int
+from ntk_attack._checks import check_choice, check_points, check_positive_int, itemsize
+from ntk_attack._memory import check_memory, memory_limit
 from ntk_attack.models import TwoLayer, check_params
 
 # STRUCTURED_DERIVATIVES fails under jax 0.4.38 (it uses removed JAX internals); AUTO is wrong on CPU.
 NTK_IMPLEMENTATIONS = ("jacobian_contraction", "ntk_vector_products")
 SNAP_EPS = 16  # cosines within 16 eps of +-1 are set to +-1 (module docstring)
+ANALYTIC_ARRAYS = 8  # (n1, n2) arrays alive at once in an analytic kernel
 
 
 # ------------------------------------------------------------------------------------------
@@ -100,18 +103,23 @@ def _dot_norms_cos(x1, x2):
     return dot, norms, jnp.where(jnp.abs(c) >= 1 - SNAP_EPS * jnp.finfo(c.dtype).eps, jnp.sign(c), c)
 
 
-def _check_pair(x1, x2, *, batch: bool = False):
+def _check_pair(x1, x2, *, batch: bool = False, arrays: int = ANALYTIC_ARRAYS):
+    """Two batches of points with the same ``d``, and ``arrays`` `(n1, n2)` arrays that fit."""
     allowed = (2,) if batch else (1, 2)
     if np.ndim(x1) not in allowed:
         want = "(n1, d)" if batch else "(d,) or (n1, d)"
-        raise ValueError(f"x1 must have shape {want}. Got shape {np.shape(x1)}.")
+        raise ValueError(f"x1 must have shape {want}; got shape {np.shape(x1)}.")
     d = np.shape(x1)[-1]
     if d == 0:
-        raise ValueError(f"x1 must have d >= 1 columns. Got shape {np.shape(x1)}.")
+        raise ValueError(f"x1 must have d >= 1 columns; got shape {np.shape(x1)}.")
     check_points(x1, d, "x1")
     check_points(x2, d, "x2")
     if batch and np.ndim(x2) != 2:
-        raise ValueError(f"x2 must have shape (n2, d) with d = {d}. Got shape {np.shape(x2)}.")
+        raise ValueError(f"x2 must have shape (n2, d) with d = {d}; got shape {np.shape(x2)}.")
+    n1, n2 = (np.shape(x)[0] if np.ndim(x) == 2 else 1 for x in (x1, x2))
+    check_memory(arrays * n1 * n2 * itemsize(np.result_type(x1, x2, np.float32)),
+                 name="n1 * n2", got=f"n1 = {n1}, n2 = {n2}",
+                 what=f"{arrays} (n1, n2) arrays (products, norms, angles, the kernel)")
 
 
 def nngp(x1, x2):
@@ -163,6 +171,27 @@ def _analytic(x1, x2, *, nngp, first_layer):
 # ------------------------------------------------------------------------------------------
 # neural-tangents stax.
 
+NT_MISSING = ('neural-tangents is not importable here; install it with the stack it runs on '
+              '(jax 0.4.38, TensorFlow): pip install "ntk-attack[nt]"')
+
+
+def neural_tangents_available() -> bool:
+    """Whether neural-tangents is installed (imports it; one that does not import raises)."""
+    try:
+        _neural_tangents()
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def _neural_tangents():
+    try:
+        import neural_tangents
+    except ImportError as error:  # absent, or 0.6.5 on jax >= 0.5: say what to install
+        raise type(error)(f"{NT_MISSING} ({error})", name=error.name) from error
+    return neural_tangents
+
+
 def stax_net(d: int, m: int, *, depth: int = 1):
     """Neural-tangents ``stax`` network of the paper's architecture, ``(init_fn, apply_fn, kernel_fn)``.
 
@@ -194,7 +223,7 @@ DEEP_ACTIVATIONS = ("relu", "erf", "gelu")
 
 def _serial(widths, *, first_W_std, activation):
     """``Dense(n_1, first_W_std) -> Phi -> [Dense(n_l, sqrt 2) -> Phi]... -> Dense(1, 1)``, bias-free."""
-    from neural_tangents import stax
+    stax = _neural_tangents().stax
     phi = {"relu": stax.Relu, "erf": stax.Erf, "gelu": lambda: stax.Gelu(approximate=False)}[activation]
     layers = []
     for l, n in enumerate(widths):
@@ -223,7 +252,7 @@ def deep_stax(d: int, widths, *, activation: str = "relu"):
     """
     check_positive_int(d, "d")
     if not isinstance(widths, (tuple, list)) or not widths:
-        raise ValueError(f"widths must be a non-empty sequence of hidden widths. Got {widths!r}.")
+        raise ValueError(f"widths must be a non-empty sequence of hidden widths; got {widths!r}.")
     widths = tuple(check_positive_int(n, "every width") for n in widths)
     check_choice(activation, "activation", DEEP_ACTIVATIONS)
     return _serial(widths, first_W_std=math.sqrt(2), activation=activation)
@@ -309,8 +338,8 @@ def empirical_ntk_fn(apply_fn, *, trace_axes=(-1,), diagonal_axes=(), vmap_axes=
     Returns:
         ``ntk_fn(x1, x2, params)``; ``x2 = None`` means ``x2 = x1``.
     """
-    import neural_tangents as nt
     check_choice(implementation, "implementation", NTK_IMPLEMENTATIONS)
+    nt = _neural_tangents()
     return nt.empirical_ntk_fn(apply_fn, trace_axes=trace_axes, diagonal_axes=diagonal_axes,
                                vmap_axes=vmap_axes,
                                implementation=nt.NtkImplementation[implementation.upper()])
@@ -318,8 +347,7 @@ def empirical_ntk_fn(apply_fn, *, trace_axes=(-1,), diagonal_axes=(), vmap_axes=
 
 def nt_linearize(apply_fn, params):
     """``neural_tangents.linearize``: ``f_lin(p, x) = f(params, x) + <grad_p f(params, x), p - params>``."""
-    import neural_tangents as nt
-    return nt.linearize(apply_fn, params)
+    return _neural_tangents().linearize(apply_fn, params)
 
 
 # ------------------------------------------------------------------------------------------
@@ -337,7 +365,9 @@ def empirical_ntk(params: TwoLayer, x1, x2=None, *, second_layer: bool = False, 
     ``a_s^2 = 1`` for the model's signs; the weights make it equal neural-tangents'
     ``empirical_ntk_fn`` for any ``a``. Neurons are processed ``block_size`` rows of ``W`` at
     a time, so memory is ``O(n1 n2 + (n1 + n2) block_size)`` (``n = 4096``, ``m = 16384``:
-    well under 1 GB in float64). Matches ``empirical_ntk_fn`` of :func:`stax_net` with
+    well under 1 GB in float64). When that exceeds the memory limit
+    (:func:`ntk_attack._memory.memory_limit`), the rows of ``x1`` are processed in blocks that
+    fit, with the same entries; only a result that cannot be held itself is refused. Matches ``empirical_ntk_fn`` of :func:`stax_net` with
     ``trace_axes=(-1,)`` (the single logit) and the same ``diagonal_axes``.
 
     Args:
@@ -353,19 +383,41 @@ def empirical_ntk(params: TwoLayer, x1, x2=None, *, second_layer: bool = False, 
         `(n1, n2)`, or `(n,)` with ``diagonal_axes=(0,)``; dtype of the promoted inputs.
     """
     check_params(params)
-    _check_pair(x1, x1 if x2 is None else x2, batch=True)
+    _check_pair(x1, x1 if x2 is None else x2, batch=True, arrays=0)  # memory: _row_block
     if np.shape(x1)[-1] != params.d:
-        raise ValueError(f"x1 must have shape (n1, d) with d = {params.d}. Got shape {np.shape(x1)}.")
+        raise ValueError(f"x1 must have shape (n1, d) with d = {params.d}; got shape {np.shape(x1)}.")
     diagonal_axes = (diagonal_axes,) if isinstance(diagonal_axes, int) else tuple(diagonal_axes)
     check_choice(diagonal_axes, "diagonal_axes", ((), (0,)))
     diagonal = diagonal_axes == (0,)
     if diagonal and x2 is not None and np.shape(x1)[0] != np.shape(x2)[0]:
-        raise ValueError(f"diagonal_axes=(0,) needs x1 and x2 with the same number of rows. "
-                         f"Got {np.shape(x1)[0]} and {np.shape(x2)[0]}.")
-    block_size = check_positive_int(block_size, "block_size")
+        raise ValueError(f"x2 must have as many rows as x1 with diagonal_axes=(0,); "
+                         f"got {np.shape(x2)[0]} and {np.shape(x1)[0]}.")
+    block_size = min(check_positive_int(block_size, "block_size"), params.m)
+    x1 = jnp.asarray(x1)
     x2 = None if x2 is None else jnp.asarray(x2)
-    return _empirical_ntk(params, jnp.asarray(x1), x2, second_layer=bool(second_layer),
-                          diagonal=diagonal, block_size=min(block_size, params.m))
+    rows = _row_block(params, x1, x1 if x2 is None else x2, second_layer=bool(second_layer),
+                      diagonal=diagonal, block_size=block_size)
+    kernel = functools.partial(_empirical_ntk, params, second_layer=bool(second_layer),
+                               diagonal=diagonal, block_size=block_size)
+    if rows >= x1.shape[0]:
+        return kernel(x1, x2)
+    x2 = x1 if x2 is None else x2
+    parts = [kernel(x1[i:i + rows], x2[i:i + rows] if diagonal else x2)
+             for i in range(0, x1.shape[0], rows)]
+    return jnp.concatenate(parts)
+
+
+def _row_block(params, x1, x2, *, second_layer, diagonal, block_size) -> int:
+    """Rows of ``x1`` per block of :func:`empirical_ntk` that fit in memory (all of them if the
+    whole kernel does); raises if even the `(n1, n2)` result and one row do not fit."""
+    (n1, n2), (m, d) = (x1.shape[0], x2.shape[0]), params.W.shape
+    size = itemsize(jnp.result_type(x1, x2, params.W))
+    out = n1 if diagonal else n1 * n2
+    fixed = (2 * out + 2 * m * d + 4 * n2 * block_size) * size  # result, parts, W, x2's blocks
+    per_row = ((3 + second_layer) * (1 if diagonal else n2) + 4 * block_size) * size
+    check_memory(fixed + per_row, name="n1 * n2", got=f"n1 = {n1}, n2 = {n2}, m = {m}",
+                 what="the kernel, the weights and one row block")
+    return max(1, int((memory_limit()[0] - fixed) // per_row))
 
 
 @functools.partial(jax.jit, static_argnames=("second_layer", "diagonal", "block_size"))

@@ -13,10 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack._checks import check_choice, check_positive_int
-from ntk_attack._attack_edge import (batched, check_model, check_nonnegative, check_positive,
-                                     unbatch, value_and_grad)
-from ntk_attack.attacks import FlipResult, min_flip
+from ntk_attack import theory
+from ntk_attack._checks import (check_choice, check_labels, check_model, check_nonnegative,
+                                check_positive, check_positive_int)
+from ntk_attack.attacks import FlipResult, batched, min_flip, unbatch, value_and_grad
 
 ATTACKS = ("line", "fgm", "pgd")
 NORMS = (2, math.inf)
@@ -38,17 +38,8 @@ class AttackResult(NamedTuple):
 def _check_labels(y, n: int, single: bool, dtype):
     expected = () if single else (n,)
     if np.shape(y) != expected:
-        raise ValueError(f"y must have shape {expected} to match x. Got shape {np.shape(y)}.")
-    values = np.asarray(y)
-    if not np.all((values == 1) | (values == -1)):
-        raise ValueError(f"y must contain only -1 and +1. Got values {np.unique(values)[:5]}.")
-    return jnp.atleast_1d(jnp.asarray(y, dtype=dtype))
-
-
-def _check_norm(norm):
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of 2, math.inf. Got {norm!r}.")
-    return norm
+        raise ValueError(f"y must have shape {expected} to match x; got shape {np.shape(y)}.")
+    return jnp.atleast_1d(jnp.asarray(check_labels(y), dtype=dtype))
 
 
 def _ascent(grad, norm):
@@ -111,7 +102,7 @@ def fgm(params, x, y, *, eps: float, norm=2, apply_fn: Callable | None = None) -
     batch, single = check_model(params, x, apply_fn)
     y = _check_labels(y, batch.shape[0], single, batch.dtype)
     eps = check_nonnegative(eps, "eps")
-    norm = _check_norm(norm)
+    norm = check_choice(norm, "norm", NORMS)
     f = batched(apply_fn)
     value, grad = value_and_grad(f, params, batch)
     delta = -eps * _ascent(y[:, None] * grad, norm)
@@ -125,7 +116,8 @@ def pgd(params, x, y, *, eps: float, steps: int, step_size: float, norm=2,
 
     From ``delta = 0``: ``delta <- Proj(delta - step_size * dir(y grad f(x + delta)))`` with
     ``dir`` the unit-``l2`` direction or the sign (``l_inf``); returns the iterate with the
-    smallest margin (the paper's adversarial training uses 100 steps of ``0.025 eps``).
+    smallest margin (the paper's adversarial training uses 100 steps of ``0.025 eps``,
+    :func:`ntk_attack.theory.pgd_step_size`).
 
     Args:
         params, x, apply_fn: as in :func:`min_flip`.
@@ -143,7 +135,7 @@ def pgd(params, x, y, *, eps: float, steps: int, step_size: float, norm=2,
     eps = check_nonnegative(eps, "eps")
     steps = check_positive_int(steps, "steps")
     step_size = check_positive(step_size, "step_size")
-    norm = _check_norm(norm)
+    norm = check_choice(norm, "norm", NORMS)
     result = _pgd(params, batch, y, eps, step_size, apply_fn=apply_fn, norm=norm,
                   steps=steps)
     return unbatch(result, single)
@@ -167,15 +159,15 @@ def line_robust_accuracy(flip: FlipResult, y, eps_grid) -> jax.Array:
     return jnp.mean(correct[None, :] & (flip.eta[None, :] > jnp.asarray(eps_grid)[:, None]), axis=1)
 
 
-def robust_accuracy(params, x, y, eps_grid, *, attack: str = "line", norm=2, steps: int = 100,
-                    step_fraction: float = 0.025, apply_fn: Callable | None = None):
+def robust_accuracy(params, x, y, *, eps_grid, attack: str = "line", norm=2, steps: int = 100,
+                    apply_fn: Callable | None = None):
     """Fraction of points classified correctly (``y f(x + delta) > 0``) under attack, per radius.
 
     ``"line"``: the single-step attack of any size up to ``eps`` along ``u`` (``l2``): a
     correctly classified point is robust at ``eps`` iff ``eta* > eps`` (:func:`min_flip`,
     exact for the two-layer network, bisection over ``(0, max(eps_grid)]`` with ``apply_fn``).
     ``"fgm"``: :func:`fgm` at each radius. ``"pgd"``: :func:`pgd` with ``steps`` steps of
-    ``step_fraction * eps``. Misclassified clean points count as errors at every radius.
+    the paper's size, ``theory.pgd_step_size(eps, steps) = 2.5 eps / steps``. Misclassified clean points count as errors at every radius.
 
     Args:
         params, x, apply_fn: as in :func:`min_flip`; ``x`` `(n, d)`.
@@ -183,24 +175,25 @@ def robust_accuracy(params, x, y, eps_grid, *, attack: str = "line", norm=2, ste
         eps_grid: `(k,)` radii ``>= 0``.
         attack: ``"line"``, ``"fgm"`` or ``"pgd"``.
         norm: ``2`` or ``math.inf`` (``"line"`` is ``l2`` only).
+        steps: PGD steps, ``>= 1``.
 
     Returns:
         `(k,)` robust accuracies.
     """
     check_choice(attack, "attack", ATTACKS)
-    norm = _check_norm(norm)
+    norm = check_choice(norm, "norm", NORMS)
     if np.ndim(x) != 2 or np.shape(x)[0] == 0:
-        raise ValueError(f"x must have shape (n, d) with n >= 1 (an accuracy needs points). "
-                         f"Got shape {np.shape(x)}.")
+        raise ValueError(f"x must have shape (n, d) with n >= 1 (an accuracy needs points); "
+                         f"got shape {np.shape(x)}.")
     eps_grid = np.asarray(eps_grid, dtype=float)
     if eps_grid.ndim != 1 or eps_grid.size == 0 or not np.all(np.isfinite(eps_grid)) \
             or np.any(eps_grid < 0):
-        raise ValueError(f"eps_grid must be a non-empty 1-d array of finite radii >= 0. Got {eps_grid!r}.")
+        raise ValueError(f"eps_grid must be a non-empty 1-d array of finite radii >= 0; got {eps_grid!r}.")
     batch, _ = check_model(params, x, apply_fn)
     y = _check_labels(y, batch.shape[0], False, batch.dtype)
     if attack == "line":
         if norm != 2:
-            raise ValueError(f"norm must be 2 for attack='line' (an l2 step). Got {norm!r}.")
+            raise ValueError(f"norm must be 2 for attack='line' (an l2 step); got {norm!r}.")
         if apply_fn is None:
             flip = min_flip(params, batch)
         else:
@@ -213,7 +206,7 @@ def robust_accuracy(params, x, y, eps_grid, *, attack: str = "line", norm=2, ste
             result = fgm(params, batch, y, eps=float(eps), norm=norm, apply_fn=apply_fn)
         else:
             result = pgd(params, batch, y, eps=float(eps), steps=steps, norm=norm,
-                         step_size=max(step_fraction * float(eps), np.finfo(float).tiny),
+                         step_size=max(theory.pgd_step_size(float(eps), steps), np.finfo(float).tiny),
                          apply_fn=apply_fn)
         margins.append(jnp.minimum(result.margin, result.margin0))
     return jnp.mean(jnp.stack(margins) > 0, axis=1)

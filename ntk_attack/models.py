@@ -20,7 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack._checks import check_choice, check_finite, check_points, check_positive_int
+from ntk_attack._checks import (check_choice, check_finite, check_network_memory, check_points,
+                                check_positive_int)
+from ntk_attack._memory import check_weights_memory
 
 SIGNS = ("balanced", "random", "antisymmetric")
 
@@ -58,15 +60,19 @@ def init_two_layer(key, d: int, m: int, *, signs: str = "balanced", dtype=None) 
 
     Returns:
         ``TwoLayer(W: (m, d), a: (m,))``.
+
+    Raises:
+        ValueError: bad arguments, or an ``m x d`` too large for memory (checked before drawing).
     """
     d = check_positive_int(d, "d")
     m = check_positive_int(m, "m")
     check_choice(signs, "signs", SIGNS)
     if signs != "random" and m % 2:
-        raise ValueError(f"m must be even for signs={signs!r}. Got m = {m}.")
+        raise ValueError(f"m must be even for signs={signs!r}; got m = {m}.")
     if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
-        raise ValueError(f"dtype must be a floating dtype (float32 or float64) or None. Got {dtype!r}.")
+        raise ValueError(f"dtype must be a floating dtype (float32 or float64) or None; got {dtype!r}.")
     dtype = dtype or jnp.zeros(()).dtype
+    check_init_memory(d, m, dtype)
     key_w, key_a = jax.random.split(key)
     half = jnp.ones(m // 2, dtype)
     if signs == "antisymmetric":
@@ -78,6 +84,13 @@ def init_two_layer(key, d: int, m: int, *, signs: str = "balanced", dtype=None) 
     return TwoLayer(W, jax.random.rademacher(key_a, (m,), dtype))
 
 
+def check_init_memory(d: int, m: int, dtype=None) -> None:
+    """Refuse an ``(m, d)`` weight matrix of ``dtype`` (the JAX default when None) that does not
+    fit in memory (:func:`ntk_attack._memory.check_weights_memory`)."""
+    dtype = np.dtype(dtype or jnp.zeros(()).dtype)
+    check_weights_memory(d, m, itemsize=dtype.itemsize, dtype=dtype.name)
+
+
 def check_params(params: TwoLayer) -> TwoLayer:
     """Check shapes and finiteness of ``params``; raise ``ValueError`` naming the problem.
 
@@ -87,10 +100,10 @@ def check_params(params: TwoLayer) -> TwoLayer:
     try:
         W, a = params
     except (TypeError, ValueError):
-        raise ValueError(f"params must be TwoLayer(W: (m, d), a: (m,)). Got {type(params).__name__}."
+        raise ValueError(f"params must be TwoLayer(W: (m, d), a: (m,)); got {type(params).__name__}."
                          ) from None
     if np.ndim(W) != 2 or np.shape(a) != (np.shape(W)[0],) or np.shape(W)[1] == 0:
-        raise ValueError(f"params must be TwoLayer(W: (m, d), a: (m,)) with d >= 1. Got W "
+        raise ValueError(f"params must be TwoLayer(W: (m, d), a: (m,)) with d >= 1; got W "
                          f"{np.shape(W)}, a {np.shape(a)}.")
     check_finite(W, "params.W")
     check_finite(a, "params.a")
@@ -100,6 +113,25 @@ def check_params(params: TwoLayer) -> TwoLayer:
 def preactivations(params: TwoLayer, x) -> jax.Array:
     """``w_s . x`` for every neuron: `(d,) -> (m,)`, `(n, d) -> (n, m)`."""
     return x @ params.W.T
+
+
+def readout(z, a) -> jax.Array:
+    """The output from the preactivations: ``(1/sqrt m) sum_s a_s relu(z_s)``, `(..., m) -> (...)`.
+
+    The one place the forward pass is written (:func:`forward`, :func:`apply`, the training
+    loss and the exact attack use it). Neuron ``s`` is added to neuron ``s + m/2`` before the
+    sum, so that the antisymmetric init's pairs ``(w, +1), (w, -1)`` cancel exactly in floating
+    point, not just to rounding. No validation.
+    """
+    m = a.shape[-1]
+    terms, half = jax.nn.relu(z) * a, m // 2
+    paired = terms[..., :half] + terms[..., half:2 * half]
+    return (paired.sum(-1) + terms[..., 2 * half:].sum(-1)) / jnp.sqrt(m)
+
+
+def forward(W, a, x) -> jax.Array:
+    """``f(x; W)`` of :func:`apply` without validation (for jitted inner code): `(n, d) -> (n,)`."""
+    return readout(x @ W.T, a)
 
 
 def apply(params: TwoLayer, x) -> jax.Array:
@@ -114,11 +146,8 @@ def apply(params: TwoLayer, x) -> jax.Array:
     """
     params = check_params(params)
     x = jnp.asarray(check_points(x, params.d))
-    terms, half = jax.nn.relu(preactivations(params, x)) * params.a, params.m // 2
-    # Neuron s is added to neuron s + m/2 before the sum, so that the antisymmetric init's
-    # pairs (w, +1), (w, -1) cancel exactly in floating point, not just to rounding.
-    paired = terms[..., :half] + terms[..., half:2 * half]
-    return (paired.sum(-1) + terms[..., 2 * half:].sum(-1)) / jnp.sqrt(params.m)
+    check_network_memory(params, x, arrays=2)
+    return readout(preactivations(params, x), params.a)
 
 
 def input_grad(params: TwoLayer, x) -> jax.Array:
@@ -134,6 +163,7 @@ def input_grad(params: TwoLayer, x) -> jax.Array:
     """
     params = check_params(params)
     x = jnp.asarray(check_points(x, params.d))
+    check_network_memory(params, x, arrays=2)
     coef, W, half = (preactivations(params, x) > 0) * params.a, params.W, params.m // 2
     # As in apply: the halves are summed separately, so antisymmetric pairs cancel exactly.
     return (coef[..., :half] @ W[:half] + coef[..., half:2 * half] @ W[half:2 * half]

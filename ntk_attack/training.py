@@ -24,9 +24,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_attack._checks import (check_choice, check_finite, check_positive_int, check_samples,
-                                is_traced)
-from ntk_attack.models import TwoLayer
+from ntk_attack import theory
+from ntk_attack._checks import (check_choice, check_finite, check_key, check_labels,
+                                check_nonnegative, check_positive, check_positive_int,
+                                check_samples, is_traced, itemsize)
+from ntk_attack._memory import check_memory
+from ntk_attack.models import TwoLayer, forward
 
 LOSSES = ("logistic", "squared")
 RULES = ("stop", "project")
@@ -102,23 +105,29 @@ def project_rows(W, W0, radius):
         `(m, d)` projected weights.
     """
     if jnp.shape(W) != jnp.shape(W0):
-        raise ValueError(f"W and W0 must have the same shape. Got {jnp.shape(W)} and {jnp.shape(W0)}.")
-    if not is_traced(radius) and not (np.ndim(radius) == 0 and float(radius) >= 0):  # NaN fails too
-        raise ValueError(f"radius must be a number >= 0 (C0 / sqrt(m)). Got {radius!r}.")
+        raise ValueError(f"W and W0 must have the same shape; got {jnp.shape(W)} and {jnp.shape(W0)}.")
+    if not is_traced(radius):
+        check_nonnegative(radius, "radius")
     delta = W - W0
     norm = jnp.linalg.norm(delta, axis=-1, keepdims=True)
     scale = jnp.where(norm > radius, radius / jnp.where(norm > 0, norm, 1), 1)
     return W0 + delta * scale
 
 
-def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: float | None = None,
-          rule: str = "stop", batch_size: int | None = None, key=None,
+def train(key, params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int,
+          C0: float | None = None, rule: str = "stop", batch_size: int | None = None,
           bias: bool = False) -> TrainResult:
     """Train the first layer of ``f(x; W) = (1/sqrt m) sum_s a_s relu(w_s . x)`` from ``params0``.
 
     One network, or a stack of networks trained in parallel (``jax.vmap``) on the same data.
 
+    Memory: the `(n, m)` activations of the training set, forward and backward, for every
+    network of a stack, are checked against the memory limit before anything runs.
+
     Args:
+        key: ``jax.random`` key of the minibatch draws with ``batch_size`` (a stack splits it
+            over its networks); ``None`` for full-batch gradient descent, which draws nothing
+            (required all the same, so a call says whether it is random).
         params0: ``TwoLayer(W: (m, d'), a: (m,))``, or a stack ``W: (k, m, d'), a: (k, m)``;
             ``d' = d`` without bias and ``d + 1`` with it (last column: the bias).
         x: `(n, d)` training inputs.
@@ -130,8 +139,6 @@ def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: floa
         rule: ``"stop"`` (shorten the step that would cross ``C0``, then stop) or ``"project"``
             (project every row back onto its ball after each step). Used only with ``C0``.
         batch_size: minibatch size for SGD, ``1 <= batch_size <= n``; None for full-batch GD.
-        key: ``jax.random`` key of the minibatch draws; required with ``batch_size`` (a stack
-            splits it over its networks).
         bias: train a first-layer bias, the constant input coordinate of :func:`append_bias`
             (never attacked); the lazy ball is measured on the rows ``[w_s - w_s,0 | b_s - b_s,0]``.
 
@@ -139,29 +146,29 @@ def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: floa
         :class:`TrainResult` ``(params, history)``; ``history`` has per-step arrays
         (:class:`TrainHistory`), with a leading seeds axis for a stack.
     """
+    if batch_size is not None or key is not None:
+        check_key(key, "key" if key is not None else
+                  "key (SGD draws minibatches when batch_size is given)")
     check_choice(rule, "rule", RULES)
     W0, a, x, y, lr, steps = _check_training(params0, x, y, loss=loss, lr=lr, steps=steps,
                                              bias=bias)
-    C0 = None if C0 is None else _check_positive_float(C0, "C0")
+    C0 = None if C0 is None else check_positive(C0, "C0")
     n = x.shape[0]
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
         if batch_size > n:
-            raise ValueError(f"batch_size must lie in [1, n] with n = {n}. Got {batch_size}.")
-        if key is None:
-            raise ValueError("key must be a jax.random key when batch_size is given (SGD draws "
-                             "minibatches). Got None.")
+            raise ValueError(f"batch_size must lie in [1, n] with n = {n}; got {batch_size}.")
     if bias:
         x = append_bias(x)
     dtype = jnp.result_type(W0, x)
     x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
     run = functools.partial(_train, loss=loss, steps=steps, rule=rule if C0 is not None else None,
                             batch_size=batch_size)
-    radius = jnp.asarray(np.inf if C0 is None else _row_radius(C0, W0.shape[-2]), dtype)
+    radius = jnp.asarray(np.inf if C0 is None else theory.row_radius(C0, W0.shape[-2]), dtype)
     lr = jnp.asarray(lr, dtype)
     if W0.ndim == 2:
-        return run(W0, a, x, y, lr, radius, key)
-    if key is None:  # full-batch GD draws nothing: no key at all, never a stand-in
+        return run(W0, a, x, y, lr, radius, key if batch_size else None)
+    if batch_size is None:  # full-batch GD draws nothing: no key enters the program
         return jax.vmap(run, in_axes=(0, 0, None, None, None, None, None))(W0, a, x, y, lr, radius,
                                                                            None)
     keys = jax.random.split(key, W0.shape[0])
@@ -171,36 +178,46 @@ def train(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0: floa
 def _check_training(params0, x, y, *, loss, lr, steps, bias):
     """Validate what every training run needs; return ``(W0, a, x, y, lr, steps)`` (numpy data)."""
     check_choice(loss, "loss", LOSSES)
-    W0, a = params0
-    if W0.ndim not in (2, 3) or a.shape != W0.shape[:-1]:
-        raise ValueError("params0 must be TwoLayer(W: (m, d), a: (m,)) or a stack W: (k, m, d), "
-                         f"a: (k, m). Got W {W0.shape}, a {a.shape}.")
-    check_finite(W0, "params0.W")
-    check_finite(a, "params0.a")
+    W0, a = check_stack(params0, "params0")
     x, y = check_samples(x, y, d=W0.shape[-1] - bool(bias),
                          why_d=f" (params0.W has {W0.shape[-1]} columns, bias={bool(bias)})")
-    if loss == "logistic" and not np.all(np.isin(y, (-1, 1))):
-        raise ValueError(f"y must hold labels in {{-1, +1}} for loss='logistic'. Got values "
-                         f"{np.unique(y)[:5]}{' ...' if np.unique(y).size > 5 else ''}.")
-    lr = _check_positive_float(lr, "lr")
+    if loss == "logistic":
+        check_labels(y, why=" for loss='logistic'")
+    lr = check_positive(lr, "lr")
     steps = check_positive_int(steps, "steps", minimum=0)
+    check_training_memory(W0, x)
     return W0, a, x, y, lr, steps
 
 
-def _row_radius(C0: float, m: int) -> float:
-    """The lazy ball's row radius ``C0 / sqrt(m)`` (THEORY.md 1)."""
-    return C0 / np.sqrt(m)
+def check_stack(params0, name: str):
+    """``(W0, a)`` of one network ``W: (m, d), a: (m,)`` or a stack ``W: (k, m, d), a: (k, m)``."""
+    try:
+        W0, a = params0
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be TwoLayer(W, a); got {type(params0).__name__}.") from None
+    if np.ndim(W0) not in (2, 3) or np.shape(a) != np.shape(W0)[:-1]:
+        raise ValueError(f"{name} must be TwoLayer(W: (m, d), a: (m,)) or a stack W: (k, m, d), "
+                         f"a: (k, m); got W {np.shape(W0)}, a {np.shape(a)}.")
+    check_finite(W0, f"{name}.W")
+    check_finite(a, f"{name}.a")
+    return W0, a
 
 
-def _check_positive_float(value, name: str) -> float:
-    if isinstance(value, bool) or not np.isscalar(value) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0. Got {value!r}.")
-    return float(value)
+def check_training_memory(W0, x, *, copies: int = 6) -> None:
+    """Refuse a training run whose weights (``copies`` of ``W``: iterate, start, gradient, ...)
+    and `(n, m)` activations, forward and backward, do not fit in memory."""
+    k = int(np.prod(np.shape(W0)[:-2], dtype=np.int64)) if np.ndim(W0) == 3 else 1
+    m, d = np.shape(W0)[-2:]
+    n = np.shape(x)[0]
+    size = itemsize(np.result_type(W0, x))
+    check_memory(k * (copies * m * d + 4 * n * m + 2 * n * d) * size, name="n, m, d",
+                 got=f"n = {n}, m = {m}, d = {d}{f', {k} networks' if k > 1 else ''}",
+                 what=f"the weights ({copies} x (m, d)) and activations (4 x (n, m)) of training")
 
 
 def _network_loss(W, a, x, y, loss):
     """``(L(W), f(x; W))`` for a batch: `(n, d) -> ((), (n,))`."""
-    f = jax.nn.relu(x @ W.T) @ a / jnp.sqrt(W.shape[0])
+    f = forward(W, a, x)
     if loss == "logistic":
         return jnp.mean(jax.nn.softplus(-y * f)), f
     return 0.5 * jnp.mean((f - y) ** 2), f
@@ -279,7 +296,7 @@ def train_radii(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0
     the radius, until the step that would cross ``C0`` (shortened onto the boundary, then
     stop). So one run to the largest radius gives every smaller radius too: each takes the
     shortened step from ``W_k`` where its own boundary is crossed. Entry ``i`` of the result
-    equals ``train(params0, x, y, loss=loss, lr=lr, steps=steps, C0=C0s[i], rule="stop")``
+    equals ``train(key, params0, x, y, loss=loss, lr=lr, steps=steps, C0=C0s[i], rule="stop")``
     bit for bit (the same operations on the same shapes), at the cost of the largest radius.
 
     Args:
@@ -292,12 +309,12 @@ def train_radii(params0: TwoLayer, x, y, *, loss: str, lr: float, steps: int, C0
     W0, a, x, y, lr, steps = _check_training(params0, x, y, loss=loss, lr=lr, steps=steps,
                                              bias=False)
     if np.ndim(C0s) != 1 or len(C0s) == 0:
-        raise ValueError(f"C0s must be a non-empty sequence of radii. Got {C0s!r}.")
-    C0s = [_check_positive_float(C0, "C0s[i]") for C0 in C0s]
+        raise ValueError(f"C0s must be a non-empty sequence of radii; got {C0s!r}.")
+    C0s = [check_positive(C0, f"C0s[{i}]") for i, C0 in enumerate(C0s)]
     dtype = jnp.result_type(W0, x)
     x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
     order = np.argsort(C0s, kind="stable")  # the largest radius last: its iterates are shared
-    radii = tuple(jnp.asarray(_row_radius(C0s[i], W0.shape[-2]), dtype) for i in order)
+    radii = tuple(jnp.asarray(theory.row_radius(C0s[i], W0.shape[-2]), dtype) for i in order)
     run = functools.partial(_train_radii, loss=loss, steps=steps)
     lr = jnp.asarray(lr, dtype)
     if W0.ndim == 2:

@@ -21,6 +21,14 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture
+def neural_tangents():
+    """The ``neural_tangents`` module; where it is not installed the test is skipped with the
+    reason and the command that installs it (as the claims that need it are)."""
+    from ntk_attack.kernels import NT_MISSING
+    return pytest.importorskip("neural_tangents", reason=NT_MISSING)
+
+
+@pytest.fixture
 def key():
     return jax.random.PRNGKey(0)
 

@@ -73,14 +73,17 @@ def active(ctx: registry.Context) -> registry.Outcome:
                                       seed=protocol.derive_seed(ctx.seed, "boot"))
     euler = max(float(np.max(np.abs(r["euler"]))) for r in results)
     checks = [protocol.check("active share", prediction="1/2", estimate=estimate, ci=ci, band=band,
-                             level=ctx.level()),
+                             level=ctx.level(), predicted=0.5),
               protocol.exact_check("homogeneity", prediction="x . grad f = f", value=euler,
                                    band=protocol.Band(0, 1e-12, 0,
                                                       "float64 rounding of d + m terms"))]
     return registry.Outcome(checks, {"d": dims, "active": per_seed.mean(axis=0),
                                      "per_seed": per_seed, "one_sided": [-math.inf, 1.0]},
                             {"d": dims, "m": M, "n_networks": len(points) // len(dims),
-                             "n_points": N_POINTS})
+                             "n_points": N_POINTS},
+                            inputs=("d",), judged={"active": "active share", "per_seed": "active share"},
+                            unjudged={"one_sided": "a fixed pair of numbers for the JSON round trip "
+                                                   "of infinities, not a measurement"})
 
 
 @registry.claim(SKIPPED, title="Dummy: always skipped")

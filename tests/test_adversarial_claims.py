@@ -50,6 +50,7 @@ def test_claims_run_and_report(outcomes):
         figures = registry.all_claims()[claim].figures(data)
         assert figures and set(captions) == set(figures), claim
         for name, fig in figures.items():
+            fig = fig[0] if isinstance(fig, tuple) else fig  # (Figure, caption) or Figure
             assert isinstance(fig, Figure), name
             assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.has_data())
     # The lemma is deterministic: it passes at any size once the ball binds.

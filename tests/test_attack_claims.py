@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from ntk_attack import io
 from ntk_attack import bounds, models, theory
+from verification.claims import per_network, stats
 from verification.claims.attacks import bound, constant, d_scaling, init, measure, transition, width
 from verification import registry, report, sweep
 
@@ -151,14 +152,14 @@ def test_bound_claim_fails_an_undercalibrated_kappa():
                                                   n_points=measure.N_POINTS, seed=5))
     result = {"eta": init["eta"], "init_f": init["f"], "init_grad_norm": init["grad_norm"],
               "C0_hat": np.zeros(60)}
-    calibration = measure.KappaPoint(d=64, m=256, n_networks=60, n_points=measure.N_POINTS, seed=6)
-    kappa = measure.kappa_point(calibration)["kappa"]
-    good = bound.violations(result, d=64, m=256, C0=0.0, kappa=kappa)
-    assert bound.violation_check("kappa 99.9%", good, level=LEVEL, seed=0).verdict == "pass", good
+    calibration = per_network.KappaPoint(d=64, m=256, n_networks=60, n_points=measure.N_POINTS, seed=6)
+    kappa = per_network.kappa_point(calibration)["kappa"]
+    good = measure.violations(result, d=64, m=256, C0=0.0, kappa=kappa)
+    assert stats.violation_check("kappa 99.9%", good, level=LEVEL, seed=0).verdict == "pass", good
     low = bounds.calibrate_kappa(jax.random.PRNGKey(calibration.seed), 64, 256, n_networks=60,
                                  n_points=measure.N_POINTS, q=0.97).kappa
-    bad = bound.violations(result, d=64, m=256, C0=0.0, kappa=low)
-    assert bound.violation_check("kappa 97%", bad, level=LEVEL, seed=0).verdict == "fail", bad.sum(0)
+    bad = measure.violations(result, d=64, m=256, C0=0.0, kappa=low)
+    assert stats.violation_check("kappa 97%", bad, level=LEVEL, seed=0).verdict == "fail", bad.sum(0)
 
 
 def test_constant_claim_fails_a_growing_constant(sphere_trained):
@@ -190,13 +191,15 @@ def test_conditional_prediction_averages_to_theory():
 def test_violations_use_each_networks_radius():
     result = {"eta": np.array([[0.1, 0.5]]), "init_f": np.array([[0.2, 0.2]]),
               "init_grad_norm": np.array([[6.0, 6.0]]), "C0_hat": np.array([0.5])}
-    rows = bound.violations(result, d=64, m=1024, C0=0.5, kappa=1.1)
+    rows = measure.violations(result, d=64, m=1024, C0=0.5, kappa=1.1)
     envelope = bounds.lazy_envelope(np.array([0.2]), np.array([6.0]), C0=0.5, d=64, m=1024, kappa_d=1.1)
     assert float(envelope[0]) < 0.5  # so the second point violates
     np.testing.assert_array_equal(rows, [[1, 2]])
-    custom = bound.violations(result, d=64, m=1024, C0=0.5, kappa=1.1,
-                           bound=lambda f0, g0, *, C0, d, m: np.full(np.shape(f0), 1.0))
-    np.testing.assert_array_equal(custom, [[0, 2]])
+
+
+def pooled_init(key, d: int, m: int):
+    """One 28 x 28 balanced draw pooled to d (measure.pool)."""
+    return measure.pool(models.init_two_layer(key, measure.MNIST_SIDE ** 2, m), d)
 
 
 def test_pooled_init_is_the_model_at_every_size():
@@ -204,12 +207,12 @@ def test_pooled_init_is_the_model_at_every_size():
     # of 49 entries the sample variance has standard error sqrt(2 / 200704) = 0.003; 0.02 is
     # over 6 of them.
     for d in (49, 196, 784):
-        net = measure.pooled_init(jax.random.PRNGKey(0), d, 4096)
+        net = pooled_init(jax.random.PRNGKey(0), d, 4096)
         assert net.W.shape == (4096, d) and float(net.a.sum()) == 0.0
         assert abs(float(np.var(np.asarray(net.W))) - 1.0) < 0.02
         assert abs(float(np.mean(np.asarray(net.W)))) < 0.02
     with pytest.raises(ValueError, match="size dividing 28"):
-        measure.pooled_init(jax.random.PRNGKey(0), 36, 8)
+        pooled_init(jax.random.PRNGKey(0), 36, 8)
 
 
 def test_pooled_init_shares_the_offset_across_sizes():
@@ -217,8 +220,8 @@ def test_pooled_init_shares_the_offset_across_sizes():
     # preactivations on an image and its downsampled twin, so their outputs correlate strongly
     # (measured 0.78). Independent draws would give 0 with standard error 1/sqrt(64) = 0.125:
     # 0.5 is 4 of those away.
-    small, full = measure.load("mnist", 49, 0, 0, 0), measure.load("mnist", 784, 0, 0, 0)
+    small, full = per_network.load("mnist", 49, seed=0), per_network.load("mnist", 784, seed=0)
     keys = jax.random.split(jax.random.PRNGKey(1), 64)
-    f_small = [float(models.apply(measure.pooled_init(k, 49, 256), small.x_test[0])) for k in keys]
-    f_full = [float(models.apply(measure.pooled_init(k, 784, 256), full.x_test[0])) for k in keys]
+    f_small = [float(models.apply(pooled_init(k, 49, 256), small.x_test[0])) for k in keys]
+    f_full = [float(models.apply(pooled_init(k, 784, 256), full.x_test[0])) for k in keys]
     assert np.corrcoef(f_small, f_full)[0, 1] > 0.5

@@ -53,9 +53,9 @@ PARAMS_USERS = (lambda p: models.apply(p, jnp.ones(4)), lambda p: models.input_g
     (models.TwoLayer(PARAMS.W.at[0, 0].set(jnp.nan), PARAMS.a), "params.W must be finite"),
     (models.TwoLayer(PARAMS.W.at[1, 2].set(jnp.inf), PARAMS.a), "params.W must be finite"),
     (models.TwoLayer(PARAMS.W, PARAMS.a.at[0].set(jnp.nan)), "params.a must be finite"),
-    (models.TwoLayer(PARAMS.W, PARAMS.a[:3]), r"TwoLayer\(W: \(m, d\), a: \(m,\)\).*Got W \(8, 4\), a \(3,\)"),
-    (models.TwoLayer(PARAMS.W[0], PARAMS.a), r"Got W \(4,\), a \(8,\)"),
-    ((PARAMS.W, PARAMS.a, PARAMS.a), "params must be TwoLayer.*Got tuple"),
+    (models.TwoLayer(PARAMS.W, PARAMS.a[:3]), r"TwoLayer\(W: \(m, d\), a: \(m,\)\).*got W \(8, 4\), a \(3,\)"),
+    (models.TwoLayer(PARAMS.W[0], PARAMS.a), r"got W \(4,\), a \(8,\)"),
+    ((PARAMS.W, PARAMS.a, PARAMS.a), "params must be TwoLayer.*got tuple"),
 ], ids=["W-nan", "W-inf", "a-nan", "a-length", "W-1d", "not-a-pair"])
 def test_model_rejects_bad_params(params, match):
     for use in PARAMS_USERS:
@@ -64,9 +64,9 @@ def test_model_rejects_bad_params(params, match):
 
 
 @pytest.mark.parametrize("x, match", [
-    (jnp.float64(1.0), r"x must have shape \(d,\) or \(n, d\) with d = 4. Got shape \(\)"),
-    (np.array(["a", "b", "c", "d"]), "x must be an array of real numbers. Got dtype <U1"),
-    (np.ones(4) * 1j, "x must be an array of real numbers. Got dtype complex128"),
+    (jnp.float64(1.0), r"x must have shape \(d,\) or \(n, d\) with d = 4; got shape \(\)"),
+    (np.array(["a", "b", "c", "d"]), "x must be an array of real numbers; got dtype <U1"),
+    (np.ones(4) * 1j, "x must be an array of real numbers; got dtype complex128"),
 ], ids=["scalar", "strings", "complex"])
 def test_model_rejects_bad_points(x, match):
     # Wrong d, rank 3, NaN and inf: tests/test_models.py::test_apply_rejects_bad_points.
@@ -76,7 +76,7 @@ def test_model_rejects_bad_points(x, match):
 
 
 def test_init_rejects_a_non_floating_dtype():
-    with pytest.raises(ValueError, match="dtype must be a floating dtype .* Got .*int32"):
+    with pytest.raises(ValueError, match="dtype must be a floating dtype .*; got .*int32"):
         models.init_two_layer(KEY, 4, 8, dtype=jnp.int32)
 
 
@@ -89,7 +89,7 @@ def test_zero_norm_input_is_accepted():
 
 
 def test_width_one_and_dimension_one():
-    with pytest.raises(ValueError, match="m must be even for signs='balanced'. Got m = 1"):
+    with pytest.raises(ValueError, match="m must be even for signs='balanced'; got m = 1"):
         models.init_two_layer(KEY, 4, 1)
     one = models.init_two_layer(KEY, 3, 1, signs="random")  # m = 1: f = a relu(w . x)
     x = jnp.array([[0.6, 0.0, 0.8], [-0.6, 0.0, -0.8]])
@@ -115,7 +115,7 @@ def test_empty_batch_gives_an_empty_result():
 
 
 def test_kernels_reject_points_without_coordinates():
-    with pytest.raises(ValueError, match=r"x1 must have d >= 1 columns. Got shape \(3, 0\)"):
+    with pytest.raises(ValueError, match=r"x1 must have d >= 1 columns; got shape \(3, 0\)"):
         kernels.ntk_first_layer(jnp.ones((3, 0)), jnp.ones((2, 0)))
 
 
@@ -139,16 +139,16 @@ def test_min_flip_at_width_one_and_dimension_one():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda p, x, y: training.train(p, x[:0], y[:0], loss="logistic", lr=0.5, steps=1),
-     r"x must hold at least one training point. Got shape \(0, 4\)"),
+    (lambda p, x, y: training.train(None, p, x[:0], y[:0], loss="logistic", lr=0.5, steps=1),
+     r"x must hold at least one training point; got shape \(0, 4\)"),
     (lambda p, x, y: predictors.ntk_regression(x[:0], y[:0], kernel=kernels.ntk_first_layer, ridge=0.1),
-     r"x_train must hold at least one training point. Got shape \(0, 4\)"),
-    (lambda p, x, y: labelled_attacks.robust_accuracy(p, x[:0], y[:0], [0.1]),
+     r"x_train must hold at least one training point; got shape \(0, 4\)"),
+    (lambda p, x, y: labelled_attacks.robust_accuracy(p, x[:0], y[:0], eps_grid=[0.1]),
      r"x must have shape \(n, d\) with n >= 1"),
-    (lambda p, x, y: training.train(p, x, y, loss="logistic", lr=0.5, steps=1, C0=0.0),
-     "C0 must be a finite number > 0. Got 0.0"),
-    (lambda p, x, y: training.project_rows(p.W, p.W + 1, -0.5), r"radius must be a number >= 0 \(C0 / sqrt\(m\)\). Got -0.5"),
-    (lambda p, x, y: training.project_rows(p.W, p.W + 1, float("nan")), "radius must be a number >= 0"),
+    (lambda p, x, y: training.train(None, p, x, y, loss="logistic", lr=0.5, steps=1, C0=0.0),
+     "C0 must be a finite number > 0; got 0.0"),
+    (lambda p, x, y: training.project_rows(p.W, p.W + 1, -0.5), "radius must be a finite number >= 0; got -0.5"),
+    (lambda p, x, y: training.project_rows(p.W, p.W + 1, float("nan")), "radius must be a finite number >= 0"),
     (lambda p, x, y: training.project_rows(p.W, p.W[:3], 1.0), r"W and W0 must have the same shape"),
 ], ids=["train-empty", "regression-empty", "robust-accuracy-empty", "train-C0-zero",
         "project-negative-radius", "project-nan-radius", "project-shapes"])
@@ -162,7 +162,7 @@ def test_training_and_attacks_reject_bad_input(call, match):
 
 def test_single_class_labels_and_C0_zero_bounds_are_accepted():
     x, y = jnp.eye(4), jnp.ones(4)  # every label +1
-    history = training.train(PARAMS, x, y, loss="logistic", lr=0.5, steps=5).history
+    history = training.train(None, PARAMS, x, y, loss="logistic", lr=0.5, steps=5).history
     assert np.all(np.isfinite(history.loss)) and history.loss[-1] < history.loss[0]
     predictor = predictors.ntk_regression(x, y, kernel=kernels.ntk_first_layer, ridge=0.0)
     assert_close(predictor.apply(x), y, atol=1e-12, why="interpolates: Theta_W(X, X) = I / 2, float64")
@@ -173,14 +173,14 @@ def test_single_class_labels_and_C0_zero_bounds_are_accepted():
 # ---------------------------------------------------------------------------- data
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: data.sphere(KEY, 1, 3), "n must be an integer >= 2. Got 1"),
-    (lambda: data.sphere(KEY, 10, 0), "d must be an integer >= 1. Got 0"),
+    (lambda: data.sphere(KEY, 1, 3), "n must be an integer >= 2; got 1"),
+    (lambda: data.sphere(KEY, 10, 0), "d must be an integer >= 1; got 0"),
     (lambda: data.sphere(KEY, 10, 3, target="step"), "target must be 'sign' or 'tanh'"),
-    (lambda: data.sphere(KEY, 10, 3, test_fraction=float("nan")), "test_fraction must lie in"),
-    (lambda: data.sphere(KEY, 3, 3, test_fraction=0.1), "leaves an empty split of 3 points"),
-    (lambda: data.digits(8, classes=5), "classes must be two distinct labels. Got 5"),
-    (lambda: data.digits(8, seed=-1), "seed must be an integer >= 0. Got -1"),
-    (lambda: data.digits(8, seed=1.5), "seed must be an integer >= 0. Got 1.5"),
+    (lambda: data.sphere(KEY, 10, 3, test_fraction=float("nan")), "test_fraction must be a finite number"),
+    (lambda: data.sphere(KEY, 3, 3, test_fraction=0.1), "test_fraction must leave both splits non-empty; got 0.1 of 3 points"),
+    (lambda: data.digits(8, classes=5, seed=0), "classes must be two distinct labels; got 5"),
+    (lambda: data.digits(8, seed=-1), "seed must be an integer >= 0; got -1"),
+    (lambda: data.digits(8, seed=1.5), "seed must be an integer >= 0; got 1.5"),
 ], ids=["sphere-n-1", "sphere-d-0", "sphere-target", "fraction-nan", "empty-split", "classes-int",
         "seed-negative", "seed-float"])
 def test_loaders_reject_bad_arguments(call, match):
@@ -219,10 +219,10 @@ MESSAGES = {
     "label-count": "train split: images must be (n, height, width) with one label each",
     "flat-images": "test split: images must be (n, height, width)",
     "npz-nan": "train split: images must hold finite real numbers",
-    "npz-strings": "train split: images must hold finite real numbers. Got dtype <U1",
+    "npz-strings": "train split: images must hold finite real numbers; got dtype <U1",
     "npz-missing-array": "lacks arrays ['x_test']", "npz-2d-images": "x_test must be (n, 28, 28)",
-    "npz-single-class": "train split: classes: label 1 does not occur",
-    "npz-zero-image": "train split: 2 images are all zero",
+    "npz-single-class": "train split: classes must occur in the labels; got 1",
+    "npz-zero-image": "train split: images must be nonzero to be scaled to unit norm; got 2 all-zero images",
 }
 STRUCTURAL = set(IDX_DAMAGE) | {"npz-nan", "npz-strings", "npz-missing-array", "npz-2d-images"}
 
@@ -334,7 +334,7 @@ def test_read_only_results_folder(results, capsys, command):
     (["verify", "--only", "no.such.claim"], "unknown claim id 'no.such.claim'"),
     (["verify", "--mnist", "absent.npz"], "no such file or folder"),
     (["attack", "--data", "digits", "--d", "50"], "--d must be a square"),
-    (["kernel", "--mnist", "absent.npz", "--d", "4"], "--mnist needs --data mnist. Got --data sphere"),
+    (["kernel", "--mnist", "absent.npz", "--d", "4"], "--mnist needs --data mnist; got --data sphere"),
 ], ids=["unknown-claim", "missing-mnist", "bad-d", "mnist-without-data"])
 def test_usage_errors_leave_existing_results_untouched(results, capsys, argv, match):
     # Fresh folders: tests/test_cli.py::test_usage_errors_exit_2_in_one_line.

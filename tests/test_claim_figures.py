@@ -1,38 +1,48 @@
-"""Every claim's figures redrawn from the committed quick-profile report (`figures/report.json`):
-each data axis has readable tick labels, and each figure that plots an estimate carries its
-uncertainty (error bars or a band)."""
+"""Every claim's figures redrawn from both committed reports (`figures/report.json`, quick
+profile, and `figures/full/report.json`, full profile): each can be read
+(`ntk_attack.plotting.layout_problems`: no legend or text over another panel, no squeezed plot
+area, no overlapping or ragged tick labels, no two series alike, no series in the legend that
+draws nothing), each data axis has tick labels, and each figure that plots an estimate
+carries its uncertainty (error bars or a band)."""
 from pathlib import Path
 
 import pytest
 from matplotlib.container import ErrorbarContainer
 
-from ntk_attack.plotting import common
+from ntk_attack.plotting import common, layout_problems
 from verification import registry
 from verification.report import load_report
 
-REPORT = Path(__file__).resolve().parents[1] / "figures" / "report.json"
+FIGURES = Path(__file__).resolve().parents[1] / "figures"
+REPORTS = {"quick": FIGURES / "report.json", "full": FIGURES / "full" / "report.json"}
 # Figures whose series are exact (deterministic) quantities, so they have no CI to draw.
 EXACT = {"adversarial_training_stays_in_ball/C0_hat_by_epoch"}
 
 
-def _entries():
+def _entries(report):
     claims = registry.all_claims()
-    return [(entry, claims[entry["id"]]) for entry in load_report(REPORT)["claims"]
+    return [(entry, claims[entry["id"]]) for entry in load_report(report)["claims"]
             if entry["id"] in claims and claims[entry["id"]].figures is not None
             and entry["verdict"] not in ("skipped", "error")]
 
 
-@pytest.fixture(scope="module")
-def drawn():
+@pytest.fixture(scope="module", params=list(REPORTS))
+def drawn(request):
+    """``{claim/figure: (Figure, layout problems)}`` of one report; the layout check draws
+    each figure once (Agg), which the other tests read."""
     common.use_agg()
     figures = {}
-    for entry, spec in _entries():
+    for entry, spec in _entries(REPORTS[request.param]):
         for name, fig in spec.figures(entry["data"]).items():
             fig = fig[0] if isinstance(fig, tuple) else fig
-            fig.canvas.draw()
-            figures[f"{entry['id']}/{name}"] = fig
-    assert figures, "the committed report draws no figure"
+            figures[f"{entry['id']}/{name}"] = fig, layout_problems(fig)
+    assert figures, f"the committed {request.param} report draws no figure"
     return figures
+
+
+def test_every_figure_can_be_read(drawn):
+    problems = [f"{name}: {p}" for name, (_, found) in drawn.items() for p in found]
+    assert not problems, "\n".join(problems)
 
 
 def _data_axes(fig):
@@ -42,7 +52,7 @@ def _data_axes(fig):
 
 def test_every_axis_has_tick_labels(drawn):
     missing = []
-    for name, fig in drawn.items():
+    for name, (fig, _) in drawn.items():
         for ax in _data_axes(fig):
             for which, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
                 lo, hi = sorted(axis.get_view_interval())
@@ -55,7 +65,7 @@ def test_every_axis_has_tick_labels(drawn):
 
 def test_every_estimate_figure_shows_its_uncertainty(drawn):
     bare = []
-    for name, fig in drawn.items():
+    for name, (fig, _) in drawn.items():
         if name in EXACT:
             continue
         bars = sum(c.has_yerr or c.has_xerr for ax in fig.axes for c in ax.containers

@@ -55,13 +55,13 @@ def reference(tmp_path_factory):
 
 def test_verify_end_to_end(reference):
     out, done = reference
-    assert done.stdout.startswith("pass: 1 pass")
+    assert done.stdout.startswith("pass: 1 pass, 0 skipped in ")
     assert "Traceback" not in done.stderr
     result = json.loads((out / "report.json").read_text())  # strict JSON
     assert result["schema"] == report.SCHEMA
     assert set(result["run"]) >= {"command", "profile", "seed", "dtype", "versions",
                                   "total_time_s", "workers"}
-    assert result["summary"] == {"verdict": "pass", "exit_code": 0,
+    assert result["summary"] == {"verdict": "pass", "exit_code": 0, "strict": False,
                                  "counts": {"fail": 0, "error": 0, "inconclusive": 0, "pass": 1,
                                             "skipped": 0}}
     (entry,) = result["claims"]
@@ -131,6 +131,29 @@ def test_corrupt_cache_file_is_recomputed(reference, tmp_path):
                               "corrupt_recomputed": [str(victim)]}
     sweep.read_cached(victim)
     assert measurements(out) == measurements(reference[0])
+
+
+@pytest.mark.parametrize("strict, code", [(False, 0), (True, 1)], ids=["default", "strict"])
+def test_skipped_claims_are_counted_and_fail_only_under_strict(reference, tmp_path, capsys,
+                                                               strict, code):
+    """``verify`` prints the skipped count; a skip does not fail the run unless ``--strict``."""
+    out = tmp_path / "copy"
+    shutil.copytree(reference[0], out)  # the active claim's points are cached there
+    args = ["verify", "--only", dummy_claims.ACTIVE, dummy_claims.SKIPPED, "--out", str(out), "-q"]
+    with dummy_claims.registered():
+        assert cli.main(args + (["--strict"] if strict else [])) == code
+    line = capsys.readouterr().out.strip()
+    result = report.load_report(out / "report.json")
+    assert line == f"{report.summary_line(result)}; report: {out / 'report.md'}"
+    verdict = "fail" if strict else "pass"
+    assert line.startswith(f"{verdict}: 1 pass, 1 skipped in ")
+    assert ("(--strict: a skipped claim fails the run)" in line) == strict
+    assert result["summary"]["exit_code"] == code and result["run"]["strict"] == strict
+
+
+def test_strict_is_refused_with_power(capsys):
+    assert cli.main(["verify", "--power", "--strict"]) == 2
+    assert "--strict applies to a verification run" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("case", ["unknown claim", "out is under a file", "missing mnist"])
@@ -204,14 +227,35 @@ def test_help_is_light():
     assert version.returncode == 0 and version.stdout.strip().startswith("ntk-attack 0.")
 
 
+@pytest.mark.parametrize("args", [("kernel", "--d", "50000", "--m", "200000"),
+                                  ("attack", "--d", "1000000", "--m", "100000"),
+                                  ("advtrain", "--d", "100000000", "--m", "100000000")],
+                         ids=lambda a: " ".join(a))
+def test_sizes_beyond_memory_are_refused_before_jax_loads(args):
+    """Issue 27's commands (an XLA abort, or a hang, before): one line naming d * m, exit 2,
+    answered from the arguments before JAX is imported (so fast even on a loaded machine)."""
+    code = ("import sys\n"
+            "from verification import cli\n"
+            f"code = cli.main({list(args)!r})\n"
+            "loaded = [m for m in ('jax', 'numpy') if m in sys.modules]\n"
+            "assert code == 2 and not loaded, (code, loaded)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"ntk-attack {args[0]}: error: d * m must fit in "
+                                               "memory"), err
+    assert f"got d = {args[2]}, m = {args[4]}." in err[0]
+
+
 def test_figures_rerenders_from_a_results_folder(reference, tmp_path, capsys):
     out = tmp_path / "copy"
     shutil.copytree(reference[0], out)
     shutil.rmtree(out / "figures")
     (out / "report.md").unlink()
     with dummy_claims.registered():
-        assert cli.main(["figures", "--out", str(out), "-q"]) == 0
+        assert cli.main(["figures", "--out", str(out), "-q", "--contact-sheet"]) == 0
     assert (out / "figures" / dummy_claims.ACTIVE / "active_vs_d.png").exists()
+    assert (out / "contact_sheet.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "report.md").read_text() == (reference[0] / "report.md").read_text()
     assert cli.main(["figures", "--out", str(tmp_path / "none")]) == 2
     assert "no report.json" in capsys.readouterr().err

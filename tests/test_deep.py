@@ -35,6 +35,7 @@ def near_diagonal(x):
 
 # ---------------------------------------------------------------------------- neural-tangents
 
+@pytest.mark.usefixtures("neural_tangents")
 @pytest.mark.parametrize("depth, activation", [(1, "relu"), (3, "relu"), (2, "erf")],
                          ids=["relu-L1", "relu-L3", "erf-L2"])
 def test_dual_recursion_matches_neural_tangents(key, depth, activation):
@@ -49,6 +50,7 @@ def test_dual_recursion_matches_neural_tangents(key, depth, activation):
     assert np.all(np.abs(ours_t - nt.ntk) <= atol)
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_deep_stax_is_stax_net_rescaled_for_relu(key):
     x = unit(key, (5, 7))
     deep_k = kernels.deep_kernels(x, x, depth=3)
@@ -58,6 +60,7 @@ def test_deep_stax_is_stax_net_rescaled_for_relu(key):
     assert_close(two.ntk * 2 / 7, deep_k.ntk, rtol=1e-12, why="exact rescaling, float64")
 
 
+@pytest.mark.usefixtures("neural_tangents")
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_apply_and_empirical_ntk_match_neural_tangents(key, activation):
     d, widths = 6, (9, 7, 5)
@@ -107,8 +110,8 @@ def test_exact_walk_agrees_with_independent_bisection(key):
     assert np.all(np.asarray(bisection.eta)[both] >= np.asarray(exact.eta)[both] * (1 - 1e-8))
     # At eta the sign has changed (to rounding), and on a fine grid below eta it has not.
     u = -jnp.sign(exact.f0)[:, None] * deep.input_grad_deep(params, x) / exact.grad_norm[:, None]
-    ok = np.asarray(exact.flipped)
-    at = np.asarray(jnp.sign(exact.f0) * deep.apply_deep(params, x + exact.eta[:, None] * u))[ok]
+    ok = np.asarray(exact.flipped)  # eta* is inf where no flip was found: those points are left out
+    at = np.asarray(jnp.sign(exact.f0[ok]) * deep.apply_deep(params, x[ok] + exact.eta[ok, None] * u[ok]))
     assert np.all(at <= 1e-12)
     grid = np.linspace(0.0, 1.0, 400, endpoint=False)[1:]
     inside = jax.vmap(lambda s: jnp.sign(exact.f0) * deep.apply_deep(
@@ -196,10 +199,10 @@ def test_property_kernels_symmetric_psd(seed, depth, activation):
     (lambda: deep.init_deep(jax.random.PRNGKey(0), 4, (3, 0)), "every width must be an integer >= 1"),
     (lambda: deep.init_deep(jax.random.PRNGKey(0), 4, (3,), activation="tanh"), "activation must be one of"),
     (lambda: deep.apply_deep(deep.init_deep(jax.random.PRNGKey(0), 4, (3,)), jnp.ones(5)),
-     r"x must have shape \(d,\) or \(n, d\) with d = 4. Got shape \(5,\)"),
+     r"x must have shape \(d,\) or \(n, d\) with d = 4; got shape \(5,\)"),
     (lambda: deep.apply_deep((jnp.ones((4, 3)),), jnp.ones(4)), "params must be a DeepNet"),
     (lambda: deep.min_flip_deep(deep.init_deep(jax.random.PRNGKey(0), 4, (3,), activation="erf"), jnp.ones(4)),
-     "method='exact' needs a piecewise-linear network"),
+     r"params.activation must be 'relu' for method='exact' \(a piecewise-linear network"),
     (lambda: deep.min_flip_deep(deep.init_deep(jax.random.PRNGKey(0), 4, (3,)), jnp.ones(4), max_ratio=-1.0),
      "max_ratio must be a finite number"),
     (lambda: deep.empirical_ntk_deep(deep.init_deep(jax.random.PRNGKey(0), 4, (3,)), jnp.ones(4)),

@@ -52,7 +52,7 @@ def test_quick_profile_passes(outcomes, claim_id):
 def balanced_summaries(context):
     grid = measure.SWEEPS["quick"]
     points = measure.network_grid(grid, context.seed, "balanced")
-    return grid, measure.per_network(points, context.runner.map(measure.network_gradients, points))
+    return grid, measure.summaries(points, context.runner.map(measure.network_gradients, points))
 
 
 @pytest.mark.profile

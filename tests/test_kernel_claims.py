@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from ntk_attack import io
+from ntk_attack import io, kernels
 from verification.claims.kernels import analytic, convergence, empirical
-from verification import protocol, report, sweep
+from verification import protocol, registry, report, sweep
 
 LEVEL = 0.99  # one claim alone; the suite's Bonferroni level only widens the CIs
 
@@ -16,6 +16,7 @@ def verdicts(checks):
     return [c.verdict for c in checks]
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_analytic_claim_passes_and_a_wrong_kernel_fails():
     x = analytic.analytic_inputs(analytic.AnalyticPoint(source="sphere", n=16, d=5, seed=0))
     assert verdicts(analytic.judge_analytic({"sphere": analytic.analytic_differences(x)})) == ["pass"] * 2
@@ -24,6 +25,7 @@ def test_analytic_claim_passes_and_a_wrong_kernel_fails():
     assert verdicts(analytic.judge_analytic({"sphere": wrong})) == ["fail"] * 2
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_empirical_claim_passes_and_neural_tangents_own_readout_fails():
     point = empirical.EmpiricalPoint(n=8, d=4, m=32, signs="balanced", seed=0)
     assert verdicts(empirical.judge_empirical({"balanced": empirical.empirical_point(point)})) == ["pass"]
@@ -86,3 +88,17 @@ def test_convergence_figures_draw_from_report_json(tiny_convergence):
     assert figures["kernel_error_vs_width"].axes[0].get_xscale() == "log"
     slope = np.polyfit(np.log(data["widths"]), np.log(data["predicted_rms"]["balanced"]), 1)[0]
     assert abs(slope + 0.5) < 1e-12  # the drawn prediction is exactly m^(-1/2)
+
+
+@pytest.mark.parametrize("claim", [analytic.kernel_analytic_matches_neural_tangents,
+                                   empirical.empirical_matches_neural_tangents],
+                         ids=("analytic", "empirical"))
+def test_cross_checks_are_skipped_with_the_install_command_without_neural_tangents(
+        claim, monkeypatch, tmp_path):
+    monkeypatch.setattr(kernels, "neural_tangents_available", lambda: False)
+    spec = next(s for s in registry.CLAIMS.values() if s.run is claim)
+    ctx = registry.Context(profile="quick", seed=0, runner=sweep.SweepRunner(tmp_path, quiet=True),
+                           family_size=1)
+    entry = report.run_claim(spec, ctx)
+    assert (entry["verdict"], entry["reason"], entry["sweep"]["computed"]) == ("skipped", kernels.NT_MISSING, 0)
+    assert 'pip install "ntk-attack[nt]"' in entry["reason"]

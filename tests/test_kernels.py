@@ -49,8 +49,8 @@ def kappas(c):
 
 # ---------------------------------------------------------------------------- packaging
 
-def test_neural_tangents_kernel_fn_evaluates():
-    from neural_tangents import stax  # a broken pin set must fail here, loudly
+def test_neural_tangents_kernel_fn_evaluates(neural_tangents):
+    stax = neural_tangents.stax  # a broken pin set must fail here, loudly
     kernel_fn = stax.serial(stax.Dense(8), stax.Relu(), stax.Dense(1))[2]
     x = jnp.eye(2)
     nngp = kernel_fn(x, x, "nngp")
@@ -60,6 +60,7 @@ def test_neural_tangents_kernel_fn_evaluates():
 
 # ---------------------------------------------------------------------------- analytic vs stax
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_analytic_matches_stax_kernel_fn(key):
     x = with_special_rows(unit(key, (12, 7)))
     stax = kernels.stax_kernels(x, x)
@@ -70,6 +71,7 @@ def test_analytic_matches_stax_kernel_fn(key):
         assert np.all(diff <= atol), f"{ours.__name__}: max excess {np.max(diff - atol):.2e}"
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_deep_stax_kernels_follow_arc_cosine_recursion(key):
     # depth 2, unit inputs, He middle layer: Sigma2 = 2 K, Theta2 = 2 K + 2 Theta_W,
     # readout: nngp = kappa1(Sigma2), ntk = nngp + Theta2 kappa0(Sigma2) (diagonals stay 1).
@@ -83,6 +85,7 @@ def test_deep_stax_kernels_follow_arc_cosine_recursion(key):
     assert_close(stax.ntk_hidden, theta2 * k0, atol=1e-7, why="as above")
 
 
+@pytest.mark.usefixtures("neural_tangents")
 @pytest.mark.parametrize("signs", models.SIGNS)
 def test_stax_apply_equals_model_apply(key, signs):
     params = models.init_two_layer(key, 9, 32, signs=signs)
@@ -92,6 +95,7 @@ def test_stax_apply_equals_model_apply(key, signs):
                  why="same sums of 32 terms, float64 rounding")
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_stax_init_has_the_model_distribution():
     init_fn = kernels.stax_net(4, 8)[0]
     _, stax_params = init_fn(jax.random.PRNGKey(0), (-1, 4))
@@ -196,6 +200,7 @@ def test_single_points_and_batches_agree(key):
 
 # ---------------------------------------------------------------------------- empirical NTK
 
+@pytest.mark.usefixtures("neural_tangents")
 @pytest.mark.parametrize("implementation", kernels.NTK_IMPLEMENTATIONS)
 @pytest.mark.parametrize("second_layer", (False, True), ids=("W", "W_and_a"))
 def test_empirical_matches_neural_tangents(key, implementation, second_layer):
@@ -217,6 +222,7 @@ def test_empirical_matches_neural_tangents(key, implementation, second_layer):
     assert_close(ours, theirs, atol=1e-14, why="same float64 sums over d = 6 and m = 64 in another order")
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_empirical_diagonal_axes_like_neural_tangents(key):
     params = models.init_two_layer(key, 5, 16, signs="random")
     x = unit(jax.random.PRNGKey(1), (6, 5))
@@ -229,6 +235,7 @@ def test_empirical_diagonal_axes_like_neural_tangents(key):
                  why="float64 rounding")
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_empirical_uses_second_layer_squares(key):
     # NT draws a ~ N(0, 1); the closed form weights neurons by a_s^2, so it agrees for any a.
     params = models.init_two_layer(key, 4, 16)
@@ -290,6 +297,7 @@ def test_empirical_converges_to_analytic(key):
                  why="Monte Carlo over m = 16384 neurons, 8 standard deviations")
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_nt_linearize_is_exact_at_the_base_point_and_linear(key):
     params = models.init_two_layer(key, 4, 8)
     x = unit(jax.random.PRNGKey(1), (3, 4))
@@ -318,7 +326,7 @@ def test_nt_linearize_is_exact_at_the_base_point_and_linear(key):
     (lambda: kernels.empirical_ntk(models.init_two_layer(jax.random.PRNGKey(0), 4, 8), jnp.ones((2, 4)),
                                    diagonal_axes=(1,)), "diagonal_axes must be one of"),
     (lambda: kernels.empirical_ntk(models.init_two_layer(jax.random.PRNGKey(0), 4, 8), jnp.ones((2, 4)),
-                                   jnp.ones((3, 4)), diagonal_axes=(0,)), "same number of rows"),
+                                   jnp.ones((3, 4)), diagonal_axes=(0,)), "as many rows as x1"),
     (lambda: kernels.empirical_ntk(models.init_two_layer(jax.random.PRNGKey(0), 4, 8), jnp.ones((2, 4)),
                                    block_size=0), "block_size must be"),
     (lambda: kernels.empirical_ntk_fn(models.apply, implementation="auto"), "implementation must be one of"),

@@ -1,17 +1,20 @@
-"""The planted-bug catalogue: every mutant applies to the current code, acts, and undoes itself."""
+"""The planted-bug catalogue: every mutant applies to the current code, acts, undoes itself, and
+changes its probe's output on a fixed input (so a refactor that moves the code names the mutant)."""
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import ntk_attack
-from ntk_attack import _attack_edge, attacks, models, predictors, theory
+from ntk_attack import attacks, models, predictors, theory
 from verification.mutants import MUTANTS, known_families, patching
 
 
 def _bindings():
     """Objects the mutants replace, under several of their names."""
-    return (ntk_attack.apply, _attack_edge.apply, predictors.apply, models.apply,
+    return (ntk_attack.apply, attacks.apply, predictors.apply, models.apply,
             models.input_grad, attacks._min_flip_exact, predictors.KernelPredictor.input_grad,
             theory.lazy_envelope)
 
@@ -21,25 +24,27 @@ def test_catalogue_is_complete():
     for mutant in MUTANTS.values():
         assert mutant.description and "\n" not in mutant.description, mutant.name
         assert set(mutant.families) <= set(known_families(mutant)), mutant.name
-        if mutant.patches is not None:
-            assert all(p.target in patching.TARGETS for p in mutant.patches()), mutant.name
+        if mutant.patches is not None:  # each target is still defined where it says
+            assert all(patching.resolve(p.target) for p in mutant.patches()), mutant.name
+        assert callable(mutant.probe), f"{mutant.name} has no probe"
 
 
-def _targets(mutant) -> list:
-    """The objects a patch-list mutant replaces, as the library's own modules hold them."""
-    return [patching.resolve(p.target)[2] for p in mutant.patches()]
+def _located(mutant) -> list:
+    """``(owner, attribute, original)`` of every object a patch-list mutant replaces."""
+    return [patching.resolve(p.target) for p in mutant.patches()] if mutant.patches else []
 
 
 @pytest.mark.parametrize("name", list(MUTANTS))
 def test_mutant_applies_acts_and_restores(name):
     mutant = MUTANTS[name]
     before = _bindings()
-    targets = _targets(mutant) if mutant.patches is not None else []
+    located = _located(mutant)
     with mutant():  # an edit that no longer matches the code raises LookupError here
         # Acts: every target's defining binding now holds another object.
-        assert all(new is not old for new, old in zip(_targets(mutant), targets)), name
+        assert all(vars(owner)[attribute] is not original
+                   for owner, attribute, original in located), name
     assert _bindings() == before
-    assert all(new is old for new, old in zip(_targets(mutant) if targets else [], targets)), name
+    assert all(vars(owner)[attribute] is original for owner, attribute, original in located), name
 
 
 def test_from_imports_and_jitted_callers_see_the_mutant(key):
@@ -47,7 +52,7 @@ def test_from_imports_and_jitted_callers_see_the_mutant(key):
     x = jax.random.normal(jax.random.PRNGKey(1), (5, 8))
     clean = np.asarray(attacks.min_flip(params, x).f0)
     with MUTANTS["output_scaled_one_over_m"]():
-        assert _attack_edge.apply is models.apply is ntk_attack.apply  # every binding patched
+        assert attacks.apply is models.apply is ntk_attack.apply  # every binding patched
         # _min_flip_exact was traced above with the clean code: clear_caches makes it retrace.
         mutated = np.asarray(attacks.min_flip(params, x).f0)
     np.testing.assert_allclose(mutated, clean / jnp.sqrt(64), rtol=1e-12,
@@ -55,13 +60,24 @@ def test_from_imports_and_jitted_callers_see_the_mutant(key):
     np.testing.assert_array_equal(np.asarray(attacks.min_flip(params, x).f0), clean)
 
 
+# The mutants of the exact attack's code. relu'(0) = 1 acts only at exact kinks, which random
+# points never hit; the off-by-one walk is absorbed by the exact solve on the segment it picks
+# unless it picks another one (test_breakpoint_walk_mutant_changes_the_walk).
+ATTACK_MUTANTS = [n for n, m in MUTANTS.items() if m.patches is not None and any(
+    p.target in (attacks._min_flip_exact, attacks._direction, attacks._first_zero_sorted)
+    for p in m.patches()) and n not in ("relu_prime_zero_is_one", "breakpoint_walk_off_by_one")]
+
+
+def test_the_attack_mutants_are_found():
+    """The planted run below is not empty (a filter on stale target names once made it so)."""
+    assert set(ATTACK_MUTANTS) >= {"output_scaled_one_over_m", "constant_grows_with_d",
+                                   "first_order_reported_as_exact", "attack_gradient_sign",
+                                   "attack_direction_not_normalised"}, ATTACK_MUTANTS
+
+
 # Runs the attack under each of its planted bugs (CI's extended step, as every planted run).
-# relu'(0) = 1 acts only at exact kinks, which random points never hit; the off-by-one walk is
-# absorbed by the exact solve on the segment it picks unless it picks another one (below).
 @pytest.mark.planted
-@pytest.mark.parametrize("name", [n for n, m in MUTANTS.items() if m.patches is not None and any(
-    p.target in ("min_flip_exact", "attack_direction", "breakpoint_walk") for p in m.patches())
-    and n not in ("relu_prime_zero_is_one", "breakpoint_walk_off_by_one")])
+@pytest.mark.parametrize("name", ATTACK_MUTANTS)
 def test_attack_mutants_run_and_change_the_result(name, key):
     # d != 16: the growing constant is 1 at d = 16. m = 512, 200 points: the off-by-one walk
     # changes eta* only where it picks another segment (~1e-4 relative on a few points).
@@ -81,3 +97,29 @@ def test_breakpoint_walk_mutant_changes_the_walk():
     with MUTANTS["breakpoint_walk_off_by_one"]():
         mutated = attacks._first_zero_sorted(h0, s0, t, ds)
     assert clean[0][0] == 3.0 and mutated[0][0] != clean[0][0], (clean, mutated)
+
+
+def _leaves(tree):
+    return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(tree)]
+
+
+@pytest.mark.parametrize("name", list(MUTANTS))
+def test_mutant_changes_its_probe(name):
+    """The mutated code's output changes on the probe's fixed input. Run eagerly: entering the
+    mutant keeps JAX's compiled primitives, so the mutated call and the exit take well under a
+    second (CPU time: under load the wall clock measures the neighbours)."""
+    mutant = MUTANTS[name]
+    with jax.disable_jit():
+        clean = _leaves(mutant.probe())
+        start = time.process_time()
+        with mutant(eager=True):
+            mutated = _leaves(mutant.probe())
+        seconds = time.process_time() - start
+        restored = _leaves(mutant.probe())
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(restored, clean)), \
+        f"{name}: the probe differs after the mutant is undone"
+    changed = len(mutated) != len(clean) or any(
+        a.shape != b.shape or not np.array_equal(a, b, equal_nan=True) for a, b in zip(mutated, clean))
+    assert changed, (f"mutant {name!r} no longer changes its probe {mutant.probe.__name__}: the "
+                     "code it targets moved or changed; update the mutant")
+    assert seconds < 1.0, f"{name}: entering, probing and leaving took {seconds:.2f} s CPU"

@@ -13,8 +13,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-from ntk_attack.plotting import (captions, distributions, images, kernel_angle, kill_matrix,
-                                 scaling, style, transition)
+from ntk_attack.plotting import (captions, distributions, encoding, images, kernel_angle,
+                                 kill_matrix, layout, scaling, style, transition)
 
 RNG = np.random.default_rng(0)
 D = np.array([16.0, 64.0, 256.0])
@@ -150,6 +150,11 @@ def test_fonts_are_at_least_8_points(drawn):
     assert not small
 
 
+def test_every_kind_can_be_read(drawn):
+    fig, _ = drawn
+    assert layout.layout_problems(fig) == []
+
+
 def test_only_palette_colours(drawn):
     fig, _ = drawn
     colours = set()
@@ -199,6 +204,12 @@ def test_bad_inputs_say_expected_and_got():
         distributions.ratio_distribution_plot({"a": [0.5]}, out_of_conditions=["b"])
 
 
+@pytest.mark.parametrize("level, text", [(0.95, "95%"), (0.9999, "99.99%"),
+                                         (0.999979, "99.9979%"), (0.99931, "99.93%")])
+def test_percent_tells_a_level_from_100(level, text):
+    assert captions.percent(level) == text
+
+
 def test_caption_fills_numbers_from_the_data():
     text = captions.caption("slope {s} (CI {ci}), d in {d:range}, {n:d} networks", s=-0.48264,
                             ci=(-0.5176, -0.4396), d=[16, 64, 256], n=8)
@@ -213,7 +224,7 @@ def test_palette_is_okabe_ito():
 
 
 @pytest.mark.parametrize("module", [style, captions, scaling, transition, distributions,
-                                    kernel_angle, kill_matrix, images],
+                                    kernel_angle, kill_matrix, images, encoding, layout],
                          ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, raise_on_error=False, verbose=False)
@@ -233,3 +244,64 @@ def test_unsorted_x_keeps_masks_and_predictions_with_their_points():
     hollow = [ln for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"
               and len(ln.get_xdata())]
     assert [list(ln.get_xdata()) for ln in hollow] == [[256.0]]
+
+
+def test_encode_puts_one_variable_on_colour_and_one_on_style():
+    enc = encoding.encode(["a", "b", "a", "b"], ["x", "x", "y", "y"])
+    assert [s.color for s in enc.styles] == [style.SERIES[0], style.SERIES[1]] * 2
+    assert [s.marker for s in enc.styles] == ["o", "o", "s", "s"]
+    assert [label for label, _ in enc.keys] == ["a", "b", "x", "y"]
+    one = encoding.encode(["a", "b", "c"])
+    assert one.keys is None and [s.marker for s in one.styles] == ["o", "s", "^"]
+    with pytest.raises(ValueError, match="colour_by must take at most 7 distinct values"):
+        encoding.encode(range(8))
+    with pytest.raises(ValueError, match="style_by must have one value per series"):
+        encoding.encode(["a"], ["x", "y"])
+
+
+def test_dodge_spreads_only_the_points_that_coincide():
+    offsets = encoding.dodge([np.array([1.0, 2.0]), np.array([1.0]), np.array([3.0])], log=False)
+    assert offsets[0][0] == -offsets[1][0] > 0 or offsets[0][0] == -offsets[1][0] < 0
+    assert offsets[0][1] == 0 and offsets[2][0] == 0
+    # at most DODGE_GAP of the grid gap for the largest cluster, here 2 series
+    assert abs(offsets[0][0] - offsets[1][0]) <= encoding.DODGE_GAP * 1.0
+    assert all(np.all(o == 0) for o in encoding.dodge([np.array([1.0]), np.array([2.0])],
+                                                        log=True))
+
+
+@pytest.mark.parametrize("values, labels", [
+    ([1 / 256, 1 / 64, 1 / 32, 1 / 16], ["1/256", "1/64", "1/32", "1/16"]),
+    ([0.01, 0.1, 1.0], ["0.01", "0.1", "1"]),
+    ([256.0, 1024.0, 16384.0], ["256", "1024", "16384"]),
+    ([0.125, 0.25, 0.5], ["0.125", "0.25", "0.5"])], ids=["beta", "decades", "widths", "short"])
+def test_tick_labels_are_round_numbers_or_fractions(values, labels):
+    formatter = style.tick_formatter(values)
+    assert [formatter(v) for v in values] == labels
+
+
+def test_one_legend_below_every_panel_and_the_figure_grows_by_it():
+    with style.style():
+        fig, axes = style.new_figure(1, 2)
+        for i, ax in enumerate(axes):
+            ax.plot([1, 2], [1, 2], "o-", color=style.SERIES[0], label="measured")
+            ax.plot([1, 2], [1.1, 2.1], "--", color=style.SERIES[i + 1], label="prediction")
+            ax.legend()
+        height = fig.get_figheight()
+        style.finish(fig)
+        style.finish(fig)  # again: the legend is replaced, the figure not grown twice
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["measured", "prediction"]
+    key = fig.legends[0].legend_handles[1]  # the prediction in two colours: a black key
+    assert to_hex(key.get_color()) == style.PREDICTION.lower() and key.get_linestyle() == "--"
+    assert fig.get_figheight() == pytest.approx(height + fig.legends[0].added_height)
+
+
+def test_contact_sheet_labels_every_image_and_keeps_wide_ones_wide():
+    sheet = images.contact_sheet({"a / wide": np.ones((10, 40, 3)), "b / square": np.ones((10, 10)),
+                                  "c / tall": np.zeros((40, 10, 4))}, width=4.0, row_height=1.0)
+    titles = [ax.get_title() for ax in sheet.axes]
+    assert titles == ["a / wide", "b / square", "c / tall"]
+    widths = [ax.get_position().width * 4.0 for ax in sheet.axes]
+    assert widths[0] == pytest.approx(4.0 * widths[1])
+    with pytest.raises(ValueError, match="images must be"):
+        images.contact_sheet({"flat": np.ones(5)})

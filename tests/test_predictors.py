@@ -29,10 +29,11 @@ def central_difference(fn, x, v, h):
 def trained_pair(key, d=8, m=64):
     x = unit(jax.random.PRNGKey(3), (20, d))
     params0 = models.init_two_layer(key, d, m)
-    trained = training.train(params0, x, jnp.tanh(2 * x[:, 0]), loss="squared", lr=1.0, steps=20)
+    trained = training.train(None, params0, x, jnp.tanh(2 * x[:, 0]), loss="squared", lr=1.0, steps=20)
     return params0, trained.params
 
 
+@pytest.mark.usefixtures("neural_tangents")
 def test_linearize_matches_neural_tangents(key):
     params0, trained = trained_pair(key)
     x = unit(jax.random.PRNGKey(4), (15, 8))
@@ -150,7 +151,7 @@ def test_wide_network_moves_like_the_kernel_predictor(key):
     xt, x = x[:10], x[10:]
     y = jnp.tanh(3 * x[:, 0])
     params0 = models.init_two_layer(key, 8, 16384)
-    trained = training.train(params0, x, y, loss="squared", lr=2.0, steps=40).params
+    trained = training.train(None, params0, x, y, loss="squared", lr=2.0, steps=40).params
     h = predictors.ntk_regression(x, y - models.apply(params0, x), kernel=kernels.ntk_first_layer,
                                   ridge=0.0, steps=40, lr=2.0)
     moved = models.apply(trained, xt) - models.apply(params0, xt)
@@ -163,7 +164,7 @@ def test_wide_network_moves_like_the_kernel_predictor(key):
     (dict(ridge=-1e-3), "ridge must be a finite number >= 0"),
     (dict(ridge=float("inf")), "ridge must be a finite number >= 0"),
     (dict(ridge=0.0, lr=1.0), "lr must be None when steps is None"),
-    (dict(ridge=0.0, steps=10), "lr must be a finite number > 0 when steps is given"),
+    (dict(ridge=0.0, steps=10), r"lr \(with steps\) must be a finite number > 0; got None"),
     (dict(ridge=0.0, steps=-1, lr=1.0), "steps must be an integer >= 0"),
     (dict(ridge=0.0, steps=10, lr=1e3), "lr must satisfy lr \\* lambda_max / n < 2"),
 ], ids=["negative-ridge", "infinite-ridge", "lr-without-steps", "steps-without-lr", "negative-steps",

@@ -62,3 +62,16 @@ def test_min_detectable_effect_is_the_far_band_edge_plus_the_half_width():
     assert protocol.min_detectable_effect(one_sided) == (pytest.approx(0.004), None)
     exact = protocol.exact_check("e", prediction="0", value=0.0, band=protocol.Band(0, 0, 0, "t"))
     assert protocol.min_detectable_effect(exact) is None
+
+
+def test_min_detectable_effect_uses_the_ci_ends_and_is_never_negative():
+    band = protocol.Band(0.95, 1.05, 0.1, "test")
+    # A CI asymmetric about its estimate (e.g. mapped from a log scale): the ends decide.
+    skewed = protocol.check("c", prediction="1", estimate=1.0, ci=(0.99, 1.05), band=band,
+                            level=0.99, predicted=2.0)
+    # down: 1.05 - 0.99 = 0.06; up: 1.05 - 0.95 = 0.10 (relative to the prediction 2: 0.05)
+    assert protocol.min_detectable_effect(skewed) == (pytest.approx(0.10), pytest.approx(0.05))
+    # Already below a one-sided band: it fails with no shift at all, not at a negative one.
+    failing = protocol.check("c", prediction=">= 0", estimate=-0.3, ci=(-0.5, -0.1),
+                             band=protocol.Band(0, math.inf, 1, "test"), level=0.99)
+    assert failing.verdict == "fail" and protocol.min_detectable_effect(failing) == (0.0, None)

@@ -47,3 +47,11 @@ def test_unaccounted_lists_every_data_key_outside_the_three_groups():
     assert any("'gone' (inputs) is not a data key" in p for p in problems)
     assert any("'no such check'" in p for p in problems)
     assert any("'x' (unjudged) is not a data key" in p for p in problems)
+
+
+def test_unaccounted_refuses_a_judgment_without_a_check():
+    check = protocol.exact_check("max error", prediction="0", value=0.0,
+                                 band=protocol.Band(0, 0, 0, "test"))
+    for judged in ({"error": ()}, {"error": ""}, {"error": ("max error", " ")}):
+        outcome = registry.Outcome([check], {"error": 0.0}, {}, judged=judged)
+        assert registry.unaccounted(outcome), judged  # a blank fragment is in every name

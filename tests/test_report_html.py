@@ -15,18 +15,23 @@ import pytest
 from PIL import Image
 
 from ntk_attack.plotting import scaling
-from verification import report, report_compact, report_html
+from verification import protocol, report, report_compact, report_html
 
-COMMITTED = Path(__file__).resolve().parents[1] / "figures" / "report.json"
+FIGURES = Path(__file__).resolve().parents[1] / "figures"
+COMMITTED = FIGURES / "report.json"
+# The committed quick and full reports; they may predate the minimum detectable effects and the
+# reported-number bookkeeping, and must still render.
+COMMITTED_REPORTS = [COMMITTED, FIGURES / "full" / "report.json"]
+MD_BYTES_PER_CLAIM = 2_500
 GRID = [(d, c) for d in (16, 64, 256) for c in (0.0, 1.0)]
 POINTS = [{"d": d, "m": 1024, "C0": c, "signs": "balanced", "seed": 1000 + i,
            "eps_grid": [0.1, 0.3]} for i, (d, c) in enumerate(GRID)]
 
 
-def _check(name, verdict="pass"):
+def _check(name, verdict="pass", mde=None):
     return {"name": name, "prediction": "slope -0.5", "estimate": -0.48, "ci": [-0.52, -0.44],
             "band": {"lo": -0.6, "hi": -0.4, "max_half_width": 0.05, "why": "band around -0.5"},
-            "level": 0.999, "verdict": verdict, "note": "8 networks"}
+            "level": 0.999, "verdict": verdict, "note": "8 networks", "min_detectable_effect": mde}
 
 
 @pytest.fixture
@@ -42,13 +47,19 @@ def saved(tmp_path):
         fig.savefig(tmp_path / rel, dpi=60)
         paths.append(rel)
     entry = {"id": "claim_a", "title": "eta* ~ d^(-1/2)", "verdict": "pass", "reason": "",
-             "prediction": "``eta* sqrt(d)`` is flat", "checks": [_check("slope"), _check("level")],
+             "prediction": "``eta* sqrt(d)`` is flat",
+             "checks": [_check("slope", mde={"absolute": 0.16, "relative": None}),
+                        _check("level", mde={"absolute": 0.16, "relative": 0.3125})],
+             "inputs": ["d"], "judged": {"eta": ["slope", "level"]},
+             "unjudged": {"time": "machine-dependent", "gain": "no prediction"}, "bookkeeping": [],
              "config": {"points": POINTS, "held_out_d": 256, "grid": {"widths": [256, 1024, 4096]}},
              "notes": "a note", "data": {}, "seed": 0, "profile": "quick", "wall_time_s": 1.5,
              "sweep": {}, "figures": paths, "figure_error": None,
              "captions": {"eta_vs_d": "slope -0.483 over d in 16..256"}}
-    skipped = {**entry, "id": "claim_b", "verdict": "skipped", "reason": "needs MNIST",
-               "checks": [], "config": {}, "figures": [], "notes": ""}
+    skipped = {k: v for k, v in entry.items()
+               if k not in ("inputs", "judged", "unjudged", "bookkeeping")}
+    skipped.update(id="claim_b", verdict="skipped", reason="needs MNIST", checks=[], config={},
+                   figures=[], notes="")
     rep = {"schema": report.SCHEMA, "summary": {"verdict": "pass", "exit_code": 0,
                                                  "counts": {"pass": 1, "skipped": 1}},
            "run": {"profile": "quick", "seed": 0, "dtype": "float64", "total_time_s": 2.0,
@@ -74,8 +85,12 @@ def test_compact_markdown_has_verdicts_first_and_no_full_config(saved):
     assert "*Grid.* points: 6 grid points" in text and "*Reason.* needs MNIST" in text
     assert "*slope -0.483 over d in 16..256" in text
     assert "1000" not in text  # seeds stay in report.json
-    assert "| check | prediction | estimate [99.9% CI] | band | verdict |" in text
-    assert "| slope | slope -0.5 | -0.48 [-0.52, -0.44] | [-0.6, -0.4] | pass |" in text
+    assert "| check | prediction | estimate [99.9% CI] | band | MDE | verdict |" in text
+    # MDE relative to the prediction where the check has one, else absolute and marked so
+    assert "| slope | slope -0.5 | -0.48 [-0.52, -0.44] | [-0.6, -0.4] | 0.16 abs. | pass |" in text
+    assert "| level | slope -0.5 | -0.48 [-0.52, -0.44] | [-0.6, -0.4] | 31% | pass |" in text
+    assert "| pass | `claim_a` | 2/2 | 2 | 1.5 s |" in text  # two numbers reported, not judged
+    assert "| **skipped** | `claim_b` | 0/0 |  | 1.5 s |" in text  # a skipped claim reports none
 
 
 def test_compact_markdown_cuts_long_captions_and_grid_lines_at_a_word():
@@ -83,12 +98,46 @@ def test_compact_markdown_cuts_long_captions_and_grid_lines_at_a_word():
     assert report_compact._short("short", 11) == "short"
 
 
+def _with_current_fields(rep: dict) -> dict:
+    """``rep`` with what the current code records beside each check and claim: the minimum
+    detectable effect (relative, as for a check with a prediction, and absolute: the longer
+    cell) and a reported-number bookkeeping with two unjudged numbers and one gap."""
+    for entry in rep["claims"]:
+        for i, c in enumerate(entry.get("checks", [])):
+            band = protocol.Band(**c["band"])
+            check = protocol.Check(c["name"], c["prediction"], c["estimate"], tuple(c["ci"]), band,
+                                   c["level"], c["verdict"], predicted=1.0 if i % 2 else None)
+            mde = protocol.min_detectable_effect(check)
+            c["min_detectable_effect"] = mde and {"absolute": mde[0], "relative": mde[1]}
+        if entry["verdict"] not in ("skipped", "error"):
+            entry.update(inputs=["d"], judged={}, unjudged={"a": "why", "b": "why"},
+                         bookkeeping=["'gain' is in none of inputs, judged, unjudged"])
+    return rep
+
+
 @pytest.mark.skipif(not COMMITTED.is_file(), reason="no committed figures/report.json")
 def test_compact_markdown_of_the_committed_quick_report_reads_in_minutes():
-    """Under 40 KB: notes, band reasons and whole captions stay in report.json and report.html."""
-    committed = report.load_report(COMMITTED)
+    """Under 2,500 bytes per claim with every current field: notes, band reasons, whole captions
+    and the unjudged numbers' reasons stay in report.json and report.html."""
+    committed = _with_current_fields(report.load_report(COMMITTED))
     text = report_compact.to_markdown_compact(committed)
-    assert len(text.encode()) < 40_000, len(text.encode())
+    assert " abs. |" in text and "*Bookkeeping.*" in text
+    size = len(text.encode())
+    assert size < MD_BYTES_PER_CLAIM * len(committed["claims"]), size
+
+
+@pytest.mark.parametrize("path", COMMITTED_REPORTS, ids=["quick", "full"])
+def test_committed_reports_render_without_the_newer_fields(path, tmp_path):
+    """``ntk-attack figures`` on a report written before checks carried their MDE and claims
+    their bookkeeping: report.md and report.html still render, with those cells empty."""
+    if not path.is_file():
+        pytest.skip(f"no committed {path}")
+    rep = report.load_report(path)
+    text = report_compact.to_markdown_compact(rep)
+    assert "| band | verdict |" in text and " MDE " not in text  # no MDE recorded: no column
+    assert "*Bookkeeping.*" not in text
+    page = report_html.to_html(rep, root=tmp_path)  # figures absent here: named, not embedded
+    assert "<th>MDE</th>" in page and "Reported, not judged" not in page
 
 
 class _Images(HTMLParser):
@@ -143,6 +192,9 @@ def test_html_is_self_contained_and_every_figure_loads(saved):
         assert _chromium_widths(text, browser) == widths
     assert "needs MNIST" in text and "<code>eta* sqrt(d)</code>" in text
     assert "<figcaption><b>eta_vs_d.</b> slope -0.483 over d in 16..256</figcaption>" in text
+    assert "<td>0.16 abs.</td>" in text and "<td>31%</td>" in text
+    assert "<li><code>time</code>: machine-dependent</li>" in text
+    assert "<code>eta</code> by “slope”, “level”" in text
 
 
 def test_html_names_a_missing_figure(saved):

@@ -147,3 +147,138 @@ def test_lazy_conditions():
     assert not theory.lazy_conditions(d=49, m=4096, C0=0.1)  # d < 64
     assert not theory.lazy_conditions(d=256, m=1024, C0=5.0)  # C0 > sqrt(d)/4
     assert not theory.lazy_conditions(d=1024, m=64, C0=4.0)  # m < 16 C0^2
+
+
+# --- gaps found by generated mutants (figures/mutation/before/triage.md) -------------------------
+
+def test_ball_radii_are_what_a_projected_network_reaches():
+    # Move every row of W0 by exactly the row radius; C0_hat (ntk_attack.training, measured
+    # from the weights) must then equal the predicted limit, for both radii.
+    from ntk_attack import training
+    rng = np.random.default_rng(0)
+    m, d, C0 = 64, 9, 1.5
+    W0 = rng.normal(size=(m, d))
+    step = rng.normal(size=(m, d))
+    step /= np.linalg.norm(step, axis=1, keepdims=True)
+    for radius in theory.RADII:
+        W = W0 + theory.row_radius(C0, m, radius=radius) * step
+        assert_close(float(training.C0_hat(jnp.asarray(W), jnp.asarray(W0))),
+                     theory.C0_hat_limit(C0, m, radius=radius), rtol=1e-12,
+                     why="float64 row norms")
+        assert_close(theory.effective_C0_over_sqrt_d(C0, m=m, d=d, radius=radius),
+                     theory.C0_hat_limit(C0, m, radius=radius) / 3, rtol=1e-15, why="sqrt(9) = 3")
+    assert theory.row_radius(C0, m) == C0 / 8 and theory.C0_hat_limit(C0, m) == C0
+    with pytest.raises(ValueError, match="radius must be one of 'lazy', 'absolute'; got 'ball'"):
+        theory.row_radius(C0, m, radius="ball")
+
+
+def test_pgd_step_is_the_papers():
+    # The paper's PGD: 100 steps of 0.025 eps, i.e. the steps together cover 2.5 eps.
+    assert theory.pgd_step_size(0.4) == pytest.approx(0.025 * 0.4, rel=1e-15)
+    for steps in (10, 50, 100, 400):
+        assert steps * theory.pgd_step_size(0.4, steps) == pytest.approx(2.5 * 0.4, rel=1e-15)
+    assert theory.robust_accuracy_beyond_envelope() == 0.0
+
+
+def test_first_order_and_typical_gradient():
+    f = np.array([0.5, -2.0, 1.0])
+    g = np.array([2.0, 4.0, 0.0])
+    np.testing.assert_array_equal(theory.first_order(f, g), [0.25, 0.5, np.inf])
+    traced = theory.first_order(jnp.asarray(f), jnp.asarray(g))
+    assert isinstance(traced, jax.Array), "JAX in, JAX out: jitted callers trace it"
+    np.testing.assert_array_equal(np.asarray(traced), [0.25, 0.5, np.inf])
+    np.testing.assert_array_equal(np.asarray(jax.jit(theory.first_order)(f, g)), [0.25, 0.5, np.inf])
+    for d in (2, 64):
+        assert theory.typical_grad_norm(d) ** 2 == pytest.approx(d / 2 - 1 / (2 * math.pi), rel=1e-14)
+    assert theory.grad_norm_sq_init(64, signs="random") == 32
+    assert theory.var_f_init("random") == 0.5
+    with pytest.raises(ValueError, match="signs must be one of 'balanced', 'random'; got 'x'"):
+        theory.var_f_init("x")
+
+
+@pytest.mark.parametrize("c, s", [(0.0, 1.0), (0.7, 0.5), (-1.2, 0.8)])
+def test_folded_normal_mean_is_the_integral(c, s):
+    def density(t):
+        return math.exp(-(t - c) ** 2 / (2 * s * s)) / (s * math.sqrt(2 * math.pi))
+
+    # E|T| split at the kink of |t|.
+    expected = (integrate.quad(lambda t: t * density(t), 0, math.inf)[0]
+                - integrate.quad(lambda t: t * density(t), -math.inf, 0)[0])
+    assert_close(theory.folded_normal_mean(c, s), expected, rtol=1e-10,
+                 why="quad integrates a Gaussian to ~1e-14")
+
+
+def test_conditional_first_order_is_the_mean_given_the_signs():
+    # Given sum_a: f ~ N(MU sum_a / sqrt(m), Var relu), ||grad f||^2 = d/2 + ((sum a)^2/m - 1)/(2 pi).
+    d, m = 64, 256
+    sum_a = np.array([0.0, 16.0, -30.0])
+    got = theory.conditional_first_order(sum_a, d, m)
+    s = math.sqrt(0.5 - 1 / (2 * math.pi))
+    for value, a in zip(got, sum_a):
+        c = a / math.sqrt(2 * math.pi * m)
+        weight = lambda t: t * math.exp(-(t - c) ** 2 / (2 * s * s)) / (s * math.sqrt(2 * math.pi))  # noqa: E731,B023
+        mean_abs = integrate.quad(weight, 0, math.inf)[0] - integrate.quad(weight, -math.inf, 0)[0]
+        grad = math.sqrt(d / 2 + (a * a / m - 1) / (2 * math.pi))
+        assert_close(value, math.sqrt(d) * mean_abs / grad, rtol=1e-10,
+                     why="quad integrates a Gaussian to ~1e-14 (split at the kink of |t|)")
+
+
+def test_envelope_denominator_and_sqrt_d_envelope():
+    drift = (2 / math.pi) ** 0.25 * math.sqrt(0.5 * 64) * 256 ** -0.25
+    assert theory.envelope_denominator(5.0, C0=0.5, d=64, m=256) == pytest.approx(
+        5.0 - 2.0 * 0.5 - drift, rel=1e-14)
+    assert theory.envelope_denominator(5.0, C0=0.5, d=64, m=256, c_sys=1.0, drift_constant=0.0) \
+        == pytest.approx(4.5, rel=1e-15)
+    b = theory.lazy_envelope(np.array([-0.3, 0.3]), np.array([5.0, 5.0]), C0=0.5, d=64, m=256,
+                             kappa_d=2.0)
+    np.testing.assert_allclose(b, 2.0 * 0.8 / (5.0 - 1.0 - drift), rtol=1e-14)
+    assert theory.sqrt_d_envelope(C0=0.5, d=64, K=2.0) == pytest.approx(2.0 * 1.5 / 8, rel=1e-15)
+
+
+def test_gradient_of_the_kernel_predictor_is_angle_free_part_plus_angle_term():
+    # h(x) = sum_i c_i (x . x_i) kappa0(cos theta_i): its gradient by autodiff (tangential and
+    # radial) equals L(x) + the angle term at unit x (THEORY.md 6.2).
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 5))
+    X = rng.normal(size=(4, 5))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    c = rng.normal(size=4)
+
+    def h(point):
+        cos = (X @ point) / jnp.linalg.norm(point)
+        return jnp.sum(c * (X @ point) * (jnp.pi - jnp.arccos(cos)) / (2 * jnp.pi))
+
+    autodiff = np.asarray(jax.vmap(jax.grad(h))(jnp.asarray(x)))
+    split = np.asarray(theory.angle_free_gradient(jnp.asarray(x), jnp.asarray(X), jnp.asarray(c))) \
+        + theory.angle_term(x, X, c)
+    assert_close(split, autodiff, atol=1e-12, why="float64, same function differentiated")
+    # A test point equal to a training point: the angle term's convention is 0 there (a point
+    # whose x . x rounds to exactly 1; one that rounds 1 ulp below gets sin ~ 2e-8 and a term of
+    # ~1e-9 instead).
+    e1 = np.eye(5)[:1]
+    assert np.all(theory.angle_term(e1, e1, c[:1]) == 0)
+
+
+def test_empirical_ntk_variance_is_binomial():
+    dot, cos = 0.6, 0.2
+    p = (math.pi - math.acos(cos)) / (2 * math.pi)
+    assert theory.empirical_ntk_variance(dot, cos) == pytest.approx(dot * dot * p * (1 - p), rel=1e-14)
+    assert float(theory.empirical_ntk_sd(np.array(dot), np.array(cos), 100, signs="antisymmetric")) \
+        == pytest.approx(math.sqrt(2) * dot * math.sqrt(p * (1 - p) / 100), rel=1e-14)
+
+
+def test_kernel_factors_clip_and_the_bias_is_per_kernel():
+    # A cosine that rounds past -1 or 1 is clipped (kappa1 has sqrt(1 - c^2)).
+    for c in (-1 - 1e-12, 1 + 1e-12):
+        assert theory.kappa1(np.array(c)) == theory.kappa1(np.array(round(c)))
+        assert theory.kappa0(np.array(c)) == theory.kappa0(np.array(round(c)))
+    # (..., n, n) kernels: one bias per kernel.
+    theta = np.random.default_rng(2).normal(size=(3, 3))
+    stack = np.stack([theta, 1.01 * theta])
+    np.testing.assert_allclose(theory.empirical_ntk_bias(stack, theta), [0.0, 0.01], atol=1e-15)
+
+
+def test_deep_kernel_defaults_to_relu():
+    x = jnp.asarray([0.6, 0.8])
+    assert theory.deep_kernel(x, x, depth=2) == theory.deep_kernel(x, x, depth=2, activation="relu")

@@ -53,7 +53,7 @@ def test_closed_form_loss_gradient_matches_finite_differences(problem, loss):
 @pytest.mark.parametrize("loss", training.LOSSES)
 def test_one_step_is_gradient_descent_and_history_starts_at_init(problem, loss):
     params, x, y = problem
-    result = training.train(params, x, y, loss=loss, lr=0.7, steps=1)
+    result = training.train(None, params, x, y, loss=loss, lr=0.7, steps=1)
     expected = params.W - 0.7 * closed_form_loss_grad(params, x, y, loss)
     assert_close(result.params.W, expected, atol=1e-13, why="jax.grad vs closed form, float64")
     assert_close(result.history.loss, [loss_value(params, x, y, loss), loss_value(result.params, x, y, loss)],
@@ -67,7 +67,7 @@ def test_one_step_is_gradient_descent_and_history_starts_at_init(problem, loss):
 
 def test_gradient_descent_decreases_the_loss(problem):
     params, x, y = problem
-    history = training.train(params, x, y, loss="logistic", lr=0.5, steps=50).history
+    history = training.train(None, params, x, y, loss="logistic", lr=0.5, steps=50).history
     assert history.loss.shape == history.accuracy.shape == history.C0_hat.shape == (51,)
     assert history.step_fraction.shape == (50,) and int(history.steps_taken) == 50
     assert bool(jnp.all(jnp.diff(history.loss) < 0)), "small-rate GD on a smooth-enough loss must descend"
@@ -76,9 +76,9 @@ def test_gradient_descent_decreases_the_loss(problem):
 def test_stop_rule_lands_on_small_C0_when_one_step_overshoots(problem):
     params, x, y = problem
     C0 = 0.05
-    free = training.train(params, x, y, loss="logistic", lr=2.0, steps=1).history
+    free = training.train(None, params, x, y, loss="logistic", lr=2.0, steps=1).history
     assert free.C0_hat[1] > 5 * C0, "the test needs a first step that overshoots C0"
-    result = training.train(params, x, y, loss="logistic", lr=2.0, steps=20, C0=C0, rule="stop")
+    result = training.train(None, params, x, y, loss="logistic", lr=2.0, steps=20, C0=C0, rule="stop")
     history = result.history
     assert 0 < float(history.step_fraction[0]) < 1
     assert int(history.steps_taken) == 1
@@ -90,8 +90,8 @@ def test_stop_rule_lands_on_small_C0_when_one_step_overshoots(problem):
 
 def test_stop_rule_is_inactive_inside_the_ball(problem):
     params, x, y = problem
-    free = training.train(params, x, y, loss="squared", lr=0.5, steps=10)
-    big = training.train(params, x, y, loss="squared", lr=0.5, steps=10, C0=1e3, rule="stop")
+    free = training.train(None, params, x, y, loss="squared", lr=0.5, steps=10)
+    big = training.train(None, params, x, y, loss="squared", lr=0.5, steps=10, C0=1e3, rule="stop")
     assert_close(big.params.W, free.params.W, atol=0, why="no step is shortened")
     assert bool(jnp.all(big.history.step_fraction == 1))
 
@@ -100,9 +100,9 @@ def test_stop_rule_for_a_stack_stops_each_network_on_its_own(key):
     x = unit(jax.random.PRNGKey(1), (40, 8))
     y = jnp.where(x[:, 0] >= 0, 1.0, -1.0)
     stack = jax.vmap(lambda k: models.init_two_layer(k, 8, 64))(jax.random.split(key, 3))
-    result = training.train(stack, x, y, loss="logistic", lr=1.0, steps=30, C0=0.5)
+    result = training.train(None, stack, x, y, loss="logistic", lr=1.0, steps=30, C0=0.5)
     for j in range(3):
-        one = training.train(models.TwoLayer(stack.W[j], stack.a[j]), x, y, loss="logistic", lr=1.0,
+        one = training.train(None, models.TwoLayer(stack.W[j], stack.a[j]), x, y, loss="logistic", lr=1.0,
                              steps=30, C0=0.5)
         assert_close(result.params.W[j], one.params.W, atol=1e-13, why="vmap vs single, float64")
         assert_close(result.history.C0_hat[j], one.history.C0_hat, atol=1e-13, why="vmap vs single")
@@ -112,7 +112,7 @@ def test_stop_rule_for_a_stack_stops_each_network_on_its_own(key):
 def test_project_rule_keeps_every_row_in_its_ball(problem):
     params, x, y = problem
     C0 = 0.3
-    result = training.train(params, x, y, loss="logistic", lr=2.0, steps=15, C0=C0, rule="project")
+    result = training.train(None, params, x, y, loss="logistic", lr=2.0, steps=15, C0=C0, rule="project")
     assert float(jnp.max(result.history.C0_hat)) <= C0 * (1 + 1e-12)
     assert_close(result.history.C0_hat[-1], C0, rtol=1e-12, why="the rows sit on the boundary after a big step")
     assert int(result.history.steps_taken) == 15
@@ -135,15 +135,15 @@ def test_project_rows_is_idempotent_and_never_increases_distance(seed, radius):
 
 def test_full_batch_sgd_equals_gradient_descent(problem, key):
     params, x, y = problem
-    gd = training.train(params, x, y, loss="logistic", lr=0.5, steps=5)
-    sgd = training.train(params, x, y, loss="logistic", lr=0.5, steps=5, batch_size=len(x), key=key)
+    gd = training.train(None, params, x, y, loss="logistic", lr=0.5, steps=5)
+    sgd = training.train(key, params, x, y, loss="logistic", lr=0.5, steps=5, batch_size=len(x))
     assert_close(sgd.params.W, gd.params.W, atol=1e-13, why="a permuted full batch has the same mean gradient")
 
 
 def test_minibatch_sgd_is_reproducible_and_depends_on_the_key(problem):
     params, x, y = problem
-    run = lambda seed: training.train(params, x, y, loss="logistic", lr=0.5, steps=5, batch_size=8,
-                                      key=jax.random.PRNGKey(seed)).params.W
+    run = lambda seed: training.train(jax.random.PRNGKey(seed), params, x, y, loss="logistic", lr=0.5,
+                                      steps=5, batch_size=8).params.W
     assert bool(jnp.all(run(1) == run(1)))
     assert not bool(jnp.allclose(run(1), run(2)))
 
@@ -151,8 +151,8 @@ def test_minibatch_sgd_is_reproducible_and_depends_on_the_key(problem):
 def test_bias_is_a_constant_input_coordinate_inside_the_lazy_ball(problem, key):
     _, x, y = problem
     params = models.init_two_layer(key, 9, 64)  # last column: the bias
-    result = training.train(params, x, y, loss="logistic", lr=1.0, steps=5, bias=True)
-    same = training.train(params, training.append_bias(x), y, loss="logistic", lr=1.0, steps=5)
+    result = training.train(None, params, x, y, loss="logistic", lr=1.0, steps=5, bias=True)
+    same = training.train(None, params, training.append_bias(x), y, loss="logistic", lr=1.0, steps=5)
     assert_close(result.params.W, same.params.W, atol=0, why="the same computation")
     row_moves = jnp.linalg.norm(result.params.W - params.W, axis=1)  # includes b - b0
     assert_close(result.history.C0_hat[-1], 8 * jnp.max(row_moves), rtol=1e-12, why="float64 norms")
@@ -165,9 +165,9 @@ def test_digits_reaches_97_percent_at_width_4096(key):
     One network's test accuracy moves in steps of 1/72; over 10 seeds it was 95.8% to 100%
     (mean 98.5%, C0_hat 12.9 to 16.0), so the claim is checked on the mean of 4 networks.
     """
-    ds = data.digits(8)
+    ds = data.digits(8, seed=0)
     stack = jax.vmap(lambda k: models.init_two_layer(k, ds.d, 4096))(jax.random.split(key, 4))
-    result = training.train(stack, ds.x_train, ds.y_train, loss="logistic", lr=4.0, steps=30)
+    result = training.train(None, stack, ds.x_train, ds.y_train, loss="logistic", lr=4.0, steps=30)
     f = jax.vmap(models.apply, (0, None))(result.params, ds.x_test)
     accuracy = float(jnp.mean(f * ds.y_test > 0))
     C0_hat = np.asarray(result.history.C0_hat[:, -1])
@@ -182,31 +182,33 @@ def test_digits_reaches_97_percent_at_width_4096(key):
     (dict(lr=float("nan")), "lr must be a finite number > 0"),
     (dict(steps=-1), "steps must be an integer >= 0"),
     (dict(C0=-1.0), "C0 must be a finite number > 0"),
-    (dict(batch_size=41), r"batch_size must lie in \[1, n\]"),
-    (dict(batch_size=4), "key must be a jax.random key"),
+    (dict(batch_size=41, key=jax.random.PRNGKey(0)), r"batch_size must lie in \[1, n\]"),
+    (dict(batch_size=4), r"key \(SGD draws minibatches when batch_size is given\) must be a "
+                         "jax.random key"),
 ], ids=["loss", "rule", "lr-zero", "lr-nan", "steps", "C0", "batch-size", "sgd-without-key"])
 def test_bad_options_raise(problem, kwargs, match):
     params, x, y = problem
     options = dict(loss="logistic", lr=0.5, steps=2) | kwargs
+    key = options.pop("key", None)
     with pytest.raises(ValueError, match=match):
-        training.train(params, x, y, **options)
+        training.train(key, params, x, y, **options)
 
 
 def test_bad_data_raise(problem):
     params, x, y = problem
     with pytest.raises(ValueError, match=r"labels in \{-1, \+1\} for loss='logistic'"):
-        training.train(params, x, (y + 1) / 2, loss="logistic", lr=0.5, steps=1)
-    training.train(params, x, (y + 1) / 2, loss="squared", lr=0.5, steps=1)  # real targets are fine
+        training.train(None, params, x, (y + 1) / 2, loss="logistic", lr=0.5, steps=1)
+    training.train(None, params, x, (y + 1) / 2, loss="squared", lr=0.5, steps=1)  # real targets are fine
     with pytest.raises(ValueError, match="y must have shape"):
-        training.train(params, x, y[:-1], loss="logistic", lr=0.5, steps=1)
+        training.train(None, params, x, y[:-1], loss="logistic", lr=0.5, steps=1)
     with pytest.raises(ValueError, match="x must have shape"):
-        training.train(params, x[:, :-1], y, loss="logistic", lr=0.5, steps=1)
+        training.train(None, params, x[:, :-1], y, loss="logistic", lr=0.5, steps=1)
     with pytest.raises(ValueError, match="x must have shape"):
-        training.train(params, x, y, loss="logistic", lr=0.5, steps=1, bias=True)
+        training.train(None, params, x, y, loss="logistic", lr=0.5, steps=1, bias=True)
     with pytest.raises(ValueError, match="x must be finite"):
-        training.train(params, x.at[0, 0].set(jnp.nan), y, loss="logistic", lr=0.5, steps=1)
+        training.train(None, params, x.at[0, 0].set(jnp.nan), y, loss="logistic", lr=0.5, steps=1)
     with pytest.raises(ValueError, match="params0 must be"):
-        training.train(models.TwoLayer(params.W, params.a[:-1]), x, y, loss="logistic", lr=0.5, steps=1)
+        training.train(None, models.TwoLayer(params.W, params.a[:-1]), x, y, loss="logistic", lr=0.5, steps=1)
 
 
 
@@ -226,7 +228,7 @@ def test_train_radii_equals_one_run_per_radius_bit_for_bit(key, loss, stack):
     C0s = (0.5, 50.0, 0.05)
     shared = training.train_radii(params, x, y, loss=loss, lr=1.0, steps=30, C0s=C0s)
     for C0, result in zip(C0s, shared):
-        alone = training.train(params, x, y, loss=loss, lr=1.0, steps=30, C0=C0, rule="stop")
+        alone = training.train(None, params, x, y, loss=loss, lr=1.0, steps=30, C0=C0, rule="stop")
         assert _bitwise(result, alone), C0
     assert int(np.max(shared[1].history.steps_taken)) == 30
     assert int(np.max(shared[2].history.steps_taken)) == 1

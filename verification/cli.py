@@ -1,13 +1,15 @@
 """The ``ntk-attack`` command line: ``verify``, ``kernel``, ``attack``, ``advtrain`` and ``figures``.
 
-Exit codes: 0 success (``verify``: every claim passed or was skipped), 1 a claim failed, was
-inconclusive or errored, 2 a usage error (bad option, unknown claim id, unwritable results
-folder, missing file), reported in one line without a traceback.
+Exit codes: 0 success (``verify``: every claim that ran passed; a skipped claim, one that cannot
+run here, does not count unless ``--strict``), 1 a claim failed, was inconclusive or errored (or,
+with ``--strict``, was skipped), 2 a usage error (bad option, unknown claim id, unwritable
+results folder, missing file), reported in one line without a traceback.
 
-Start-up stays light: heavy modules (``verification``, matplotlib, and through
-``ntk_attack.kernels`` neural-tangents) are imported inside the subcommands, never at
-import time. Float64 (``jax_enable_x64``) is turned on before any subcommand runs; every
-tolerance of the toolkit is stated for it.
+Start-up stays light: JAX, matplotlib and neural-tangents are imported inside the subcommands,
+never at import time, so usage errors and sizes beyond memory (``d * m`` of ``kernel``,
+``attack`` and ``advtrain``, checked first) are answered before JAX loads. Float64
+(``jax_enable_x64``) is turned on before any subcommand runs; every tolerance of the toolkit is
+stated for it.
 """
 import argparse
 import math
@@ -15,6 +17,7 @@ import os
 import sys
 
 import ntk_attack
+from ntk_attack import _memory
 from verification import cli_advtrain, enable_x64
 from verification.cli_common import (EXIT_OK, EXIT_USAGE, UsageError, check_json_target, points,
                                      write_json)
@@ -74,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every claim of verification/ (or those given with --only), judge each "
                     "against its prediction (THEORY.md section 8) and write report.json, "
                     "report.md and the figures into --out. Grid points are cached in OUT/cache, "
-                    "so an interrupted run resumes. Exit 0 if every claim passes, 1 if any "
-                    "fails or is inconclusive, 2 on usage errors.")
+                    "so an interrupted run resumes. Exit 0 if every claim that ran passed "
+                    "(skipped claims, which cannot run here, do not count unless --strict), 1 if "
+                    "any failed, was inconclusive or raised, 2 on usage errors.")
     verify.add_argument("--profile", choices=("quick", "full"), default="quick",
                         help="quick: small grids, a few minutes (default); full: the paper-scale grids (hours)")
     verify.add_argument("--out", default="results", metavar="DIR", help="results folder (default: results)")
@@ -100,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--scheduler-timeout", type=_positive_float, default=30.0, metavar="S",
                         help="seconds to wait for --scheduler to answer (default 30)")
     verify.add_argument("--fresh", action="store_true", help="ignore cached grid points")
+    verify.add_argument("--strict", action="store_true",
+                        help="a skipped claim (e.g. an optional dependency absent) fails the run")
     verify.add_argument("--pdf", action="store_true", help="also write figures as PDF")
     verify.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     verify.add_argument("--mnist", metavar="PATH",
@@ -109,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--power", action="store_true", help="quick profile clean, then under each "
                         "planted bug (in-process): kill matrix; exit 0 iff clean passes, all caught")
     verify.add_argument("--mutants", nargs="+", metavar="NAME", help="with --power: only these")
+    verify.add_argument("--generated", metavar="JSON",
+                        help="with --power: also accept the generated mutants recorded in JSON "
+                             "(verification/mutants/generated.py); without --mutants, run those")
     verify.set_defaults(func=cmd_verify)
 
     def model_options(p, *, d, m):
@@ -123,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--mnist", metavar="PATH", help="full MNIST file or folder for --data mnist")
         p.add_argument("--seed", type=_int_at_least(0), default=0, help=seed_help + " (default 0)")
         p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+        p.add_argument("--max-memory", metavar="SIZE",
+                       help="memory the arrays may take, e.g. 8G or 512M (default: the "
+                            "available memory, or $NTK_ATTACK_MAX_MEMORY); larger sizes are "
+                            "refused before any work, exit 2")
 
     kernel = sub.add_parser(
         "kernel", allow_abbrev=False, help="analytic vs empirical first-layer NTK",
@@ -167,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                          dest="formats", metavar="FORMAT",
                          help="figure formats among png, pdf, svg (vector output for papers); "
                               "PNG is always written, the reports link it (default: png)")
+    figures.add_argument("--contact-sheet", action="store_true",
+                         help="also write OUT/contact_sheet.png: every figure as a thumbnail "
+                              "under its claim id, to look at them all at once")
     figures.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     figures.set_defaults(func=cmd_figures)
     return parser
@@ -179,8 +195,13 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    enable_x64()
     try:
+        if getattr(args, "max_memory", None) is not None:
+            _memory.parse_bytes(args.max_memory)  # a bad size is a usage error
+            os.environ[_memory.MEMORY_VARIABLE] = args.max_memory
+        if getattr(args, "m", None) is not None:  # kernel, attack, advtrain: W (m, d) in float64
+            _memory.check_weights_memory(args.d, args.m, itemsize=8, dtype="float64")
+        enable_x64()
         return args.func(args)
     except ValueError as error:  # validation at the edge: one line, no traceback
         print(f"ntk-attack {args.command}: error: {error}", file=sys.stderr)
@@ -202,7 +223,9 @@ def cmd_verify(args) -> int:
     if args.claims and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` does: the user's module sits here
 
-    if args.power or args.mutants:
+    if args.strict and (args.power or args.mutants or args.generated):
+        raise UsageError("--strict applies to a verification run, not to --power.")
+    if args.power or args.mutants or args.generated:
         from verification import power
         return power.command(args)
     if args.list:
@@ -215,7 +238,7 @@ def cmd_verify(args) -> int:
         raise UsageError("--scheduler needs --executor dask.")
     options = dict(profile=args.profile, seed=args.seed, out_dir=args.out, fresh=args.fresh,
                    quiet=args.quiet, pdf=args.pdf, mnist_path=args.mnist,
-                   claim_modules=args.claims, tag=args.tag)
+                   claim_modules=args.claims, tag=args.tag, strict=args.strict)
     if args.executor == "dask":
         try:
             from verification.executors import dask_executor
@@ -228,10 +251,7 @@ def cmd_verify(args) -> int:
                                        workers=cluster.workers, **options)
     else:
         result = report.run_claims(args.only, workers=args.workers, **options)
-    summary = result["summary"]
-    counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n) or "no claims"
-    print(f"{summary['verdict']}: {counts} in {result['run']['total_time_s']:.1f} s; "
-          f"report: {os.path.join(args.out, 'report.md')}")
+    print(f"{report.summary_line(result)}; report: {os.path.join(args.out, 'report.md')}")
     return report.exit_code(result)
 
 
@@ -239,9 +259,26 @@ def cmd_figures(args) -> int:
     from verification import report
 
     result = report.render(args.out, pdf=args.pdf, formats=tuple(args.formats), quiet=args.quiet)
-    n = sum(len(e.get("figures", [])) for e in result["claims"])
-    print(f"{n} figures, report.md and report.html written to {args.out}")
+    paths = [path for e in result["claims"] for path in e.get("figures", [])]
+    print(f"{len(paths)} figures, report.md and report.html written to {args.out}")
+    if args.contact_sheet and paths:
+        print(f"contact sheet: {write_contact_sheet(args.out, paths)}")
     return EXIT_OK
+
+
+def write_contact_sheet(out: str, paths: list) -> str:
+    """``OUT/contact_sheet.png``: the figures at ``paths`` (PNG, relative to ``out``, in report
+    order) as thumbnails labelled ``claim id / figure``."""
+    from matplotlib.image import imread
+
+    from ntk_attack import plotting
+    from ntk_attack.plotting import common
+
+    images = {"{} / {}".format(*path.split("/")[-2:]).removesuffix(".png"):
+              imread(os.path.join(out, path)) for path in paths}
+    target = os.path.join(out, "contact_sheet.png")
+    common.save_figure(plotting.contact_sheet(images), target, dpi=100)
+    return target
 
 
 # --- kernel / attack --------------------------------------------------------------------------
@@ -307,7 +344,7 @@ def cmd_attack(args) -> int:
     result = {"d": args.d, "m": args.m, "C0": args.C0, "signs": args.signs, "data": args.data,
               "seed": args.seed, "n": int(len(x))}
     if trained:
-        run = training.train(params, x_train, y_train, loss="logistic", lr=args.lr,
+        run = training.train(None, params, x_train, y_train, loss="logistic", lr=args.lr,
                              steps=args.steps, C0=args.C0, rule="stop")
         params = run.params
         result.update(steps=args.steps, lr=args.lr, steps_taken=int(run.history.steps_taken),

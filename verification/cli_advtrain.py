@@ -53,8 +53,8 @@ def run(args) -> int:
     key_data, key_net, key_batches = jax.random.split(jax.random.PRNGKey(args.seed), 3)
     x_train, y_train, x, y = cli_common.points(args, key_data, args.n, n_train=args.n_train)
     if args.batch_size is not None and args.batch_size > len(x_train):
-        raise cli_common.UsageError(f"--batch-size must be at most the {len(x_train)} training points. "
-                         f"Got {args.batch_size}.")
+        raise cli_common.UsageError(f"--batch-size must be at most the {len(x_train)} training "
+                                    f"points; got {args.batch_size}.")
     params0 = models.init_two_layer(key_net, args.d, args.m, signs=args.signs)
     result = {"d": args.d, "m": args.m, "C0": args.C0, "radius": args.radius, "eps": args.eps,
               "signs": args.signs, "data": args.data, "seed": args.seed, "n": int(len(x)),

@@ -3,9 +3,7 @@
 import math
 import os
 
-from ntk_attack.io import dumps, write_text_atomically
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2  # verify's exit 1 (a claim did not pass) is report.summarize's
 
 
 class UsageError(ValueError):
@@ -17,7 +15,7 @@ def points(args, key, n: int, *, n_train: int = 0):
     from ntk_attack import data
 
     if args.mnist is not None and args.data != "mnist":
-        raise UsageError(f"--mnist needs --data mnist. Got --data {args.data}.")
+        raise UsageError(f"--mnist needs --data mnist; got --data {args.data}.")
     if args.data == "sphere":  # labels sign(x_1), THEORY.md / ntk_attack.data.sphere
         total = (n_train or n) + n
         ds = data.sphere(key, total, args.d, test_fraction=n / total)
@@ -25,7 +23,7 @@ def points(args, key, n: int, *, n_train: int = 0):
     size = math.isqrt(args.d)
     if size * size != args.d:
         raise UsageError(f"--d must be a square size^2 for --data {args.data} (images are "
-                         f"resized to size x size). Got {args.d}.")
+                         f"resized to size x size); got {args.d}.")
     if args.data == "digits":
         ds = data.digits(size, seed=args.seed)
     elif args.mnist is not None:
@@ -49,6 +47,8 @@ def check_json_target(path):
 def write_json(path, result: dict):
     if path is None:
         return
+    from ntk_attack.io import dumps, write_text_atomically
+
     try:
         write_text_atomically(path, dumps(result))
     except OSError as error:

@@ -100,11 +100,12 @@ def _references(fn, roots) -> tuple:
         value = namespace[name]
         if inspect.ismodule(value):
             if _root(value.__name__) in roots:
+                members = set(dir(value))  # with names a lazy package resolves (ntk_attack.apply)
                 objects += [getattr(value, attr) for attr in sorted(names)
-                            if attr in vars(value) and _in_project(_unwrap(getattr(value, attr)), roots)]
+                            if attr in members and _in_project(_unwrap(getattr(value, attr)), roots)]
                 constants.update({f"{value.__name__}.{attr}": getattr(value, attr)
                                   for attr in sorted(names)
-                                  if attr in vars(value) and _constant(getattr(value, attr))})
+                                  if attr in members and _constant(getattr(value, attr))})
         elif _in_project(_unwrap(value), roots) and callable(value):
             objects.append(value)
         elif _constant(value):

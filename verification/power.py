@@ -99,14 +99,12 @@ def run_mutant(mutant, specs, *, out: Path, seed: int, fresh: bool = False, mnis
 
 def summarize(records: list, clean: dict) -> dict:
     """The ``power`` key: records, per-claim kills, survivors, and the overall verdict."""
-    notes = {e["id"]: e.get("notes", "") for e in clean["claims"]}
-    kills = {cid: [r["name"] for r in records if r["verdicts"].get(cid) == "fail"] for cid in notes}
-    sanity = [cid for cid, note in notes.items() if "sanity check" in note.lower()]
+    claims = [e["id"] for e in clean["claims"]]
+    kills = {cid: [r["name"] for r in records if r["verdicts"].get(cid) == "fail"] for cid in claims}
     clean_ok = report.exit_code(clean) == 0
     survivors = [r["name"] for r in records if not r["killed"]]
-    return {"mutants": records, "claims": list(notes), "kills_by_claim": kills,
-            "sanity_checks": sanity,
-            "claims_killing_none": [c for c, k in kills.items() if not k and c not in sanity],
+    return {"mutants": records, "claims": claims, "kills_by_claim": kills,
+            "claims_killing_none": [c for c, k in kills.items() if not k],
             "survivors": survivors, "clean_verdict": clean["summary"]["verdict"],
             # every claim run raised: the mutant itself is likely broken, not caught
             "errors_only": [r["name"] for r in records if r["claims_run"] and all(
@@ -205,17 +203,22 @@ def exit_code(result: dict) -> int:
 def command(args) -> int:
     """``ntk-attack verify --power``: check the options, run, print one summary line."""
     if not args.power:
-        raise ValueError("--mutants needs --power.")
+        raise ValueError("--mutants and --generated need --power.")
     if args.profile != "quick" or args.tag or args.executor != "local":
         raise ValueError("--power runs the quick profile under its own tags (mutant-NAME) with "
                          "the local executor; drop --profile full, --tag and --executor dask.")
+    catalogue, names = MUTANTS, args.mutants
+    if args.generated:  # generated mutants beside the catalogue; without --mutants, run them
+        from verification.mutants import generated
+        drawn = generated.load(args.generated)
+        catalogue, names = {**MUTANTS, **drawn}, names or list(drawn)
     if args.list:
-        for name, mutant in MUTANTS.items():
+        for name, mutant in catalogue.items():
             print(f"{name}\t{','.join(mutant.families)}\t{mutant.description}")
         return 0
-    result = run_power(args.only, mutants=args.mutants, out_dir=args.out, seed=args.seed,
+    result = run_power(args.only, mutants=names, out_dir=args.out, seed=args.seed,
                        workers=args.workers, fresh=args.fresh, quiet=args.quiet,
-                       mnist_path=args.mnist, claim_modules=args.claims)
+                       mnist_path=args.mnist, claim_modules=args.claims, catalogue=catalogue)
     power = result["power"]
     print(f"power: {len(power['mutants']) - len(power['survivors'])}/{len(power['mutants'])} "
           f"mutants killed, clean run {power['clean_verdict']}"

@@ -60,23 +60,25 @@ class Check:
 def min_detectable_effect(c: Check):
     """Smallest shift of the prediction that ``c`` would turn into ``fail`` (THEORY.md 8).
 
-    The band moves with the prediction, so a shift ``delta`` fails the check once the band's
-    edge passes the far end of the CI: ``delta_down = (hi - estimate) + half_width`` and
-    ``delta_up = (estimate - lo) + half_width`` for the band ``[lo, hi]``. The result is the
-    larger of the two finite ones (a shift of that size fails in either direction), absolute
-    and relative to ``|predicted|``.
+    The band moves with the prediction: shifted by ``delta`` it fails the check once its edge
+    passes the far end of the CI ``(ci_lo, ci_hi)``. Down, that is ``delta > hi - ci_lo``; up,
+    ``delta > ci_hi - lo`` for the band ``[lo, hi]`` (for a symmetric CI: the distance from the
+    estimate to the far band edge plus the half-width). The result is the larger of the finite
+    ones, at least 0 (a CI already outside the band fails at no shift): any larger shift fails
+    the check in every direction the band can detect (one only, for a one-sided band).
+    Absolute, and relative to ``|predicted|``.
 
     Returns:
         ``(absolute, relative)``: ``relative`` is None without a nonzero ``c.predicted``; None
         for a deterministic check or one without a finite interval.
     """
-    if c.level is None or not all(math.isfinite(v) for v in (*c.ci, c.estimate)):
+    ci_lo, ci_hi = c.ci
+    if c.level is None or not (math.isfinite(ci_lo) and math.isfinite(ci_hi)):
         return None
-    half = (c.ci[1] - c.ci[0]) / 2
-    shifts = [s + half for s in (c.band.hi - c.estimate, c.estimate - c.band.lo) if math.isfinite(s)]
+    shifts = [s for s in (c.band.hi - ci_lo, ci_hi - c.band.lo) if math.isfinite(s)]
     if not shifts:
         return None
-    absolute = max(shifts)
+    absolute = max(0.0, *shifts)
     relative = absolute / abs(c.predicted) if c.predicted else None
     return absolute, relative
 
@@ -86,6 +88,8 @@ def judge(ci, band: Band) -> str:
 
     A CI wholly outside the band fails whatever its width: it already rejects agreement at its
     level. The width limit guards the other verdict: a pass needs a CI narrow enough to mean it.
+    Both are closed intervals: a CI touching a band edge from outside straddles it. A CI with
+    a non-finite end (no interval could be computed) is inconclusive.
     """
     lo, hi = ci
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -117,7 +121,6 @@ def exact_check(name: str, *, prediction: str, value: float, band: Band, note: s
                  note, None if predicted is None else float(predicted))
 
 
-
 def sign_change_check(where: str, *, flipped, h_below, h_above, step: float) -> Check:
     """Exact check that a reported flip size ``eta*`` is a sign change of ``f``: the number of
     flipped points where ``sign(f) f(x + t u)``, evaluated at ``t = eta* (1 -+ step)`` without
@@ -138,6 +141,7 @@ def sign_change_check(where: str, *, flipped, h_below, h_above, step: float) -> 
                   "by ~1e-9 eta*, far above rounding; a walk that stops on the wrong segment is off "
                   "by 1e-5 or more"))
 
+
 def bootstrap(units, statistic: Callable[[np.ndarray], float], *, level: float, seed: int,
               method: str = "t"):
     """CI of ``statistic`` from a bootstrap over the independent units (axis 0).
@@ -149,7 +153,8 @@ def bootstrap(units, statistic: Callable[[np.ndarray], float], *, level: float, 
     and levels is measured by ``tests/test_coverage.py`` (docs/coverage.md).
     ``method="percentile"``: the percentile interval of the resampled statistics. It cannot
     reach levels above ``1 - 2^(1-n)`` for a mean (it lies within the units' range), so it
-    under-covers at 99.9x% with 6-8 units; kept for the coverage comparison.
+    under-covers at 99.9x% with 6-8 units; used for a quantile's cross-check and the coverage
+    comparison.
 
     Args:
         units: `(n_units, ...)` per-unit data (one row per network or seed). Points that share

@@ -96,7 +96,8 @@ class Outcome:
 def unaccounted(outcome: Outcome) -> list:
     """Problems with the bookkeeping of ``outcome``'s reported numbers (empty when sound):
     data keys in none or several of ``inputs``, ``judged`` and ``unjudged``, names there that
-    are not data keys, and ``judged`` fragments that match no check's name."""
+    are not data keys, ``judged`` keys without a fragment or with one that matches no check's
+    name (a blank fragment matches none), and ``unjudged`` keys without a reason."""
     groups = {"inputs": set(outcome.inputs), "judged": set(outcome.judged),
               "unjudged": set(outcome.unjudged)}
     keys = set(outcome.data) - {"captions"}
@@ -107,10 +108,13 @@ def unaccounted(outcome: Outcome) -> list:
     problems += [f"{key!r} ({group}) is not a data key" for group, names in groups.items()
                  for key in sorted(names - keys)]
     names = [c.name for c in outcome.checks]
-    problems += [f"{key!r} is judged by {fragment!r}, which names no check"
-                 for key, fragments in outcome.judged.items()
-                 for fragment in ((fragments,) if isinstance(fragments, str) else fragments)
-                 if not any(fragment in name for name in names)]
+    for key, fragments in outcome.judged.items():
+        fragments = (fragments,) if isinstance(fragments, str) else tuple(fragments)
+        if not fragments:
+            problems.append(f"{key!r} is judged by no check")
+        problems += [f"{key!r} is judged by {fragment!r}, which names no check"
+                     for fragment in fragments
+                     if not str(fragment).strip() or not any(fragment in name for name in names)]
     problems += [f"{key!r} is unjudged without a reason" for key, why in outcome.unjudged.items()
                  if not str(why).strip()]
     return problems

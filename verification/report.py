@@ -3,11 +3,14 @@
 :func:`run_claims` runs the selected claims of :mod:`verification.registry` in registration
 order, each with a :class:`~verification.registry.Context` sharing one
 :class:`~verification.sweep.SweepRunner` (claims that share a sweep share its cached points),
-and records per claim its checks, verdict (THEORY.md section 8; ``skipped`` with the reason
-when a claim raises :class:`~verification.registry.Skip`, ``error`` with the traceback when it
-raises anything else), config, seed and wall time, plus the run's versions, dtype and the
-command that reruns it. :func:`render` redraws the figures and ``report.md`` from an existing
-``report.json``, so figures are always drawn from the JSON data alone.
+and records per claim its checks (each with its minimum detectable effect), verdict
+(THEORY.md section 8; ``skipped`` with the reason when a claim raises
+:class:`~verification.registry.Skip`, ``error`` with the traceback when it raises anything
+else), config, seed and wall time, the bookkeeping of its reported numbers (``inputs``,
+``judged``, ``unjudged`` and ``bookkeeping``, the gaps :func:`registry.unaccounted` finds), plus
+the run's versions, dtype and the command that reruns it. :func:`render` redraws the figures
+and ``report.md`` from an existing ``report.json``, so figures are always drawn from the JSON
+data alone.
 
 ``report.json`` is strict JSON: non-finite floats (one-sided bands) are written as the
 strings ``"inf"``, ``"-inf"``, ``"nan"`` and read back as floats by :func:`load_report`.
@@ -87,7 +90,8 @@ def check_out_dir(out_dir) -> Path:
 
 def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="results",
                workers: int = 1, fresh: bool = False, quiet: bool = False, pdf: bool = False,
-               mnist_path=None, executor=None, claim_modules=(), tag: str = "") -> dict:
+               mnist_path=None, executor=None, claim_modules=(), tag: str = "",
+               strict: bool = False) -> dict:
     """Run claims, write ``report.json``, ``report.md`` and figures into ``out_dir``.
 
     Args:
@@ -103,6 +107,7 @@ def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="resu
         executor: a ``concurrent.futures.Executor`` for grid points (overrides ``workers``).
         claim_modules: names of modules to import first, each registering claims (``--claims``).
         tag: cache tag mixed into every point's key (``SweepRunner(tag=...)``); empty by default.
+        strict: a skipped claim fails the run (:func:`summarize`).
 
     Returns:
         The report (as written to ``report.json``, non-finite floats decoded).
@@ -127,8 +132,9 @@ def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="resu
     out = check_out_dir(out_dir)
     run = {
         "command": rerun_command(ids, profile=profile, seed=seed, out_dir=out_dir,
-                                 mnist_path=mnist_path, claim_modules=claim_modules, tag=tag),
-        "claim_modules": list(claim_modules), "tag": tag,
+                                 mnist_path=mnist_path, claim_modules=claim_modules, tag=tag,
+                                 strict=strict),
+        "claim_modules": list(claim_modules), "tag": tag, "strict": strict,
         "profile": profile, "seed": seed, "only": None if ids is None else list(ids),
         "workers": workers, "fresh": fresh,
         "mnist_path": None if mnist_path is None else str(mnist_path),
@@ -158,7 +164,8 @@ def run_claims(ids=None, *, profile: str = "quick", seed: int = 0, out_dir="resu
                            + (f": {entry['reason']}" if entry["reason"] else ""), file=sys.stderr)
         bar.close()
     run["total_time_s"] = round(time.perf_counter() - start, 3)
-    report = {"schema": SCHEMA, "run": run, "summary": summarize(entries), "claims": entries}
+    report = {"schema": SCHEMA, "run": run, "summary": summarize(entries, strict=strict),
+              "claims": entries}
     write_text_atomically(out / "report.json", dumps(report))
     write_documents(report, out)
     return report
@@ -191,7 +198,7 @@ def run_claim(spec, context) -> dict:
                      inputs=list(outcome.inputs),
                      judged={k: [v] if isinstance(v, str) else list(v)
                              for k, v in outcome.judged.items()},
-                     unjudged=dict(outcome.unjudged))
+                     unjudged=dict(outcome.unjudged), bookkeeping=registry.unaccounted(outcome))
         if not entry["prediction"]:
             entry["prediction"] = "; ".join(dict.fromkeys(c.prediction for c in outcome.checks))
     except registry.Skip as skip:
@@ -220,11 +227,17 @@ def _check_record(check) -> dict:
     return record
 
 
-def summarize(entries) -> dict:
-    """Counts per verdict, the run's verdict and its exit code (0 only if nothing failed,
-    errored or was inconclusive; skipped claims do not count against the run)."""
+def summarize(entries, *, strict: bool = False) -> dict:
+    """Counts per verdict, the run's verdict and its exit code.
+
+    The run's verdict is the worst of its claims' (``fail`` and ``error`` give ``fail``, then
+    ``inconclusive``, then ``pass``); a run where every claim was skipped is ``skipped``. The
+    exit code is 0 when every claim that ran passed: a skipped claim (an optional dependency or
+    file absent here) does not count against the run, because it verified nothing either way
+    and its reason is reported. With ``strict`` a skip fails the run (verdict ``fail``, exit 1).
+    """
     counts = {v: sum(e["verdict"] == v for e in entries) for v in protocol.VERDICTS}
-    if counts["fail"] or counts["error"]:
+    if counts["fail"] or counts["error"] or (strict and counts["skipped"]):
         verdict = "fail"
     elif counts["inconclusive"]:
         verdict = "inconclusive"
@@ -232,17 +245,33 @@ def summarize(entries) -> dict:
         verdict = "pass"
     else:
         verdict = "skipped"
-    return {"verdict": verdict, "counts": counts,
+    return {"verdict": verdict, "counts": counts, "strict": strict,
             "exit_code": 0 if verdict in ("pass", "skipped") else 1}
 
 
 def exit_code(report: dict) -> int:
-    """0 when every claim passed (or was skipped), 1 otherwise."""
+    """0 when every claim that ran passed (and, under ``strict``, none was skipped), else 1."""
     return report["summary"]["exit_code"]
 
 
+def summary_line(report: dict) -> str:
+    """What ``ntk-attack verify`` prints last: ``VERDICT: COUNTS in T s``.
+
+    ``COUNTS`` gives each nonzero count, worst verdict first, and the skipped count always
+    (``pass: 22 pass, 2 skipped in 245.3 s``); when claims were skipped, a note says whether
+    skips fail the run (``--strict``) or not.
+    """
+    summary = report["summary"]
+    counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n or v == "skipped")
+    line = f"{summary['verdict']}: {counts} in {report['run']['total_time_s']:.1f} s"
+    if summary["counts"]["skipped"]:
+        line += (" (--strict: a skipped claim fails the run)" if summary.get("strict")
+                 else " (skipped claims do not fail the run; --strict makes them)")
+    return line
+
+
 def rerun_command(ids, *, profile, seed, out_dir, mnist_path=None, claim_modules=(),
-                  tag: str = "") -> str:
+                  tag: str = "", strict: bool = False) -> str:
     """The shell command that reruns this selection with the same numbers."""
     words = ["ntk-attack", "verify", "--profile", profile, "--seed", str(seed),
              "--out", str(out_dir)]
@@ -250,6 +279,8 @@ def rerun_command(ids, *, profile, seed, out_dir, mnist_path=None, claim_modules
         words += ["--claims", *claim_modules]
     if tag:
         words += ["--tag", tag]
+    if strict:
+        words.append("--strict")
     if ids is not None:
         words += ["--only", *ids]
     if mnist_path is not None:

@@ -1,5 +1,6 @@
-"""A report that reads in minutes: verdicts, then per claim its prediction, checks, figures and
-a one-line grid summary. The full config and data stay in ``report.json``.
+"""A report that reads in minutes: verdicts, then per claim its prediction, checks (with their
+minimum detectable effects), figures, a one-line grid summary and how many reported numbers no
+check judges. The full config and data stay in ``report.json``.
 
 The rows are built once (:func:`verdict_rows`, :func:`check_rows`, :func:`grid_summary`) and
 rendered here as Markdown (:func:`to_markdown_compact`) and in
@@ -10,6 +11,7 @@ import functools
 import math
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from verification import protocol
 
@@ -83,29 +85,60 @@ def grid_summary(config: dict, *, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+def not_judged(entry: dict) -> str:
+    """The number of the claim's reported quantities that no check judges (``unjudged``), or
+    ``""`` for an entry without that bookkeeping (a skipped or broken claim, an older report)."""
+    return str(len(entry["unjudged"])) if "unjudged" in entry else ""
+
+
 def verdict_rows(report: dict) -> list:
-    """Per claim, worst verdict first: ``(verdict, id, title, "passed/checks", seconds)``."""
+    """Per claim, worst verdict first:
+    ``(verdict, id, title, "passed/checks", seconds, not judged)``."""
     entries = sorted(report["claims"], key=lambda e: protocol.VERDICTS.index(e["verdict"]))
     return [(e["verdict"], e["id"], e.get("title", ""),
              f"{sum(c['verdict'] == 'pass' for c in e.get('checks', []))}/"
-             f"{len(e.get('checks', []))}", e.get("wall_time_s", 0.0)) for e in entries]
+             f"{len(e.get('checks', []))}", e.get("wall_time_s", 0.0), not_judged(e))
+            for e in entries]
+
+
+class CheckRow(NamedTuple):
+    """One check as table cells (strings)."""
+    name: str
+    prediction: str
+    estimate: str  # "value [lo, hi]" for a sampled check, the value alone for an exact one
+    level: str  # "99.8%", or "exact"
+    band: str  # "[lo, hi]"
+    verdict: str
+    mde: str  # minimum detectable effect: "3.1%" of the prediction, or "0.012 abs."
+    note: str  # what the check measured besides
+    why: str  # where the band comes from
+
+
+def mde_text(check: dict, *, digits: int = 2) -> str:
+    """A check's minimum detectable effect (THEORY.md 8) as a cell: relative to the prediction
+    (``"3.1%"``) when the check has one, else absolute in the estimate's units (``"0.012
+    abs."``); ``""`` for an exact check or a record without it (an older report)."""
+    mde = check.get("min_detectable_effect")
+    if not mde:
+        return ""
+    if mde["relative"] is not None:
+        return f"{num(100 * mde['relative'], digits)}%"
+    return f"{num(mde['absolute'], digits)} abs."
 
 
 def check_rows(entry: dict, *, digits: int = 4) -> list:
-    """Per check: ``(name, prediction, estimate, level, "[band]", verdict, note, why)`` with
-    numbers in ``digits`` significant digits; ``estimate`` is ``"value [lo, hi]"`` for a sampled
-    check and the value alone for an exact one (``level`` ``"exact"``, its CI is the value);
-    ``why`` says where the band comes from, ``note`` what the check measured besides."""
+    """Per check, a :class:`CheckRow` with numbers in ``digits`` significant digits (an exact
+    check's CI is its value, so it shows the value alone and the level ``"exact"``)."""
     rows = []
     for c in entry.get("checks", []):
         band, (lo, hi) = c["band"], c["ci"]
         exact = c["level"] is None
         n = functools.partial(num, digits=digits)
         estimate = n(c["estimate"]) if exact else f"{n(c['estimate'])} [{n(lo)}, {n(hi)}]"
-        rows.append((c["name"], c["prediction"], estimate,
-                     "exact" if exact else f"{100 * c['level']:.5g}%",
-                     f"[{n(band['lo'])}, {n(band['hi'])}]", c["verdict"],
-                     c.get("note", ""), band.get("why", "")))
+        rows.append(CheckRow(c["name"], c["prediction"], estimate,
+                             "exact" if exact else f"{100 * c['level']:.5g}%",
+                             f"[{n(band['lo'])}, {n(band['hi'])}]", c["verdict"], mde_text(c),
+                             c.get("note", ""), band.get("why", "")))
     return rows
 
 
@@ -113,6 +146,8 @@ def headline(report: dict) -> str:
     """The run in one sentence: verdict, counts, profile, seed, dtype, time."""
     run, summary = report["run"], report["summary"]
     counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n)
+    if summary.get("strict") and summary["counts"]["skipped"]:
+        counts += "; under --strict a skip fails the run"
     return (f"Verdict: {summary['verdict']} ({counts or 'no claims'}); profile {run['profile']}, "
             f"seed {run['seed']}, {run['dtype']}, {run['total_time_s']:.1f} s")
 
@@ -120,7 +155,10 @@ def headline(report: dict) -> str:
 VERDICT_LEGEND = ("Verdicts (THEORY.md section 8): pass: the CI lies inside the band; fail: "
                   "entirely outside; inconclusive: wider than allowed or straddling an edge "
                   "(never a pass). CIs are bootstrap CIs over networks at the Bonferroni level "
-                  "shown.")
+                  "shown. MDE: the smallest shift of the prediction that the check would turn "
+                  "into a fail, in % of the prediction (abs.: in the estimate's units). Not "
+                  "judged: reported numbers that no check judges (each with its reason in "
+                  "report.html).")
 
 
 def figure_caption(entry: dict, path: str) -> str:
@@ -141,7 +179,7 @@ def _cell(text) -> str:
 
 def _estimate_header(rows) -> str:
     """The estimate column's header, with the CI level(s) of the claim's sampled checks."""
-    levels = list(dict.fromkeys(lv for _, _, _, lv, *_ in rows if lv != "exact"))
+    levels = list(dict.fromkeys(r.level for r in rows if r.level != "exact"))
     return f"estimate [{' / '.join(levels)} CI]" if levels else "value (exact)"
 
 
@@ -153,16 +191,21 @@ def _short(text: str, limit: int = CAPTION_LIMIT) -> str:
 
 
 def to_markdown_compact(report: dict) -> str:
-    """``report.md``: verdict table, then per claim prediction, checks (numbers in 3 significant
-    digits), grid line (cut at :data:`GRID_LIMIT` characters), figures (each with its caption,
-    when the entry has ``captions``, cut at :data:`CAPTION_LIMIT`; whole in ``report.html``). The claims' notes, the checks'
-    notes and where each band comes from stay in ``report.json`` and ``report.html``, to keep
-    this page short."""
+    """``report.md``: verdict table (with each claim's count of numbers reported but not
+    judged), then per claim prediction, the count of bookkeeping problems if any, checks
+    (numbers in 3 significant digits; each statistical check with its minimum detectable
+    effect, a column left out when the claim has none), grid line (cut at :data:`GRID_LIMIT`
+    characters), figures (each with its caption, when the entry has ``captions``, cut at
+    :data:`CAPTION_LIMIT`). The claims' notes, the checks' notes, where each band comes from,
+    whole captions and the unjudged numbers with their reasons stay in ``report.json`` and
+    ``report.html``, to keep this page short."""
     run = report["run"]
     lines = ["# ntk-attack verification report", "", f"**{headline(report)}.**", "",
-             "| verdict | claim | checks passed | time |", "| --- | --- | --- | --- |"]
-    for verdict, claim_id, _, passed, seconds in verdict_rows(report):
-        lines.append(f"| {_verdict(verdict)} | `{claim_id}` | {passed} | {seconds:.1f} s |")
+             "| verdict | claim | checks passed | not judged | time |",
+             "| --- | --- | --- | --- | --- |"]
+    for verdict, claim_id, _, passed, seconds, unjudged in verdict_rows(report):
+        lines.append(f"| {_verdict(verdict)} | `{claim_id}` | {passed} | {unjudged} | "
+                     f"{seconds:.1f} s |")
     versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
     lines += ["", f"Rerun: `{run['command']}`. Versions: {versions}. Full configs, data and "
               "seeds: `report.json`; the same report with every claim's and check's notes, "
@@ -174,12 +217,18 @@ def to_markdown_compact(report: dict) -> str:
             lines += [f"*Prediction.* {_cell(e['prediction'])}", ""]
         if e.get("reason"):
             lines += [f"*Reason.* {_cell(e['reason'])}", ""]
+        if e.get("bookkeeping"):
+            n = len(e["bookkeeping"])
+            lines += [f"*Bookkeeping.* {n} problem{'s' if n > 1 else ''} with the reported "
+                      f"numbers, e.g. {_cell(e['bookkeeping'][0])} (all in report.html).", ""]
         rows = check_rows(e, digits=3)
         if rows:
-            lines += [f"| check | prediction | {_estimate_header(rows)} | band | verdict |",
-                      "| --- | --- | --- | --- | --- |"]
-            lines += [f"| {_cell(n)} | {_cell(p)} | {estimate} | {b} | {_verdict(v)} |"
-                      for n, p, estimate, _, b, v, _, _ in rows]
+            mde = any(r.mde for r in rows)  # no column for exact checks alone
+            lines += [f"| check | prediction | {_estimate_header(rows)} | band |"
+                      + (" MDE |" if mde else "") + " verdict |",
+                      "| --- " * (6 if mde else 5) + "|"]
+            lines += [f"| {_cell(r.name)} | {_cell(r.prediction)} | {r.estimate} | {r.band} |"
+                      + (f" {r.mde} |" if mde else "") + f" {_verdict(r.verdict)} |" for r in rows]
             lines.append("")
         grid = grid_summary(e.get("config") or {})
         if grid:
@@ -219,16 +268,13 @@ def power_lines(power: dict) -> list:
     lines += ["", "| claim | kills |", "| --- | --- |"]
     for c in claims:
         kills = ", ".join(f"`{k}`" for k in power["kills_by_claim"][c])
-        lines.append(f"| `{c}` | {kills or ('sanity check' if c in power['sanity_checks'] else '**none**')} |")
+        lines.append(f"| `{c}` | {kills or '**none**'} |")
     lines += [""] + [f"- `{r['name']}`: {_cell(r['description'])}" for r in records]
     if records and not power.get("figure_error"):
         lines += ["", f"![kill matrix]({power['figure']})"]
     return lines + [""]
 
 
-def _anchor(claim_id: str) -> str:
-    return re.sub(r"[^a-z0-9_-]", "", claim_id.lower().replace(" ", "-"))
-
-
 def anchor(claim_id: str) -> str:
+    """The HTML id of a claim's section."""
     return re.sub(r"[^a-z0-9_-]", "", claim_id.lower().replace(" ", "-"))

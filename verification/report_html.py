@@ -1,9 +1,11 @@
 """``report.html``: the compact report as one self-contained file to mail to a co-author.
 
 Same content and order as :func:`verification.report_compact.to_markdown_compact`
-(verdicts, then per claim prediction, checks, grid line, notes and figures); every figure
-is embedded as a base64 PNG data URI, so the file needs nothing beside it. No scripts, no
-external resources.
+(verdicts, then per claim prediction, checks with their minimum detectable effects, the
+claim's reported numbers, grid line, notes and figures), with what ``report.md`` leaves out:
+where each band comes from, each check's note, the numbers no check judges with the reason,
+and any gaps in that bookkeeping. Every figure is embedded as a base64 PNG data URI, so the
+file needs nothing beside it. No scripts, no external resources.
 """
 import base64
 import html
@@ -67,14 +69,16 @@ def _claim(entry: dict, root: Path) -> list:
     rows = rc.check_rows(entry)
     if rows:
         out.append("<table><tr><th>check</th><th>prediction</th><th>estimate [CI]</th>"
-                   "<th>level</th><th>band</th><th>verdict</th><th>note</th></tr>")
-        for name, prediction, estimate, level, band, verdict, note, _ in rows:
-            out.append(f"<tr><td>{_text(name)}</td><td>{_text(prediction)}</td><td>{_text(estimate)}"
-                       f"</td><td>{_text(level)}</td><td>{_text(band)}</td>"
-                       f"{_verdict_cell(verdict)}<td>{_text(note)}</td></tr>")
+                   "<th>level</th><th>band</th><th>MDE</th><th>verdict</th><th>note</th></tr>")
+        for r in rows:
+            out.append(f"<tr><td>{_text(r.name)}</td><td>{_text(r.prediction)}</td>"
+                       f"<td>{_text(r.estimate)}</td><td>{_text(r.level)}</td>"
+                       f"<td>{_text(r.band)}</td><td>{_text(r.mde)}</td>"
+                       f"{_verdict_cell(r.verdict)}<td>{_text(r.note)}</td></tr>")
         out.append("</table>")
-        whys = list(dict.fromkeys(w for *_, w in rows if w))
+        whys = list(dict.fromkeys(r.why for r in rows if r.why))
         out += ['<ul class="why">'] + [f"<li>Band: {_text(w)}</li>" for w in whys] + ["</ul>"]
+    out += _numbers(entry)
     grid = rc.grid_summary(entry.get("config") or {})
     if grid:
         out.append(f'<p class="grid"><i>Grid.</i> {_text(grid)}</p>')
@@ -84,6 +88,26 @@ def _claim(entry: dict, root: Path) -> list:
     if entry.get("figure_error"):
         out.append(f"<p>Figures could not be drawn: {_text(entry['figure_error'])}</p>")
     out.append("</section>")
+    return out
+
+
+def _numbers(entry: dict) -> list:
+    """The claim's reported numbers: inputs, judged (by which checks), reported but not judged
+    (with the reason), and the gaps ``registry.unaccounted`` found; nothing for an entry
+    without this bookkeeping (a skipped or broken claim, an older report)."""
+    if "unjudged" not in entry:
+        return []
+    keys = ", ".join(f"<code>{html.escape(k)}</code>" for k in entry.get("inputs", [])) or "none"
+    judged = "; ".join(f"<code>{html.escape(k)}</code> by " + ", ".join(
+        f"“{_text(f)}”" for f in fragments) for k, fragments in entry.get("judged", {}).items())
+    out = [f'<p class="grid"><i>Inputs.</i> {keys}. <i>Judged.</i> {judged or "none"}.</p>',
+           f"<p><i>Reported, not judged</i> ({len(entry['unjudged'])}):</p>"]
+    if entry["unjudged"]:
+        out += ["<ul>"] + [f"<li><code>{html.escape(k)}</code>: {_text(why)}</li>"
+                           for k, why in entry["unjudged"].items()] + ["</ul>"]
+    if entry.get("bookkeeping"):
+        out += [f"<p><i>Bookkeeping problems</i> ({len(entry['bookkeeping'])}):</p>", "<ul>"]
+        out += [f"<li>{_text(p)}</li>" for p in entry["bookkeeping"]] + ["</ul>"]
     return out
 
 
@@ -105,11 +129,11 @@ def to_html(report: dict, *, root) -> str:
            "<h1>ntk-attack verification report</h1>",
            f"<p><b>{_text(rc.headline(report))}.</b></p>",
            "<table><tr><th>verdict</th><th>claim</th><th>title</th><th>checks passed</th>"
-           "<th>time</th></tr>"]
-    for verdict, claim_id, title, passed, seconds in rc.verdict_rows(report):
+           "<th>not judged</th><th>time</th></tr>"]
+    for verdict, claim_id, title, passed, seconds, unjudged in rc.verdict_rows(report):
         out.append(f"<tr>{_verdict_cell(verdict)}<td><a href=\"#{rc.anchor(claim_id)}\">"
                    f"<code>{html.escape(claim_id)}</code></a></td><td>{_text(title)}</td>"
-                   f"<td>{passed}</td><td>{seconds:.1f} s</td></tr>")
+                   f"<td>{passed}</td><td>{unjudged}</td><td>{seconds:.1f} s</td></tr>")
     out += ["</table>",
             f"<p>Rerun: <code>{html.escape(run['command'])}</code>. Versions: "
             f"{html.escape(versions)}. Full configs, data and seeds: <code>report.json</code>.</p>",

@@ -36,6 +36,16 @@ class _Formatter(string.Formatter):
         return super().format_field(value, format_spec)
 
 
+def percent(level: float) -> str:
+    """A CI level as a percentage with the digits that tell it from 100%: ``99.9979%``,
+    ``95%`` (``f"{level:.2%}"`` would print 0.999979 as ``100.00%``)."""
+    digits = 0
+    while digits < 8 and round(100 * level, digits) == 100 and level < 1:
+        digits += 1
+    text = f"{100 * level:.{max(digits + 1, 2)}f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
 def caption(template: str, **values) -> str:
     """Fill ``template`` (``str.format`` syntax) with ``values``.
 

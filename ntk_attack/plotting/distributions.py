@@ -13,6 +13,8 @@ from scipy import stats
 
 from ntk_attack.plotting import style
 
+GROUP_WIDTH = 0.45  # inches per group of ratio_distribution_plot
+
 
 def _quantiles(values, name):
     values = np.asarray(values, dtype=float).ravel()
@@ -33,7 +35,8 @@ def ratio_distribution_plot(ratios_by_group: Mapping, *, threshold: float = 1.0,
     Each group gets a bar from the 1% to the 99% quantile (``errorbar``), a dot at the
     median, a bar end at the 99th percentile and a cross at the maximum, and its count of
     points above ``threshold`` written above it. Groups named in ``out_of_conditions`` are
-    drawn hollow and grey.
+    drawn hollow and grey. Group labels are turned 30 degrees only when their longest line
+    does not fit under its group (write ``"d=64\\n0.01"`` to keep them level).
 
     Args:
         ratios_by_group: ``{label: (n_i,) ratios}`` in display order (NaN dropped).
@@ -66,9 +69,10 @@ def ratio_distribution_plot(ratios_by_group: Mapping, *, threshold: float = 1.0,
                          f"Known: {list(map(str, ratios_by_group))}.")
     names = list(ratios_by_group)
     with style.style():
-        width = max(style.COLUMN_WIDTH, 0.45 * len(names) + 1.0)
-        rotate = len(names) > 3
-        label_height = 0.06 * max(len(str(n)) for n in names) * (0.5 if rotate else 0.0)
+        width = max(style.COLUMN_WIDTH, GROUP_WIDTH * len(names) + 1.0)
+        longest = max(len(line) for n in names for line in str(n).split("\n"))
+        rotate = longest > style.LEGEND_CHARS_PER_INCH * (width - 1.0) / len(names)
+        label_height = 0.06 * longest * (0.5 if rotate else 0.0)
         fig, ax = (ax.figure, ax) if ax is not None else style.new_figure(
             width=width, height=style.PANEL_HEIGHT + label_height)
         ax.set_yscale("log" if logy else "linear")

@@ -1,11 +1,15 @@
-"""A grid of images with titles: digits, perturbations and flipped digits.
+"""Grids of images with titles: digits, perturbations and flipped digits
+(:func:`image_grid`); every figure of a report as a thumbnail (:func:`contact_sheet`).
 
 Images whose values take both signs (a perturbation ``delta``) are drawn with a diverging,
 colour-blind-safe map centred at 0 (``PuOr``) and a colour bar; the others in grey
 (``gray_r``: ink dark on white) on one grey scale shared by all of them, so a clean and a
 perturbed digit compare pixel for pixel. Axes carry no ticks: pixels have no units.
 """
+import textwrap
+
 import numpy as np
+from matplotlib.figure import Figure
 
 from ntk_attack.plotting import style
 
@@ -69,6 +73,66 @@ def image_grid(images, titles=None, *, ncols: int | None = None, panel_size: flo
         if title:
             fig.suptitle(title)
         return style.finish(fig)
+
+
+def contact_sheet(images, *, width: float = 10.0, row_height: float = 2.2):
+    """Every image of ``images`` as a thumbnail under its label, in rows of equal height
+    filled left to right (a wide figure gets a wide thumbnail): a report's figures at one
+    glance, to see which one cannot be read.
+
+    Args:
+        images: ``{label: (h, w) or (h, w, 3 | 4) array}`` (e.g. ``matplotlib.image.imread``
+            of each PNG, labelled ``"claim id / figure"``), in display order.
+        width: inches of the sheet.
+        row_height: inches of a row's thumbnails (a thumbnail wider than the sheet is
+            shrunk to fit).
+
+    Returns:
+        The ``matplotlib.figure.Figure``.
+
+    Example:
+        >>> import numpy as np
+        >>> from ntk_attack.plotting import images
+        >>> fig = images.contact_sheet({"claim_a / figure": np.ones((30, 90, 3)),
+        ...                             "claim_b / figure": np.zeros((40, 40, 3))}, width=4)
+    """
+    if not images:
+        raise ValueError("images must hold at least one image. Got none.")
+    if not (width > 0 and row_height > 0):
+        raise ValueError(f"width and row_height must be > 0; got {width} and {row_height}.")
+    arrays = {str(k): np.asarray(v) for k, v in images.items()}
+    bad = {k: a.shape for k, a in arrays.items() if a.ndim not in (2, 3) or 0 in a.shape[:2]}
+    if bad:
+        raise ValueError(f"images must be (h, w) or (h, w, 3 | 4) arrays; got {bad}.")
+    gap = 0.15
+    rows, row = [], []  # (label, thumbnail width, height) per row
+    for label, a in arrays.items():
+        w = min(row_height * a.shape[1] / a.shape[0], width)
+        if row and sum(t[1] + gap for t in row) + w > width:
+            rows.append(row)
+            row = []
+        row.append((label, w, w * a.shape[0] / a.shape[1]))
+    rows.append(row)
+    titles = {label: textwrap.fill(label, max(12, int(style.LEGEND_CHARS_PER_INCH * w)))
+              for row in rows for label, w, _ in row}
+    title_height = [style.LEGEND_LINE * max(titles[t[0]].count("\n") + 1 for t in row) + 0.1
+                    for row in rows]
+    heights = [max(t[2] for t in row) + h for row, h in zip(rows, title_height)]
+    total = sum(heights) + gap * len(rows)
+    with style.style():
+        fig = Figure(figsize=(width, total), layout="none")
+        top = total
+        for row, height, title_h in zip(rows, heights, title_height):
+            x = 0.0
+            for label, w, h in row:
+                ax = fig.add_axes((x / width, (top - title_h - h) / total, w / width, h / total))
+                a = arrays[label]
+                ax.imshow(a, cmap="gray" if a.ndim == 2 else None, aspect="auto")
+                ax.set_title(titles[label], fontsize=style.MIN_FONT_SIZE, pad=2)
+                ax.set_axis_off()
+                x += w + gap
+            top -= height + gap
+        return fig
 
 
 def _square(a, i):

@@ -59,7 +59,7 @@ def kernel_vs_angle(theta, empirical_by_width: Mapping, analytic: Callable, *,
                 sd = predicted_sd(grid, m)
                 ax.fill_between(grid, analytic(grid) - band_z * sd, analytic(grid) + band_z * sd,
                                 color=color, alpha=0.15, lw=0,
-                                label=f"analytic +- {band_z:g} predicted SD, m = {m}")
+                                label=f"analytic +- {band_z:g} predicted SD (per width)")
         ax.plot(grid, analytic(grid), "-", color=style.PREDICTION, label=analytic_label)
         ax.set_xlim(0, np.pi)
         ax.set_xticks([0, np.pi / 4, np.pi / 2, 3 * np.pi / 4, np.pi],

@@ -6,8 +6,9 @@ every text is at least :data:`MIN_FONT_SIZE` pt (legends included), the colours 
 Okabe & Ito's palette (distinguishable under the common colour-vision deficiencies; Okabe &
 Ito, "Color Universal Design", 2008), and every axis carries tick labels, also a log axis
 spanning less than a decade (there the ticks sit at 1, 2, 5 times powers of ten, or at
-linear steps, and are labelled in plain numbers), and legends of single-panel figures sit
-below the axes, where they hide no data.
+linear steps, and are labelled in plain numbers or fractions ``1/256``), and a figure has
+one legend, below its panels, where it hides no data (:func:`figure_legend`; the rules:
+``docs/figures.md``).
 
 Example:
     >>> from ntk_attack.plotting import style
@@ -23,7 +24,11 @@ import textwrap
 import matplotlib
 import numpy as np
 from cycler import cycler
+from matplotlib.collections import Collection
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import (FixedLocator, FuncFormatter, LogLocator, MaxNLocator,
                                NullFormatter)
 
@@ -47,6 +52,7 @@ PANEL_HEIGHT = 2.5
 MIN_FONT_SIZE = 8.0
 LEGEND_LINE = 0.15  # inches per legend line at MIN_FONT_SIZE
 LEGEND_CHARS_PER_INCH = 17  # characters per inch at MIN_FONT_SIZE (DejaVu Sans)
+LEGEND_HANDLE = 0.6  # inches of a legend entry's handle and padding
 
 RC = {
     "font.size": 8, "axes.labelsize": 8, "axes.titlesize": 9, "figure.titlesize": 9,
@@ -92,27 +98,46 @@ def plain_number(value, _pos=None) -> str:
     return f"{value:.0f}" if "e" in text else text
 
 
+def _reciprocal(value: float) -> int | None:
+    """``n`` when ``value`` is ``1/n`` for an integer ``n >= 2``, else None."""
+    if not 0 < value < 1:
+        return None
+    n = round(1 / value)
+    return n if n >= 2 and abs(1 / value - n) <= 1e-9 * n else None
+
+
+def tick_formatter(values) -> FuncFormatter:
+    """Labels for ticks at ``values``: fractions ``1/n`` when every value below 1 is one
+    (``beta = 1/256, 1/64``) and some plain label would need more than 3 significant digits
+    (``0.003906``), else :func:`plain_number`."""
+    values = [float(v) for v in np.ravel(values) if v > 0]
+    small = [v for v in values if v < 1]
+    long = any(len(f"{v:.4g}".lstrip("0.").replace(".", "")) > 3 for v in small)
+    if small and long and all(_reciprocal(v) for v in small):
+        return FuncFormatter(lambda v, _pos=None: f"1/{_reciprocal(v)}" if _reciprocal(v)
+                             else plain_number(v))
+    return FuncFormatter(plain_number)
+
+
 def readable_log_ticks(axis):
     """Put labelled major ticks on a log ``axis`` whatever its range.
 
-    Ticks already fixed by the caller (``FixedLocator``) are kept. Over more than 2.5
-    decades: the default decade ticks. Over less: ticks at ``{1, 3} x 10^k`` (over 1.2
-    decades), ``{1, 2, 5} x 10^k`` (over 0.6) or ``{1..9} x 10^k``, or, if that leaves fewer
-    than two in view, at linear steps (``MaxNLocator``); labels in plain numbers
-    (:func:`plain_number`), minor tick labels off.
+    Ticks already fixed by the caller (``FixedLocator``) are kept and labelled by
+    :func:`tick_formatter`. Over more than 2.5 decades: decade ticks. Over less: ticks at
+    ``{1, 3} x 10^k`` (over 1.2 decades), ``{1, 2, 5} x 10^k`` (over 0.6) or
+    ``{1..9} x 10^k``, or, if that leaves fewer than two in view, at linear steps
+    (``MaxNLocator``); labels in plain numbers (:func:`plain_number`), minor tick labels off.
     """
     lo, hi = sorted(axis.get_view_interval())
     if axis.get_scale() != "log" or not (lo > 0 and math.isfinite(hi)):
         return
     axis.set_minor_formatter(NullFormatter())
     if isinstance(axis.get_major_locator(), FixedLocator):
-        axis.set_major_formatter(FuncFormatter(plain_number))
+        axis.set_major_formatter(tick_formatter(axis.get_major_locator().locs))
         return
     span = math.log10(hi / lo)
-    if span > 2.5:
-        return
-    subs = ((1.0, 3.0) if span > 1.2 else (1.0, 2.0, 5.0) if span >= 0.6
-            else tuple(np.arange(1.0, 10.0)))
+    subs = ((1.0,) if span > 2.5 else (1.0, 3.0) if span > 1.2 else (1.0, 2.0, 5.0)
+            if span >= 0.6 else tuple(np.arange(1.0, 10.0)))
     locator = LogLocator(base=10.0, subs=subs)
     ticks = [t for t in locator.tick_values(lo, hi) if lo <= t <= hi]
     if len(ticks) < 2:
@@ -122,74 +147,122 @@ def readable_log_ticks(axis):
     axis.set_major_formatter(FuncFormatter(plain_number))
 
 
-def grid_ticks(axis, values, *, max_ticks: int = 8):
-    """Major ticks at the grid ``values`` themselves (e.g. widths 256, 1024, 4096) when there
-    are at most ``max_ticks`` distinct ones; labelled in plain numbers."""
+def grid_ticks(axis, values, *, max_ticks: int = 6):
+    """Major ticks at the grid ``values`` themselves (e.g. widths 256, 1024, 4096), every
+    second (third, ...) one when there are more than ``max_ticks``; labelled by
+    :func:`tick_formatter`."""
     values = np.unique(np.asarray(values, dtype=float))
-    if 2 <= values.size <= max_ticks:
+    if values.size >= 2:
+        values = values[::math.ceil(values.size / max_ticks)]
         axis.set_major_locator(FixedLocator(values))
-        axis.set_major_formatter(FuncFormatter(plain_number))
+        axis.set_major_formatter(tick_formatter(values))
+        axis.set_minor_formatter(NullFormatter())
 
 
-def legend(ax, *, loc: str | None = None):
-    """A legend at :data:`MIN_FONT_SIZE`. On a figure's only axes it goes below the axes
-    (``loc="outside lower center"``), where it hides no data; on a panel, inside at ``loc``
-    (default ``"best"``). Labels are wrapped to the figure's width; an outside legend makes
-    the figure taller by its height, so the axes keep their size.
+def _legend_layout(labels: list, width: float) -> tuple:
+    """``(ncols, wrapped labels, height in inches)`` of a legend of ``labels`` across a figure
+    ``width`` inches wide: as many columns as fit without wrapping (at most 4), else one
+    column with labels wrapped to the width. Columns fill top to bottom (matplotlib's order)."""
+    for ncols in range(min(4, len(labels)), 0, -1):
+        chars = int(LEGEND_CHARS_PER_INCH * (width / ncols - LEGEND_HANDLE))
+        if ncols == 1 or max(len(line) for label in labels for line in label.split("\n")) <= chars:
+            break
+    wrapped = [textwrap.fill(label, max(12, chars)) if len(label) > chars else label
+               for label in labels]
+    rows = math.ceil(len(wrapped) / ncols)
+    lines = sum(max(wrapped[i].count("\n") + 1 for i in range(r, len(wrapped), rows))
+                for r in range(rows))
+    return ncols, wrapped, LEGEND_LINE * lines + 0.1
+
+
+def _legend_key(handles: list):
+    """The legend handle of one label: its artist, or a black copy of its line when the
+    label names lines of several colours or markers (a prediction in each series' colour)."""
+    first = handles[0]
+    if isinstance(first, Line2D):
+        lines = [h for h in handles if isinstance(h, Line2D)]
+        if len({(to_hex(h.get_color()), h.get_marker()) for h in lines}) == 1:
+            return first
+        marker = first.get_marker() if len({h.get_marker() for h in lines}) == 1 else "None"
+        points = all(np.size(h.get_xdata()) == 1 for h in lines)  # bars, no line between
+        return Line2D([], [], color=PREDICTION, ls="None" if points else first.get_linestyle(),
+                      marker=marker, lw=first.get_linewidth(), ms=first.get_markersize(),
+                      mew=first.get_markeredgewidth())
+    if isinstance(first, Collection) and len({to_hex(c) for h in handles if isinstance(
+            h, Collection) for c in h.get_facecolor()}) > 1:
+        return Patch(facecolor=GUIDE, alpha=0.3, lw=0)
+    return first
+
+
+def figure_legend(fig):
+    """One legend for the whole figure, below its panels (``loc="outside lower center"``),
+    where it covers no data and no other panel.
+
+    Entries come from every axes' labelled artists, one per label (a label repeated in
+    several panels or series is one entry, drawn in black when its artists differ in colour),
+    at :data:`MIN_FONT_SIZE`, in as many columns as the figure's width holds. Axes legends are
+    removed. The figure grows by the legend's height, so the panels keep their size; calling
+    it again replaces the legend it made.
 
     Returns:
         The ``Legend``, or None when nothing is labelled.
     """
-    handles, labels = ax.get_legend_handles_labels()
-    if not handles:
+    for old in [leg for leg in fig.legends if hasattr(leg, "added_height")]:
+        fig.set_figheight(fig.get_figheight() - old.added_height)
+        old.remove()
+    entries = {}
+    for ax in fig.axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, []).append(handle)
+    if not entries:
         return None
-    fig = ax.figure
-    width = int(LEGEND_CHARS_PER_INCH * fig.get_figwidth()) - 6
-    labels = [textwrap.fill(label, width) for label in labels]
-    if loc is None and len(fig.axes) == 1:
-        lines = sum(label.count("\n") + 1 for label in labels)
-        fig.set_figheight(fig.get_figheight() + LEGEND_LINE * lines + 0.1)
-        return fig.legend(handles, labels, loc="outside lower center", fontsize=MIN_FONT_SIZE)
-    return ax.legend(handles, labels, loc=loc or "best", fontsize=MIN_FONT_SIZE)
+    ncols, labels, height = _legend_layout(list(entries), fig.get_figwidth())
+    fig.set_figheight(fig.get_figheight() + height)
+    leg = fig.legend([_legend_key(h) for h in entries.values()], labels, ncols=ncols,
+                     loc="outside lower center", fontsize=MIN_FONT_SIZE)
+    leg.added_height = height
+    return leg
 
 
-def _wrap_axis_labels(ax):
-    """Wrap x/y labels longer than their axes side (at :data:`MIN_FONT_SIZE`); the layout
-    must have run (``fig.draw_without_rendering()``) for the axes size to be final."""
+def _wrap_axis_labels(ax, legend_height: float):
+    """Wrap x/y labels longer than their axes side (at :data:`MIN_FONT_SIZE`), the side
+    estimated from the axes' grid position in the figure less the legend (no drawing)."""
     box = ax.get_position()
     width, height = ax.figure.get_size_inches()
     for text, inches in ((ax.xaxis.label, box.width * width),
-                         (ax.yaxis.label, box.height * height)):
+                         (ax.yaxis.label, box.height * (height - legend_height))):
         limit = max(12, int(LEGEND_CHARS_PER_INCH * inches))
         if "\n" not in text.get_text() and len(text.get_text()) > limit:
             text.set_text(textwrap.fill(text.get_text(), limit))
 
 
 def finish_axes(fig, ax, *, xlabel: str, ylabel: str, title: str | None = None):
-    """Label ``ax`` (and title it when ``title`` is given), add its :func:`legend` and return
-    :func:`finish` of ``fig``: the common last step of a single-axes figure kind."""
+    """Label ``ax`` (and title it when ``title`` is given) and return :func:`finish` of
+    ``fig``: the common last step of a figure kind."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    legend(ax)
     return finish(fig)
 
 
 def finish(fig):
     """Make ``fig`` paper-ready: readable ticks on every log axis, tick labels at least
-    :data:`MIN_FONT_SIZE`, axis labels wrapped to their axes. Call last, inside
-    :func:`style`, after the data are drawn.
+    :data:`MIN_FONT_SIZE`, axis labels wrapped to their axes, one :func:`figure_legend`
+    below the panels. Call last, inside :func:`style`, after the data are drawn; calling it
+    again (after drawing more) redoes the legend.
 
     Returns:
         ``fig``.
     """
-    fig.draw_without_rendering()  # constrained layout sizes the axes
+    leg = figure_legend(fig)
     for ax in fig.axes:
         if not ax.axison:
             continue
         ax.tick_params(labelsize=MIN_FONT_SIZE)
-        _wrap_axis_labels(ax)
+        _wrap_axis_labels(ax, leg.added_height if leg is not None else 0.0)
         for axis in (ax.xaxis, ax.yaxis):
             readable_log_ticks(axis)
     return fig

@@ -8,6 +8,7 @@ per ``C0``.
 import numpy as np
 
 from ntk_attack.plotting import _series, style
+from ntk_attack.plotting.encoding import dodge, encode
 from ntk_attack.plotting.scaling import DEFAULT_CI_LABEL, draw_prediction, draw_series
 
 
@@ -18,7 +19,8 @@ def phase_plot(c0_over_sqrt_d, prefactor, ci_lo, ci_hi, *, labels, lazy_boundary
                ylabel: str = "mean eta* sqrt(d)",
                ci_label: str = DEFAULT_CI_LABEL, out_of_conditions=None,
                out_of_conditions_label: str = "outside the lazy conditions",
-               logx: bool = True, logy: bool = False, title: str | None = None, ax=None):
+               logx: bool = True, logy: bool = False, encoding=None, title: str | None = None,
+               ax=None):
     """Prefactor ``eta* sqrt(d)`` with CIs against ``C0 / sqrt(d)``, one series per ``d``.
 
     If the lazy regime is governed by ``C0 / sqrt(d)``, the series of different ``d`` fall on
@@ -34,7 +36,7 @@ def phase_plot(c0_over_sqrt_d, prefactor, ci_lo, ci_hi, *, labels, lazy_boundary
         prediction: callable ``C0/sqrt(d) -> prefactor`` at its absolute level, ``s``
             callables (one per ``d``) or arrays shaped like ``prefactor``.
         prediction_label, ci_label, out_of_conditions, out_of_conditions_label, logx, logy,
-        title, ax: as in :func:`ntk_attack.plotting.scaling.scaling_plot`.
+        encoding, title, ax: as in :func:`ntk_attack.plotting.scaling.scaling_plot`.
 
     Returns:
         The ``matplotlib.figure.Figure``.
@@ -60,8 +62,9 @@ def phase_plot(c0_over_sqrt_d, prefactor, ci_lo, ci_hi, *, labels, lazy_boundary
                        color=style.OKABE_ITO["sky_blue"], alpha=0.15, lw=0,
                        label=f"{lazy_label} (C0/sqrt(d) <= {lazy_boundary:g})")
             ax.axvline(lazy_boundary, color=style.OKABE_ITO["sky_blue"], lw=1)
-        draw_series(ax, series, outside, ci_label=ci_label, outside_label=out_of_conditions_label)
-        draw_prediction(ax, series, prediction, label=prediction_label)
+        drawn = draw_series(ax, series, outside, ci_label=ci_label,
+                            outside_label=out_of_conditions_label, encoding=encoding)
+        draw_prediction(ax, drawn, prediction, label=prediction_label, encoding=encoding)
         ax.set_xlim(min(s.x.min() for s in series) / (1.3 if logx else 1),
                     max(s.x.max() for s in series) * (1.3 if logx else 1))
         return style.finish_axes(fig, ax, xlabel=xlabel, ylabel=ylabel, title=title)
@@ -71,7 +74,7 @@ def robust_accuracy_plot(eps_sqrt_d, accuracy, ci_lo, ci_hi, *, labels,
                          xlabel: str = "attack radius eps sqrt(d)",
                          ylabel: str = "robust accuracy",
                          ci_label: str = DEFAULT_CI_LABEL, clean_accuracy=None,
-                         logx: bool = False, title: str | None = None, ax=None):
+                         logx: bool = False, encoding=None, title: str | None = None, ax=None):
     """Robust accuracy with CIs against ``eps sqrt(d)``, one series per ``C0``.
 
     Plotting against ``eps sqrt(d)`` puts every ``d`` on the theorem's scale (a lazy
@@ -82,8 +85,8 @@ def robust_accuracy_plot(eps_sqrt_d, accuracy, ci_lo, ci_hi, *, labels,
         accuracy, ci_lo, ci_hi: `(s, k)` (or ragged) robust accuracies in ``[0, 1]`` and CI ends.
         labels: ``s`` legend labels, e.g. ``["C0 = 1", "C0 = 4"]``.
         clean_accuracy: optional `(s,)` clean test accuracies, drawn as short ticks at
-            ``eps = 0``.
-        xlabel, ylabel, ci_label, logx, title, ax: as in
+            ``eps = 0`` (dodged like the series).
+        xlabel, ylabel, ci_label, logx, encoding, title, ax: as in
             :func:`ntk_attack.plotting.scaling.scaling_plot`.
 
     Returns:
@@ -104,14 +107,17 @@ def robust_accuracy_plot(eps_sqrt_d, accuracy, ci_lo, ci_hi, *, labels,
     with style.style():
         fig, ax = (ax.figure, ax) if ax is not None else style.new_figure()
         ax.set_xscale("log" if logx else "linear")
-        draw_series(ax, series, _series.as_mask("none", None, series), ci_label=ci_label)
+        draw_series(ax, series, _series.as_mask("none", None, series), ci_label=ci_label,
+                    encoding=encoding)
+        styles = (encoding or encode(range(len(series)))).styles
         if clean_accuracy is not None:
             clean = np.asarray(clean_accuracy, dtype=float)
             if clean.shape != (len(series),):
                 raise ValueError(f"clean_accuracy must have shape ({len(series)},). "
                                  f"Got {clean.shape}.")
-            for i, value in enumerate(clean):
-                ax.plot([0], [value], "_", ms=12, mew=2, color=style.series_color(i))
+            offsets = dodge([np.r_[0.0, s.x] for s in series], log=False)  # eps = 0 is shared
+            for value, look, offset in zip(clean, styles, offsets):
+                ax.plot(offset[:1], [value], "_", ms=12, mew=2, color=look.color)
             ax.plot([], [], "_", ms=12, mew=2, color=style.GUIDE, label="clean accuracy")
         ax.set_ylim(-0.02, 1.02)
         return style.finish_axes(fig, ax, xlabel=xlabel, ylabel=ylabel, title=title)

@@ -12,7 +12,7 @@ PGD_STEPS = 100
 
 def _check_radius(radius: str) -> str:
     if radius not in RADII:
-        raise ValueError(f"radius must be one of {', '.join(map(repr, RADII))}. Got {radius!r}.")
+        raise ValueError(f"radius must be one of {', '.join(map(repr, RADII))}; got {radius!r}.")
     return radius
 
 

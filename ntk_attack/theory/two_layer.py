@@ -30,7 +30,7 @@ def _xp(x):
 
 def _check_signs(signs: str, allowed=SIGNS_WITH_LIMITS) -> str:
     if signs not in allowed:
-        raise ValueError(f"signs must be one of {', '.join(map(repr, allowed))}. Got {signs!r}.")
+        raise ValueError(f"signs must be one of {', '.join(map(repr, allowed))}; got {signs!r}.")
     return signs
 
 
@@ -187,15 +187,30 @@ LAZY_MAX_C0_RATIO = 0.25  # C0 <= sqrt(d) / 4,
 LAZY_WIDTH_FACTOR = 16.0  # m >= 16 C0^2
 
 
+def lazy_grid(*, d: int, m: int, C0: float, min_d: int = LAZY_MIN_D,
+              max_C0_ratio: float = LAZY_MAX_C0_RATIO, width_factor: float = LAZY_WIDTH_FACTOR) -> bool:
+    """The envelope's conditions on the grid point (THEORY.md 4): ``d >= 64``,
+    ``C0 <= sqrt(d)/4`` and ``m >= 16 C0^2`` (the constants are the keyword arguments)."""
+    return bool(d >= min_d and C0 <= max_C0_ratio * math.sqrt(d) and m >= width_factor * C0 ** 2)
+
+
+def denominator_condition(grad0_norm, *, C0: float, d: int, m: int, c_sys: float = 2.0,
+                          drift_constant: float = DRIFT_CONSTANT):
+    """The envelope's condition on a point (THEORY.md 4): its denominator
+    (:func:`envelope_denominator`) is at least half the gradient norm, ``>= ||grad f(x; W0)|| / 2``."""
+    return envelope_denominator(grad0_norm, C0=C0, d=d, m=m, c_sys=c_sys,
+                                drift_constant=drift_constant) >= grad0_norm / 2
+
+
 def lazy_conditions(*, d: int, m: int, C0: float, c_sys: float = 2.0) -> bool:
-    """Whether ``(d, m, C0)`` satisfies the envelope's conditions (THEORY.md 4): ``d >= 64``,
-    ``C0 <= sqrt(d)/4``, ``m >= 16 C0^2`` and denominator ``>= ||grad f|| / 2`` at the typical
-    gradient norm ``sqrt(d/2 - 1/(2 pi))``. In ``C0 / sqrt(d)`` the boundary is
-    ``LAZY_MAX_C0_RATIO`` at most; the width and denominator conditions cut it lower."""
-    g = math.sqrt(grad_norm_sq_init(d))
-    return bool(d >= LAZY_MIN_D and C0 <= LAZY_MAX_C0_RATIO * math.sqrt(d)
-                and m >= LAZY_WIDTH_FACTOR * C0 ** 2
-                and envelope_denominator(g, C0=C0, d=d, m=m, c_sys=c_sys) >= g / 2)
+    """Whether ``(d, m, C0)`` satisfies the envelope's conditions (THEORY.md 4): :func:`lazy_grid`
+    and :func:`denominator_condition` at the typical gradient norm ``sqrt(d/2 - 1/(2 pi))``. In
+    ``C0 / sqrt(d)`` the boundary is ``LAZY_MAX_C0_RATIO`` at most; the width and denominator
+    conditions cut it lower. The one statement of the lazy conditions: the per-point screen
+    (:func:`ntk_attack.bounds.envelope_conditions`) and every claim use these functions."""
+    g = typical_grad_norm(d)
+    return bool(lazy_grid(d=d, m=m, C0=C0)
+                and denominator_condition(g, C0=C0, d=d, m=m, c_sys=c_sys))
 
 
 def sqrt_d_envelope(*, C0: float, d: int, K: float) -> float:

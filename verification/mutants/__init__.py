@@ -1,7 +1,9 @@
 """Planted bugs that the verification must catch (claim power).
 
 ``MUTANTS`` maps a name to a :class:`Mutant`; ``with MUTANTS[name](): ...`` runs the library
-with the bug (see :mod:`verification.mutants.patching` for how, and for worker processes).
+with the bug in this process (see :mod:`verification.mutants.patching` for how), and
+``MUTANTS[name].probe()`` is a fixed call whose output the bug changes
+(:mod:`verification.mutants.probes`).
 The two-layer catalogue is :mod:`~verification.mutants.catalogue`; a family's own mutants live
 in a module of this package that registers them with :func:`register` and is imported below
 (one line per family module).
@@ -17,7 +19,7 @@ import importlib
 import importlib.metadata
 
 from verification.mutants.catalogue import FAMILIES, MUTANTS, Mutant, known_families, mutant, register
-from verification.mutants.patching import TARGETS, edit, enter_for_process, wrap
+from verification.mutants.patching import Attribute, edit, wrap
 
 # Family modules register on import, one line each.
 from verification.mutants import adversarial, deep  # noqa: E402,F401
@@ -41,5 +43,5 @@ def load_entry_points() -> None:
 
 load_entry_points()
 
-__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "MUTANTS", "Mutant", "TARGETS", "edit",
-           "enter_for_process", "known_families", "load_entry_points", "mutant", "register", "wrap"]
+__all__ = ["Attribute", "ENTRY_POINT_GROUP", "FAMILIES", "MUTANTS", "Mutant", "edit", "known_families",
+           "load_entry_points", "mutant", "register", "wrap"]

@@ -1,9 +1,12 @@
 """How a planted bug is put into the library at run time, and taken out again.
 
-A patch names a *target* from :data:`TARGETS` (one table: porting to a renamed function is a
-one-line change there) and a factory ``original -> replacement``. Entering a mutant
+A patch names its *target* by the object itself (``edit(models.readout, (old, new))``), or for a
+module-level constant by its module and name (``Attribute(deep, "W_STD_HIDDEN")``), and gives a
+factory ``original -> replacement``. Entering a mutant
 
-1. resolves each target to the object the library defines (``module:qualname``);
+1. locates the target where it is defined (the object's ``__module__`` and ``__qualname__``)
+   and checks that the definition there is still that object: code that moved or was renamed
+   fails at once with ``LookupError`` naming the mutant's target, never a silent no-op;
 2. builds the replacement from it, either by a textual edit of the function's own source
    (:func:`edit`: the replacement is the real code with one mistake, compiled against the
    module's globals and re-decorated, so ``jax.jit`` with its static arguments is kept) or by a
@@ -15,17 +18,17 @@ one-line change there) and a factory ``original -> replacement``. Entering a mut
 4. calls :func:`jax.clear_caches` (a function jitted before the patch keeps its traced code)
    and clears the ``functools`` memo caches of those modules (memoised data loaders).
 
-Exit restores every binding and clears the caches again. An :func:`edit` whose text is not
-found exactly ``count`` times raises ``LookupError`` at enter: a mutant never silently becomes
-a no-op after the code it mutates changes.
+Exit restores every binding and clears the caches again. A caller that runs the library under
+:func:`jax.disable_jit` (the probes) reuses no traced code, so ``eager=True`` keeps JAX's caches
+(its compiled primitives) and clears only the memo caches: entering is then free of
+recompilation. An :func:`edit` whose text is not
+found exactly ``count`` times raises ``LookupError`` at enter, naming the target.
 
-Processes: patches live in one process. Run mutated claims with the in-process executor
-(``workers=1``), or enter the mutant in every spawned worker with :func:`enter_for_process`
-as (part of) the worker initializer, after the claim modules are imported there.
+Processes: patches live in one process; run mutated claims with the in-process executor
+(``workers=1``).
 """
 import contextlib
 import dataclasses
-import importlib
 import inspect
 import sys
 import textwrap
@@ -33,64 +36,52 @@ from typing import Callable
 
 import jax
 
-# Logical target -> "module:qualname" of the definition the mutants change.
-TARGETS = {
-    "apply": "ntk_attack.models:apply",
-    "input_grad": "ntk_attack.models:input_grad",
-    "init_two_layer": "ntk_attack.models:init_two_layer",
-    "analytic_kernels": "ntk_attack.kernels:_analytic",
-    "kappa0": "ntk_attack.kernels:_kappa0",
-    "empirical_ntk_core": "ntk_attack.kernels:_empirical_ntk",
-    "kernel_predictor_grad": "ntk_attack.predictors:KernelPredictor.input_grad",
-    "linearize": "ntk_attack.predictors:linearize",
-    "ensemble_input_grad": "ntk_attack.predictors:ensemble_input_grad",
-    "network_loss": "ntk_attack.training:_network_loss",
-    "row_radius": "ntk_attack.training:_row_radius",
-    "C0_hat": "ntk_attack.training:C0_hat",
-    "min_flip_exact": "ntk_attack.attacks:_min_flip_exact",
-    "attack_direction": "ntk_attack.attacks:_direction",
-    "breakpoint_walk": "ntk_attack.attacks:_first_zero_sorted",
-    "flip_status": "ntk_attack.attacks:_status",
-    "lazy_envelope": "ntk_attack.theory.two_layer:lazy_envelope",
-    "calibrate_kappa": "ntk_attack.bounds:calibrate_kappa",
-    "K_hat": "ntk_attack.bounds:K_hat",
-    "train_test_split": "ntk_attack.data:_split",
-    "sphere_data": "ntk_attack.data:sphere",
-    # adversarial family
-    "adversarial_train": "ntk_attack.adversarial:adversarial_train",
-    "adversarial_train_core": "ntk_attack.adversarial:_adversarial_train",
-    "pgd_core": "ntk_attack.labelled_attacks:_pgd",
-    # deep family (ntk_attack.deep_training arrives with the deep branch)
-    "deep_layer_scale": "ntk_attack.deep:layer_scale",
-    "deep_W_std_hidden": "ntk_attack.deep:W_STD_HIDDEN",
-    "deep_W_std_readout": "ntk_attack.deep:W_STD_READOUT",
-    "deep_init": "ntk_attack.deep:init_deep",
-    "deep_walk": "ntk_attack.deep:_walk",
-    "deep_project": "ntk_attack.deep_training:project_deep",
-}
 # Packages whose modules may hold a binding of a target.
 SCANNED = ("ntk_attack", "verification", "tests", "conftest")
 
 
 @dataclasses.dataclass(frozen=True)
+class Attribute:
+    """A module-level value that is not a function (a constant), named by its module object."""
+    module: object
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Patch:
-    """Replace ``TARGETS[target]`` by ``factory(original)`` while a mutant is active."""
-    target: str
+    """Replace ``target`` (a function, method or :class:`Attribute`) by ``factory(original)``
+    while a mutant is active."""
+    target: object
     factory: Callable
 
 
-def resolve(target: str):
-    """``(owner, attribute, original)`` of a :data:`TARGETS` entry (owner: module or class)."""
-    try:
-        module_name, qualname = TARGETS[target].split(":")
-    except KeyError:
-        raise ValueError(f"target must be one of {', '.join(TARGETS)}. Got {target!r}.") from None
-    owner = importlib.import_module(module_name)
-    *path, attribute = qualname.split(".")
-    for name in path:
-        owner = getattr(owner, name)
-    return owner, attribute, owner.__dict__[attribute] if isinstance(owner, type) \
-        else getattr(owner, attribute)
+def name(target) -> str:
+    """``"module:qualname"`` of a target."""
+    if isinstance(target, Attribute):
+        return f"{target.module.__name__}:{target.name}"
+    return f"{target.__module__}:{target.__qualname__}"
+
+
+def resolve(target):
+    """``(owner, attribute, original)`` of a target (owner: module or class).
+
+    Raises:
+        LookupError: the target is no longer defined where it says (the code moved).
+    """
+    if isinstance(target, Attribute):
+        if target.name not in vars(target.module):
+            raise LookupError(f"mutant target {name(target)} no longer exists: the code changed; "
+                              "update the mutant.")
+        return target.module, target.name, vars(target.module)[target.name]
+    owner = sys.modules.get(target.__module__)
+    *path, attribute = target.__qualname__.split(".")
+    for part in path:
+        owner = getattr(owner, part, None)
+    found = vars(owner).get(attribute) if owner is not None else None
+    if found is not target:
+        raise LookupError(f"mutant target {name(target)} is not defined there any more (moved, "
+                          "renamed or already patched): update the mutant.")
+    return owner, attribute, found
 
 
 def bindings(owner, attribute: str, original) -> list:
@@ -108,7 +99,7 @@ def bindings(owner, attribute: str, original) -> list:
     return found
 
 
-def edit(target: str, *replacements) -> Patch:
+def edit(target, *replacements) -> Patch:
     """A patch replacing text in the target's source: each ``(old, new)`` pair (or
     ``(old, new, count)``) must match exactly once (``count`` times).
 
@@ -122,23 +113,24 @@ def edit(target: str, *replacements) -> Patch:
             count = count[0] if count else 1
             found = source.count(old)
             if found != count:
-                raise LookupError(f"mutant edit of {TARGETS[target]} expects {count} occurrence(s) "
-                                  f"of {old!r}. Got {found}: the code changed; update the mutant.")
+                raise LookupError(f"mutant edit of {name(target)} expects {count} occurrence(s) "
+                                  f"of {old!r}; got {found}: the code changed, update the mutant.")
             source = source.replace(old, new)
         namespace = dict(vars(sys.modules[function.__module__]))
-        exec(compile(source, f"<mutant of {TARGETS[target]}>", "exec"), namespace)
+        exec(compile(source, f"<mutant of {name(target)}>", "exec"), namespace)
         return namespace[function.__name__]
     return Patch(target, factory)
 
 
-def wrap(target: str, factory: Callable) -> Patch:
+def wrap(target, factory: Callable) -> Patch:
     """A patch whose replacement ``factory(original)`` is written by hand (e.g. a wrapper)."""
     return Patch(target, factory)
 
 
-def clear_caches():
-    """Drop traced jit code and the memo caches of the scanned modules."""
-    jax.clear_caches()
+def clear_caches(*, eager: bool = False):
+    """Drop the memo caches of the scanned modules and, unless ``eager``, JAX's traced code."""
+    if not eager:
+        jax.clear_caches()
     for module_name, module in list(sys.modules.items()):
         if module is None or not module_name.startswith(SCANNED):
             continue
@@ -148,8 +140,13 @@ def clear_caches():
 
 
 @contextlib.contextmanager
-def patched(patches):
-    """Context manager applying ``patches`` (see the module docstring) and undoing them."""
+def patched(patches, *, eager: bool = False):
+    """Context manager applying ``patches`` (see the module docstring) and undoing them.
+
+    Args:
+        patches: :class:`Patch` list.
+        eager: the caller runs the library under :func:`jax.disable_jit`: keep JAX's caches.
+    """
     applied = []
     try:
         for patch in patches:
@@ -158,20 +155,9 @@ def patched(patches):
             for namespace, name in bindings(owner, attribute, original):
                 applied.append((namespace, name, vars(namespace)[name]))
                 setattr(namespace, name, replacement)
-        clear_caches()
+        clear_caches(eager=eager)
         yield
     finally:
         for namespace, name, value in reversed(applied):
             setattr(namespace, name, value)
-        clear_caches()
-
-
-_PROCESS_STACK = contextlib.ExitStack()
-
-
-def enter_for_process(mutant) -> None:
-    """Enter ``mutant`` for the rest of this process (a spawned sweep worker's initializer).
-
-    Import the claim modules before calling it, so that their bindings are patched too.
-    """
-    _PROCESS_STACK.enter_context(mutant())
+        clear_caches(eager=eager)

@@ -103,39 +103,46 @@ def judge(ratios: dict) -> list:
 
 
 def figures(data: dict) -> dict:
-    """Left: ``C0_hat / limit`` per network and epoch; right: the largest excess over the limit
-    per epoch on a log scale (``<= 0`` drawn at the floor ``FLOOR``) against the tolerance."""
+    """Left: ``C0_hat / limit`` per ball and epoch (mean over networks, bars: their range);
+    right: the largest excess over the limit per epoch on a log scale (``<= 0`` drawn at the
+    floor ``FLOOR``) against the tolerance. Colour: the ball's radius; line style and marker:
+    the width; balls on the same epochs are dodged apart."""
+    balls = data["balls"]
+    ratios = [np.asarray(b["ratio"], dtype=float) for b in balls]
+    epochs = np.arange(ratios[0].shape[1], dtype=float)
+    enc = plotting.encode([f"{b['radius']} C0 = {b['C0']:g}" for b in balls],
+                          [f"m = {b['m']}" for b in balls])
     with style.style():
-        fig, (ax, zoom) = style.new_figure(1, 2, width=style.COLUMN_WIDTH * 1.1)
-        for i, row in enumerate(data["balls"]):
-            ratio = np.asarray(row["ratio"], dtype=float)
-            epochs = np.arange(ratio.shape[1])
-            for j, r in enumerate(ratio):
-                ax.plot(epochs, r, "o-", color=style.series_color(i), ms=3,
-                        label=row["label"] if j == 0 else None)
-            zoom.plot(epochs[1:], np.maximum(ratio.max(axis=0)[1:] - 1, FLOOR), "o-",
-                      color=style.series_color(i), ms=3)
+        fig, (ax, zoom) = style.new_figure(1, 2)
+    plotting.scaling_plot(
+        epochs, np.stack([r.mean(axis=0) for r in ratios]),
+        np.stack([r.min(axis=0) for r in ratios]), np.stack([r.max(axis=0) for r in ratios]),
+        labels=[b["label"] for b in balls], encoding=enc, logx=False, logy=False,
+        ci_label=f"range over the {ratios[0].shape[0]} networks of a ball", xlabel="epoch",
+        ylabel="C0_hat / limit (mean over networks)", ax=ax)
+    offsets = plotting.encoding.dodge([epochs[1:]] * len(balls), log=False)
+    with style.style():
+        for b, r, look, offset in zip(balls, ratios, enc.styles, offsets):
+            zoom.plot(epochs[1:] + offset, np.maximum(r.max(axis=0)[1:] - 1, FLOOR),
+                      label=plotting.encoding.HIDDEN + b["label"], **look.line())
         ax.axhline(1.0, ls="--", color=style.THRESHOLD, label="ball boundary C0_hat = limit")
-        zoom.axhline(TOLERANCE, ls="--", color=style.THRESHOLD)
+        zoom.axhline(TOLERANCE, ls="--", color=style.THRESHOLD, label=f"tolerance {TOLERANCE:g}")
         zoom.set_yscale("log")
         zoom.set_ylim(FLOOR / 3, TOLERANCE * 30)
-        ax.set_ylabel("C0_hat / limit (one line per network)")
-        zoom.set_ylabel("max C0_hat / limit - 1 (tolerance dashed)")
+        zoom.set_xlabel("epoch")
+        zoom.set_ylabel("max over networks of C0_hat / limit - 1")
         for a in (ax, zoom):
-            a.set_xlabel("epoch")
             style.grid_ticks(a.xaxis, epochs)
-        style.legend(ax)
-        style.finish(fig)
-    return {"C0_hat_by_epoch": fig}
+        return {"C0_hat_by_epoch": (style.finish(fig), caption(data))}
 
 
 def caption(data: dict) -> str:
     top = max(np.max(row["ratio"]) for row in data["balls"])
     return plotting.caption(
         "C0_hat / limit after every epoch of adversarial training (limit C0 for the lazy ball, "
-        "C0 sqrt(m) for an absolute row radius C0), {n:d} balls, one line per network: largest "
-        "value {top:.15g}, so no epoch leaves the ball (tolerance 1e-12).",
-        n=len(data["balls"]), top=top)
+        "C0 sqrt(m) for an absolute row radius C0), {n:d} balls, mean over networks with their "
+        "range; right: the largest excess over the limit per epoch: largest value {top:.15g}, "
+        "so no epoch leaves the ball (tolerance 1e-12).", n=len(data["balls"]), top=top)
 
 
 @registry.claim("adversarial_training_stays_in_ball",

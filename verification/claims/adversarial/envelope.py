@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 
-from ntk_attack import bounds, plotting, theory
+from ntk_attack import plotting
 from verification import protocol, registry
+from verification.claims import per_network, stats
 from verification.claims.adversarial import measure
 
 CACHE_VERSION = 1
-VIOLATION_MAX = 0.01  # THEORY.md 4: eta* <= B(x) for at least 99% of points
 TOLERANCE = 1e-12  # C0_hat <= C0 up to float64 rounding (see ball.TOLERANCE)
 
 
@@ -62,12 +62,6 @@ def points(grid: Grid, seed: int, mnist_path=None) -> list:
     return out
 
 
-def inside_conditions(*, d: int, m: int, C0: float) -> bool:
-    """The envelope's grid conditions (THEORY.md 4) at the typical gradient norm."""
-    typical = np.array([theory.typical_grad_norm(d)])
-    return bool(bounds.envelope_conditions(typical, C0=C0, d=d, m=m).points[0])
-
-
 def label(point: measure.AdvPoint) -> str:
     return f"d = {point.d}, C0/sqrt(d) = {point.C0 / math.sqrt(point.d):.2g}"
 
@@ -78,7 +72,7 @@ def summarise(point: measure.AdvPoint, result: dict, kappa: float) -> dict:
     eta = np.asarray(result["eta"], dtype=float)
     robust, clean = measure.robust_at_max_bound(result, B, eligible)
     ratio = eta / B
-    inside = inside_conditions(d=point.d, m=point.m, C0=point.C0)
+    inside = per_network.inside_conditions(d=point.d, m=point.m, C0=point.C0)
     # Outside the conditions nothing is claimed; the figure shows the ratio wherever B is finite.
     shown = (eligible if inside else np.isfinite(B)) & np.isfinite(ratio)
     return {"label": label(point), "d": point.d, "m": point.m, "C0": point.C0,
@@ -95,10 +89,10 @@ def summarise(point: measure.AdvPoint, result: dict, kappa: float) -> dict:
             "train_robust": float(np.mean(np.asarray(result["train_robust"])[:, -1]))}
 
 
-def judge(rows: list, *, level: float, seed: int, max_fraction: float = VIOLATION_MAX) -> list:
+def judge(rows: list, *, level: float, seed: int) -> list:
     """Three checks per grid point inside the conditions (``rows`` from :func:`summarise`):
     ``C0_hat <= C0`` (deterministic: ``B`` is evaluated at the nominal ``C0``), the violation
-    fraction ``<= max_fraction`` with a CI over networks, and single-step robust accuracy at
+    fraction (:func:`.stats.violation_check`), and single-step robust accuracy at
     ``eps = max B`` exactly 0 for every network (inconclusive when no eligible point, or none
     correctly classified, makes it mean something)."""
     checks = []
@@ -110,44 +104,23 @@ def judge(rows: list, *, level: float, seed: int, max_fraction: float = VIOLATIO
             f"{name}: max C0_hat / C0 - 1", prediction=f"<= {TOLERANCE:g}",
             value=row["C0_hat_excess"],
             band=protocol.Band(-math.inf, TOLERANCE, 0.0, "projection onto the lazy ball")))
-        checks.append(measure.violation_check(
-            f"{name}: fraction of eligible points with eta* > B(x)", row["counts"],
-            max_fraction=max_fraction, level=level, seed=protocol.derive_seed(seed, name),
-            why="THEORY.md 4: at most 1% of points; kappa_d is a 99.9% quantile"))
-        checks.append(robust_at_max_B_check(name, row["robust_at_max_B"], row["clean_at_max_B"]))
+        checks.append(stats.violation_check(name, row["counts"], level=level,
+                                            seed=protocol.derive_seed(seed, name)))
+        checks.append(measure.robust_at_max_B_check(name, row["robust_at_max_B"],
+                                                    row["clean_at_max_B"]))
     return checks
 
 
-def robust_at_max_B_check(name: str, robust, clean) -> protocol.Check:
-    """Single-step robust accuracy at ``eps = max B`` is exactly 0 for every network (THEORY.md 4).
-
-    Args:
-        robust, clean: `(n_networks,)` robust and clean accuracy over each network's eligible
-            points at ``eps = max B`` (NaN: no eligible point).
-    """
-    predicted = theory.robust_accuracy_beyond_envelope()
-    robust, clean = np.asarray(robust, dtype=float), np.asarray(clean, dtype=float)
-    band = protocol.Band(predicted, predicted, 0.0, "THEORY.md 4: every eligible point flips at "
-                         "eta* <= B(x) <= max B, whatever the training")
-    test = f"{name}: max single-step robust accuracy over networks, eps = max B"
-    if np.all(np.isnan(robust)) or not np.nansum(clean) > 0:
-        return protocol.Check(test, f"= {predicted:g}", math.nan, (-math.inf, math.inf), band, None,
-                              "inconclusive", "no eligible correctly classified point")
-    return protocol.exact_check(test, prediction=f"= {predicted:g}", value=float(np.nanmax(robust)),
-                                band=band, note=f"eligible points correctly classified: "
-                                                f"{np.nanmean(clean):.3f} (mean over networks)")
-
-
 def figures(data: dict) -> dict:
-    def tick(row):  # two lines per tick label, so neighbours do not overlap
-        return row["label"].replace(", ", ",\n")
+    def tick(row):  # d over C0/sqrt(d): short lines that fit level under each group
+        return f"d={row['d']}\n{row['C0'] / math.sqrt(row['d']):.2g}"
     ratios = {tick(row): row["ratios"] for row in data["grid"] if row["ratios"]}
     outside = [tick(row) for row in data["grid"] if row["ratios"] and not row["inside"]]
     if not ratios:
         return {}
     return {"eta_over_bound_by_grid_point": plotting.ratio_distribution_plot(
         ratios, out_of_conditions=outside, ylabel="eta* / B(x) per eligible point",
-        xlabel="grid point (adversarially trained, lazy ball)",
+        xlabel="grid point: d, C0/sqrt(d) (adversarially trained, lazy ball)",
         threshold_label="envelope: eta* = B(x)")}
 
 

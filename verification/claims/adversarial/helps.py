@@ -12,8 +12,8 @@ import numpy as np
 from ntk_attack import plotting, theory
 from ntk_attack.plotting import style
 from verification import protocol, registry
+from verification.claims import per_network
 from verification.claims.adversarial import measure
-from verification.claims.adversarial.envelope import inside_conditions, robust_at_max_B_check
 
 CACHE_VERSION = 1
 TOLERANCE = 1e-12  # ||delta|| <= eps up to float64 rounding of the projection
@@ -102,7 +102,7 @@ def judge(norm_ratios, robust_at_max_B: dict) -> list:
         "largest ||delta|| / eps - 1 over every PGD evaluation", prediction=f"<= {TOLERANCE:g}",
         value=top - 1, band=protocol.Band(-math.inf, TOLERANCE, 0.0,
                                           "PGD projects every iterate onto ||delta|| <= eps"))]
-    checks += [robust_at_max_B_check(name, robust, clean)
+    checks += [measure.robust_at_max_B_check(name, robust, clean)
                for name, (robust, clean) in robust_at_max_B.items()]
     return checks
 
@@ -119,11 +119,13 @@ def figures(data: dict) -> dict:
     ci_label = f"{data['measurement_level']:.0%} bootstrap CI over networks"
     for stem, attack, title in (("robust_accuracy_vs_eps_sqrt_d", "pgd", "PGD-l2"),
                                 (f"robust_accuracy_vs_eps_sqrt_d{SINGLE}", "line", "single step")):
-        labels, est, lo, hi, clean = [], [], [], [], []
+        labels, est, lo, hi, clean, radii, arms = [], [], [], [], [], [], []
         for b in lazy:
             for arm in ARMS:
                 e, l, h = (np.clip(v, 0, 1) for v in _series([b[arm]], "robust", attack))
-                labels.append(f"C0/sqrt(d) = {b['C0_over_sqrt_d']:.2g}, {arm}")
+                radii.append(f"C0/sqrt(d) = {b['C0_over_sqrt_d']:.2g}")
+                arms.append(f"{arm} training")
+                labels.append(f"{radii[-1]}, {arm}")
                 est.append(e[0])
                 lo.append(l[0])
                 hi.append(h[0])
@@ -131,6 +133,7 @@ def figures(data: dict) -> dict:
         out[stem] = plotting.robust_accuracy_plot(
             data["eval_eps_sqrt_d"], np.array(est), np.array(lo), np.array(hi), labels=labels,
             clean_accuracy=clean, ci_label=ci_label, ylabel=f"robust test accuracy ({title})",
+            encoding=plotting.encode(radii, arms),
             title=f"d = {data['d']}, m = {lazy[0]['m']}, {title} attack")
     absolute = sorted((b for b in data["balls"] if b["radius"] == "absolute"), key=lambda b: b["m"])
     if absolute:
@@ -199,9 +202,9 @@ def adversarial_training_helps_only_outside_lazy_regime(
     pts = points(grid, ctx.seed, ctx.mnist_path if not ctx.quick else None)
     results = dict(zip(pts, ctx.runner.map(measure.adv_point, list(pts.values()),
                                            desc="adversarial training (helps)")))
-    inside = {ball: inside_conditions(d=d, m=ball[0], C0=theory.C0_hat_limit(ball[2], ball[0],
-                                                                            radius=ball[1]))
-              for ball in balls(grid)}
+    inside = {ball: per_network.inside_conditions(
+        d=d, m=ball[0], C0=theory.C0_hat_limit(ball[2], ball[0], radius=ball[1]))
+        for ball in balls(grid)}
     kappa = {m: measure.kappas(ctx, [d], m, n_networks=grid.kappa_networks,
                                n_points=grid.kappa_points)[d]
              for m in sorted({ball[0] for ball, ok in inside.items() if ok})}
@@ -227,10 +230,11 @@ def adversarial_training_helps_only_outside_lazy_regime(
                 robust_at_max_B[f"{ball_label(ball)}, {arm}"] = measure.robust_at_max_bound(
                     r, B, eligible)
         std, adv = results[(ball, "standard")], results[(ball, "adversarial")]
-        row["gain"] = {attack: measure.paired_gain(adv[f"{attack}_robust"], std[f"{attack}_robust"],
-                                                   level=level, seed=protocol.derive_seed(
-                                                       ctx.seed, ball_label(ball), attack))
-                       for attack in ("pgd", "line")}
+        row["gain"] = {attack: measure.mean_ci(
+            np.asarray(adv[f"{attack}_robust"], dtype=float)
+            - np.asarray(std[f"{attack}_robust"], dtype=float),
+            level=level, seed=protocol.derive_seed(ctx.seed, ball_label(ball), attack))
+            for attack in ("pgd", "line")}
         rows.append(row)
     checks = judge(norm_ratios, robust_at_max_B)
     data = {"balls": rows, "eval_eps_sqrt_d": list(grid.eval_eps_sqrt_d), "networks": grid.networks,

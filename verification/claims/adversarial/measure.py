@@ -11,21 +11,17 @@ differences per network. Networks are the bootstrap units; the points of one net
 together (they share its weights and offset).
 """
 import dataclasses
-import functools
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
 
-from ntk_attack import adversarial, attacks, bounds, data, labelled_attacks, models, theory
+from ntk_attack import adversarial, attacks, bounds, labelled_attacks, models, theory
 from verification import protocol
 from verification.claims import per_network
-from verification.claims.attacks.measure import KappaPoint, kappa_point  # shared calibration
 
 CACHE_VERSION = 1
-VIOLATION_HALF_WIDTH = 0.005  # a violation fraction's CI may be at most +-0.5% wide
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -57,15 +53,6 @@ class AdvPoint:
     @property
     def d(self) -> int:
         return self.size ** 2
-
-
-@functools.lru_cache(maxsize=None)
-def load(size: int, mnist_path: str | None, test_fraction: float = 0.2) -> data.Dataset:
-    """MNIST 0 vs 1 at ``size x size``: the bundled subset (``test_fraction`` of it held out), or
-    the full file at ``mnist_path``."""
-    if mnist_path is None:
-        return data.mnist_subset(size, test_fraction=test_fraction)
-    return data.mnist(mnist_path, size)
 
 
 def init_stack(seed: int, d: int, m: int, n: int) -> models.TwoLayer:
@@ -102,7 +89,8 @@ def adv_point(point: AdvPoint) -> dict:
     arrays of :func:`evaluate`; per network and radius `(n_networks, k)`: ``line_robust``,
     ``pgd_robust``, ``pgd_norm_ratio``; ``y`` `(n_test,)`.
     """
-    ds = load(point.size, point.mnist_path, point.test_fraction)
+    ds = per_network.load("mnist", point.d, seed=0, test_fraction=point.test_fraction,
+                          path=point.mnist_path)
     n_train = point.n_train or ds.x_train.shape[0]
     x, y = ds.x_train[:n_train], ds.y_train[:n_train]
     params0 = init_stack(point.seed, point.d, point.m, point.n_networks)
@@ -122,12 +110,11 @@ def adv_point(point: AdvPoint) -> dict:
 
 
 def kappas(ctx, ds, m: int, *, n_networks: int, n_points: int) -> dict:
-    """``{d: kappa_d}`` at width ``m``, calibrated on seeds disjoint from every checked network."""
-    points = [KappaPoint(d=d, m=m, n_networks=n_networks, n_points=n_points,
-                         seed=protocol.derive_seed(ctx.seed, "adversarial-kappa", d, m))
-              for d in sorted(set(ds))]
-    results = ctx.runner.map(kappa_point, points, desc="kappa calibration")
-    return {p.d: float(r["kappa"]) for p, r in zip(points, results)}
+    """``{d: kappa_d}`` at width ``m``, calibrated on seeds disjoint from every checked network
+    (:func:`.per_network.calibrate`)."""
+    points = per_network.kappa_points(ds, m, n_networks=n_networks, n_points=n_points,
+                                      seed=ctx.seed, role="adversarial-kappa")
+    return {d: c["kappa"] for d, c in per_network.calibrate(ctx, points).items()}
 
 
 def envelope(result: dict, *, d: int, m: int, C0: float, kappa: float):
@@ -160,45 +147,30 @@ def robust_at_max_bound(result: dict, B, eligible) -> tuple:
     return np.array(robust), np.array(clean)
 
 
-def violation_check(name: str, rows, *, max_fraction: float, level: float, seed: int, why: str):
-    """Fraction of eligible points with ``eta* > B(x)``, at most ``max_fraction``.
+def robust_at_max_B_check(name: str, robust, clean) -> protocol.Check:
+    """Single-step robust accuracy at ``eps = max B`` is exactly 0 for every network (THEORY.md 4).
 
-    The CI resamples networks (rows of ``rows`` `(n_networks, 2)`: violations, eligible), never
-    points; a bootstrap shows no spread when no violation is seen, so the CI is widened to at
-    least the exact binomial interval of the pooled counts. No eligible point: inconclusive.
+    Args:
+        robust, clean: `(n_networks,)` robust and clean accuracy over each network's eligible
+            points at ``eps = max B`` (NaN: no eligible point; :func:`robust_at_max_bound`).
     """
-    rows = np.asarray(rows, dtype=float)
-    total, bad = int(rows[:, 1].sum()), int(rows[:, 0].sum())
-    band = protocol.Band(0.0, max_fraction, VIOLATION_HALF_WIDTH, why)
-    if total == 0:
-        return protocol.Check(name, f"<= {max_fraction:g}", math.nan, (-math.inf, math.inf), band,
-                              level, "inconclusive", "no point inside the envelope's conditions")
-
-    def fraction(r):
-        return r[:, 0].sum() / max(r[:, 1].sum(), 1)
-    estimate, (lo, hi) = protocol.bootstrap(rows, fraction, level=level, seed=seed)
-    exact = stats.binomtest(bad, total).proportion_ci(confidence_level=level, method="exact")
-    return protocol.check(name, prediction=f"<= {max_fraction:g}", estimate=estimate,
-                          ci=(min(lo, exact.low), max(hi, exact.high)), band=band, level=level,
-                          note=f"{total} eligible points over {len(rows)} networks, "
-                               f"{bad} violations")
+    predicted = theory.robust_accuracy_beyond_envelope()
+    robust, clean = np.asarray(robust, dtype=float), np.asarray(clean, dtype=float)
+    band = protocol.Band(predicted, predicted, 0.0, "THEORY.md 4: every eligible point flips at "
+                         "eta* <= B(x) <= max B, whatever the training")
+    test = f"{name}: max single-step robust accuracy over networks, eps = max B"
+    if np.all(np.isnan(robust)) or not np.nansum(clean) > 0:
+        return protocol.Check(test, f"= {predicted:g}", math.nan, (-math.inf, math.inf), band, None,
+                              "inconclusive", "no eligible correctly classified point")
+    return protocol.exact_check(test, prediction=f"= {predicted:g}", value=float(np.nanmax(robust)),
+                                band=band, note=f"eligible points correctly classified: "
+                                                f"{np.nanmean(clean):.3f} (mean over networks)")
 
 
-def paired_gain(adv: np.ndarray, standard: np.ndarray, *, level: float, seed: int) -> dict:
-    """Mean over networks of ``adv - standard`` `(n_networks, k)` (same ``params0`` per row) with
-    a bootstrap CI over networks, per column: ``{"mean", "lo", "hi"}`` lists of length ``k``."""
-    diff = np.asarray(adv, dtype=float) - np.asarray(standard, dtype=float)
-    out = {"mean": [], "lo": [], "hi": []}
-    for j in range(diff.shape[1]):
-        estimate, (lo, hi) = protocol.bootstrap(diff[:, j], np.mean, level=level,
-                                                seed=protocol.derive_seed(seed, j))
-        out["mean"].append(estimate)
-        out["lo"].append(lo)
-        out["hi"].append(hi)
-    return out
-
-
-def mean_ci(values: np.ndarray, *, level: float, seed: int) -> dict:
-    """Per column of `(n_networks, k)` the mean over networks and its bootstrap CI."""
-    zero = np.zeros_like(np.asarray(values, dtype=float))
-    return paired_gain(values, zero, level=level, seed=seed)
+def mean_ci(values, *, level: float, seed: int) -> dict:
+    """Per column of `(n_networks, k)` the mean over networks and its bootstrap CI
+    (:func:`verification.protocol.bootstrap_columns`): ``{"mean", "lo", "hi"}`` lists of length
+    ``k``. A gain of adversarial over standard training is ``mean_ci(adv - standard)``, paired
+    over networks with the same ``params0``."""
+    columns = protocol.bootstrap_columns(values, level=level, seed=seed)
+    return dict(zip(("mean", "lo", "hi"), (c.tolist() for c in columns)))

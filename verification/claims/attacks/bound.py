@@ -9,19 +9,16 @@ the calibration's median ratio divided by ``kappa_d``. Trained networks must rea
 radius (``C0_hat = C0``), else the "after training" arm re-tests the initialisation.
 """
 import dataclasses
-import functools
 import math
 
 import numpy as np
-from scipy import stats
 
-from ntk_attack import bounds, plotting, theory
+from ntk_attack import plotting
 from verification import protocol, registry
+from verification.claims import per_network, stats
 from verification.claims.attacks import measure
 
 CACHE_VERSION = 1
-VIOLATION_MAX = 0.01  # lazy envelope: at most 1% of points above B(x)
-VIOLATION_HALF_WIDTH = 0.005
 # At C0 = 0 the median of eta*/B is median/kappa_d of the calibration (same law, disjoint seeds):
 # exact up to the calibration's own sampling error (~0.3% for the median of 8000 ratios).
 TIGHTNESS_BAND = 0.03
@@ -45,69 +42,7 @@ GRIDS = {"quick": Grid(sphere=measure.SPHERE["quick"], kappa=measure.KAPPA["quic
                       ratios=(0.0, 0.01, 0.03, 0.1))}
 
 
-def inside_conditions(*, d: int, m: int, C0: float) -> bool:
-    """Whether grid point ``(d, m, C0)`` is inside the envelope's conditions (THEORY.md 4):
-    ``d >= 64``, ``C0 <= sqrt(d)/4``, ``m >= 16 C0^2`` and the denominator condition at the
-    typical gradient norm ``sqrt(d/2 - 1/(2 pi))`` (points are then screened one by one)."""
-    typical = np.array([theory.typical_grad_norm(d)])
-    return bool(bounds.envelope_conditions(typical, C0=C0, d=d, m=m).points[0])
-
-
-def ratios(result: dict, *, d: int, m: int, C0: float, kappa: float, bound=None):
-    """Per network and point `(n_networks, n_points)`: ``eta* / B(x)`` (``B`` at each network's
-    ``C0_hat``) and whether the point is eligible (inside the per-point denominator condition).
-
-    ``bound(f0_init, grad0_norm, *, C0, d, m)`` defaults to :func:`bounds.lazy_envelope` with
-    ``kappa_d = kappa``. No flip gives ``inf`` (a violation).
-    """
-    bound = bound or functools.partial(bounds.lazy_envelope, kappa_d=kappa)
-    out, eligible = [], []
-    for eta, f0, g0, C0_hat in zip(result["eta"], result["init_f"], result["init_grad_norm"],
-                                   result["C0_hat"]):
-        C0_net = float(C0_hat) if C0 > 0 else 0.0
-        eligible.append(np.asarray(bounds.envelope_conditions(g0, C0=C0_net, d=d, m=m).points))
-        with np.errstate(invalid="ignore"):
-            out.append(np.asarray(eta) / np.asarray(bound(f0, g0, C0=C0_net, d=d, m=m)))
-    return np.array(out, dtype=float), np.array(eligible, dtype=bool)
-
-
-def violations(result: dict, *, d: int, m: int, C0: float, kappa: float, bound=None):
-    """Per network `(n_networks, 2)`: points with ``eta* > B(x)`` and eligible points."""
-    ratio, eligible = ratios(result, d=d, m=m, C0=C0, kappa=kappa, bound=bound)
-    return np.stack([np.sum((ratio > 1) & eligible, axis=1), np.sum(eligible, axis=1)], axis=1).astype(float)
-
-
-def violation_check(label: str, rows, *, level: float, seed: int, max_fraction=VIOLATION_MAX):
-    """Violation fraction ``<= max_fraction``: the mean over networks of each network's fraction,
-    a t-interval from the bootstrap over networks (points of a network are correlated).
-
-    Args:
-        rows: `(n_networks, 2)` (violations, eligible points) per network.
-
-    When no network shows a violation the interval over networks is ``[0, 0]`` whatever the
-    sample size; its upper end is then floored at the exact binomial bound of the pooled
-    count, the most a zero count can certify.
-    """
-    rows = np.asarray(rows, dtype=float)
-    has = rows[:, 1] > 0
-    fractions = rows[has, 0] / rows[has, 1]
-    estimate, (lo, hi) = protocol.bootstrap(fractions, np.mean, level=level, seed=seed)
-    note = (f"{int(rows[:, 1].sum())} eligible points on {int(has.sum())} networks, "
-            f"{int(rows[:, 0].sum())} violations on {int(np.sum(rows[:, 0] > 0))} networks")
-    if rows[:, 0].sum() == 0:
-        exact = stats.binomtest(0, int(rows[:, 1].sum())).proportion_ci(confidence_level=level,
-                                                                        method="exact")
-        hi = max(hi, exact.high)
-        note += "; no violation: upper end floored at the exact binomial bound of the pooled count"
-    return protocol.check(
-        f"{label}: mean fraction of points with eta* > B(x)",
-        prediction=f"<= {max_fraction:g}", estimate=estimate, ci=(max(lo, 0.0), hi),
-        band=protocol.Band(0, max_fraction, VIOLATION_HALF_WIDTH,
-                           "THEORY.md 4: at most 1% of points; kappa_d is a 99.9% quantile"),
-        level=level, note=note)
-
-
-def judge_bound(points: list, *, level: float, seed: int, max_fraction=VIOLATION_MAX) -> list:
+def judge_bound(points: list, *, level: float, seed: int) -> list:
     """Checks of the grid points inside the conditions.
 
     Args:
@@ -119,22 +54,19 @@ def judge_bound(points: list, *, level: float, seed: int, max_fraction=VIOLATION
     for p in points:
         if p["rows"][:, 1].sum() == 0:
             continue  # no point meets the denominator condition: nothing is claimed
-        checks.append(violation_check(p["label"], p["rows"], level=level, max_fraction=max_fraction,
-                                      seed=protocol.derive_seed(seed, p["label"])))
+        checks.append(stats.violation_check(p["label"], p["rows"], level=level,
+                                            seed=protocol.derive_seed(seed, p["label"])))
         if p["C0"] == 0:
             target = p["median_calibration"] / p["kappa"]
-            estimate, ci = protocol.bootstrap(
-                np.where(p["eligible"], p["ratio"], np.nan),
-                lambda r: float(np.nanmedian(r)) / target, level=level,
-                seed=protocol.derive_seed(seed, "tight", p["label"]))
-            checks.append(protocol.check(
+            checks.append(stats.bootstrap_check(
                 f"{p['label']}: median eta*/B(x) / (calibration median / kappa_d)",
+                np.where(p["eligible"], p["ratio"], np.nan),
+                statistic=lambda r: float(np.nanmedian(r)) / target,
                 prediction=f"1 (median / kappa_d = {target:.4f}: B is tight, THEORY.md 4)",
-                estimate=estimate, ci=ci,
-                band=protocol.Band(1 - TIGHTNESS_BAND, 1 + TIGHTNESS_BAND, TIGHTNESS_BAND / 2,
-                                   "+-3%: same law as the calibration, disjoint seeds; a slack "
-                                   "factor or a missing kappa_d moves it by its own size"),
-                level=level))
+                band=stats.relative_band(TIGHTNESS_BAND, "+-3%: same law as the calibration, "
+                                         "disjoint seeds; a slack factor or a missing kappa_d "
+                                         "moves it by its own size"),
+                level=level, seed=protocol.derive_seed(seed, "tight", p["label"])))
         else:
             reached = float(np.min(p["C0_hat"]) / p["C0"])
             checks.append(protocol.exact_check(
@@ -183,21 +115,22 @@ def lazy_bound_holds(ctx: registry.Context, *, grid: Grid | None = None) -> regi
     grid = grid or GRIDS[ctx.profile]
     trained = measure.sphere_points(grid.sphere, ctx.seed, grid.ds,
                                     lambda d: [r * math.sqrt(d) for r in grid.ratios])
-    calibration = measure.kappa_points(grid.kappa, ctx.seed, grid.ds, grid.sphere.m)
-    calibrated = {p.d: r for p, r in zip(calibration, ctx.runner.map(
-        measure.kappa_point, calibration, desc="kappa calibration"))}
+    calibration = per_network.kappa_points(grid.ds, grid.sphere.m, n_networks=grid.kappa.networks,
+                                           n_points=grid.kappa.points, seed=ctx.seed,
+                                           role="kappa-calibration")
+    calibrated = per_network.calibrate(ctx, calibration)
     results = ctx.runner.map(measure.trained_point, trained, desc="sphere training")
     inside, table, stored, outside = [], [], {}, []
     for p, r in zip(trained, results):
         short = f"d={p.d}, {p.C0 / math.sqrt(p.d):.2g}"
         label = f"d = {p.d}, m = {p.m}, C0 = {p.C0:.3g} (C0/sqrt(d) = {p.C0 / math.sqrt(p.d):.2g})"
-        kappa = float(calibrated[p.d]["kappa"])
-        ratio, eligible = ratios(r, d=p.d, m=p.m, C0=p.C0, kappa=kappa)
-        rows = np.stack([np.sum((ratio > 1) & eligible, axis=1), np.sum(eligible, axis=1)], axis=1)
-        is_inside = inside_conditions(d=p.d, m=p.m, C0=p.C0)
-        point = {"label": label, "C0": p.C0, "rows": rows.astype(float), "ratio": ratio,
+        kappa = calibrated[p.d]["kappa"]
+        ratio, eligible = measure.ratios(r, d=p.d, m=p.m, C0=p.C0, kappa=kappa)
+        rows = measure.counts(ratio, eligible)
+        is_inside = per_network.inside_conditions(d=p.d, m=p.m, C0=p.C0)
+        point = {"label": label, "C0": p.C0, "rows": rows, "ratio": ratio,
                  "eligible": eligible, "C0_hat": np.asarray(r["C0_hat"]), "kappa": kappa,
-                 "median_calibration": float(calibrated[p.d]["median"])}
+                 "median_calibration": calibrated[p.d]["median"]}
         if is_inside:
             inside.append(point)
         else:
@@ -215,8 +148,8 @@ def lazy_bound_holds(ctx: registry.Context, *, grid: Grid | None = None) -> regi
                       "median_trained_over_init_first_order": float(np.median(first_order_ratio))})
     n_checks = sum(2 for p in inside if p["rows"][:, 1].sum() > 0)
     checks = judge_bound(inside, level=ctx.level(max(n_checks, 1)), seed=ctx.seed)
-    data = {"kappa": {str(d): float(c["kappa"]) for d, c in calibrated.items()},
-            "calibration_median": {str(d): float(c["median"]) for d, c in calibrated.items()},
+    data = {"kappa": {str(d): c["kappa"] for d, c in calibrated.items()},
+            "calibration_median": {str(d): c["median"] for d, c in calibrated.items()},
             "grid": table, "ratios": stored, "outside": outside}
     lines = [f"d = {t['d']}, C0/sqrt(d) = {t['C0_over_sqrt_d']:.2g}: eta*/B median {t['ratio_median']:.3g}, "
              f"p99 {t['ratio_p99']:.3g}, max {t['ratio_max']:.3g}; {t['ineligible_fraction']:.0%} of points "

@@ -36,9 +36,9 @@ def constants(result: dict, *, d: int, C0: float) -> np.ndarray:
     return np.asarray(bounds.k_ratio(result["eta"], result["init_f"], C0=C0, d=d))
 
 
-def judge_constant(by_C0: dict, held_out: int, *, level: float, seed: int,
-                   quantile: float = K_QUANTILE) -> tuple:
-    """Per ``C0``: the ``quantile`` at ``held_out`` must not exceed ``K_hat``'s upper CI end.
+def judge_constant(by_C0: dict, held_out: int, *, level: float, seed: int) -> tuple:
+    """Per ``C0``: the ``K_QUANTILE`` quantile at ``held_out`` must not exceed ``K_hat``'s upper
+    CI end.
 
     Args:
         by_C0: ``{C0: {d: (n_networks, n_points) constants}}``.
@@ -50,15 +50,17 @@ def judge_constant(by_C0: dict, held_out: int, *, level: float, seed: int,
     for C0, by_d in by_C0.items():
         fit_ds = sorted(d for d in by_d if d != held_out)
         fit = np.concatenate([by_d[d] for d in fit_ds], axis=1)
-        k_hat = bounds.K_hat(fit, q=quantile, level=level, seed=protocol.derive_seed(seed, "K", C0))
-        estimate, ci = protocol.bootstrap(by_d[held_out], lambda rows: bounds.pooled_quantile(rows, quantile),
+        k_hat = bounds.K_hat(fit, q=K_QUANTILE, level=level, seed=protocol.derive_seed(seed, "K", C0))
+        estimate, ci = protocol.bootstrap(by_d[held_out],
+                                          lambda rows: bounds.pooled_quantile(rows, K_QUANTILE),
                                           level=level, seed=protocol.derive_seed(seed, "held", C0))
         fits[C0] = {"K_hat": k_hat.value, "K_hat_ci": [k_hat.lo, k_hat.hi], "held_out": estimate,
                     "held_out_ci": list(ci), "fit_d": fit_ds}
         # Cross-check of K_hat's interval: the same percentile bootstrap over networks by
         # protocol.bootstrap. At 90% the 2000-resample Monte Carlo error of each end is a few %.
-        own = bounds.K_hat(fit, q=quantile, level=CROSS_LEVEL, seed=protocol.derive_seed(seed, "K90", C0))
-        _, ref = protocol.bootstrap(fit, lambda rows: bounds.pooled_quantile(rows, quantile),
+        own = bounds.K_hat(fit, q=K_QUANTILE, level=CROSS_LEVEL,
+                           seed=protocol.derive_seed(seed, "K90", C0))
+        _, ref = protocol.bootstrap(fit, lambda rows: bounds.pooled_quantile(rows, K_QUANTILE),
                                     level=CROSS_LEVEL, seed=protocol.derive_seed(seed, "ref", C0),
                                     method="percentile")
         checks.append(protocol.exact_check(
@@ -68,7 +70,7 @@ def judge_constant(by_C0: dict, held_out: int, *, level: float, seed: int,
             band=protocol.Band(0.8, 1.25, 0, "Monte Carlo error of 2000 resamples at the 5% and 95% "
                                "quantiles; resampling points instead of networks narrows it ~2x")))
         checks.append(protocol.check(
-            f"C0 = {C0:g}: {quantile:.0%} quantile of eta* sqrt(d) / (|f0| + C0) at d = {held_out}",
+            f"C0 = {C0:g}: {K_QUANTILE:.0%} quantile of eta* sqrt(d) / (|f0| + C0) at d = {held_out}",
             prediction=f"<= upper CI end of K_hat = {k_hat.value:.3f} [{k_hat.lo:.3f}, {k_hat.hi:.3f}] "
                        f"(d in {fit_ds})",
             estimate=estimate, ci=ci,

@@ -9,6 +9,7 @@ import numpy as np
 from ntk_attack import theory
 from ntk_attack import plotting
 from verification import protocol, registry
+from verification.claims import stats
 from verification.claims.attacks import measure
 
 CACHE_VERSION = 1
@@ -16,7 +17,6 @@ CACHE_VERSION = 1
 # law's spread (THEORY.md 3: 1.056-1.071 at d = 16) and the neglected correlation of the curvature
 # factor with |f| (~1% at d = 16, ~0.4% at d = 256) move it by < 0.01. Was (-0.55, -0.45) around -1/2.
 D_SLOPE_INIT_HALF_WIDTH = 0.03
-D_SLOPE_TRAINED = (-0.5, (-0.6, -0.4))  # trained margins: d-dependence not predicted, +-0.1
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -48,7 +48,7 @@ def init_slope(ds) -> tuple:
 
 
 def judge_d_scaling(init_by_d: dict, trained_by_C0: dict, *, level: float, seed: int,
-                    init_slope_band=None, trained_slope=D_SLOPE_TRAINED, predicted_level=None) -> list:
+                    init_slope_band=None, predicted_level=None) -> list:
     """Slopes of the per-network mean ``eta*`` against ``d`` at init (against the finite-``d``
     prediction) and per fixed ``C0``; the level of mean ``eta* sqrt(d)`` at init per ``d``.
 
@@ -62,31 +62,32 @@ def judge_d_scaling(init_by_d: dict, trained_by_C0: dict, *, level: float, seed:
     ds = sorted(init_by_d)
     per_unit = np.stack([measure.mean_eta(init_by_d[d]) for d in ds], axis=1)
     slope, band = init_slope_band or init_slope(ds)
-    checks = [measure.slope_check("init: mean eta* against d", ds, per_unit, slope=slope, band=band,
-                                  level=level, seed=protocol.derive_seed(seed, "init"),
-                                  note="finite-d slope from theory.init_eta_d_slope (d -> inf: -0.5)")]
+    checks = [protocol.slope_check("init: mean eta* against d", ds, per_unit, predicted=slope,
+                                   band=band, level=level, seed=protocol.derive_seed(seed, "init"),
+                                   ci_share=measure.SLOPE_CI_SHARE,
+                                   note="finite-d slope from theory.init_eta_d_slope (d -> inf: -0.5)")]
     predicted_level = predicted_level or theory.init_eta_sqrt_d_finite
     for i, d in enumerate(ds):
         if d < LEVEL_MIN_D:
             continue
         target = predicted_level(d)
-        estimate, ci = protocol.bootstrap(math.sqrt(d) * per_unit[:, i] / target, np.mean,
-                                          level=level, seed=protocol.derive_seed(seed, "level", d))
-        checks.append(protocol.check(
-            f"init, d = {d}: mean eta* sqrt(d) / finite-d prediction",
-            prediction=f"1 (prediction {target:.4f})", estimate=estimate, ci=ci,
-            band=measure.level_band(d),
-            level=level, note=f"mean eta* sqrt(d) {target * estimate:.4f}"))
-    slope, band = trained_slope
+        values = math.sqrt(d) * per_unit[:, i]
+        checks.append(stats.ratio_check(
+            f"init, d = {d}: mean eta* sqrt(d) / finite-d prediction", values, target,
+            prediction=f"1 (prediction {target:.4f})", band=measure.level_band(d), level=level,
+            seed=protocol.derive_seed(seed, "level", d),
+            note=f"mean eta* sqrt(d) {np.mean(values):.4f}"))
+    slope, band = measure.D_SLOPE_TRAINED
     for C0, by_d in trained_by_C0.items():
         ds = sorted(by_d)
         per_unit = np.stack([measure.mean_eta(by_d[d]) for d in ds], axis=1)
         C0_hat = max(float(np.max(by_d[d]["C0_hat"])) for d in ds)
-        checks.append(measure.slope_check(f"trained to C0 = {C0:g} (sphere, logistic): mean eta* against d",
-                                  ds, per_unit, slope=slope, band=band, level=level,
-                                  seed=protocol.derive_seed(seed, "trained", C0),
-                                  note=f"max C0_hat {C0_hat:.3g}; C0 / sqrt(d) from "
-                                       f"{C0 / math.sqrt(ds[-1]):.2g} to {C0 / math.sqrt(ds[0]):.2g}"))
+        checks.append(protocol.slope_check(
+            f"trained to C0 = {C0:g} (sphere, logistic): mean eta* against d", ds, per_unit,
+            predicted=slope, band=band, level=level, seed=protocol.derive_seed(seed, "trained", C0),
+            ci_share=measure.SLOPE_CI_SHARE,
+            note=f"max C0_hat {C0_hat:.3g}; C0 / sqrt(d) from {C0 / math.sqrt(ds[-1]):.2g} to "
+                 f"{C0 / math.sqrt(ds[0]):.2g}"))
     return checks
 
 
@@ -107,8 +108,8 @@ def eta_vs_d(data: dict):
         lo.append([c[0] for c in trained["ci"]])
         hi.append([c[1] for c in trained["ci"]])
         labels.append(f"trained, C0 = {C0}")
-    prediction = [lambda d: np.array([theory.init_eta_sqrt_d_finite(int(v)) for v in np.atleast_1d(d)])
-                  / np.sqrt(d)] + [None] * (len(xs) - 1)
+    prediction = [np.array([theory.init_eta_sqrt_d_finite(int(d)) / math.sqrt(d) for d in xs[0]])
+                  ] + [None] * (len(xs) - 1)
     return plotting.scaling_plot(
         [np.asarray(x, dtype=float) for x in xs], [np.asarray(e) for e in est],
         [np.asarray(v) for v in lo], [np.asarray(v) for v in hi], labels=labels,

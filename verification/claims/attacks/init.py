@@ -10,6 +10,7 @@ import numpy as np
 from ntk_attack import attacks, theory
 from ntk_attack import plotting
 from verification import protocol, registry
+from verification.claims import stats
 from verification.claims.attacks import measure
 from verification.claims.per_network import SIGN_CHANGE_STEP
 
@@ -49,15 +50,7 @@ GRIDS = {"quick": Grid(init=measure.INIT["quick"], first_order_d=256, first_orde
 def per_network_ratio(result: dict) -> np.ndarray:
     """`(n_networks,)` mean over flipped points of ``eta* / (|f| / ||grad f||)``."""
     flipped = np.asarray(result["status"]) == attacks.FlipStatus.FLIPPED
-    ratio = np.where(flipped, np.asarray(result["eta"]) / np.asarray(result["first_order"]), 0.0)
-    return ratio.sum(axis=1) / np.maximum(flipped.sum(axis=1), 1)
-
-
-def _relative_check(name, values, target, *, band, why, level, seed, prediction, note=""):
-    """Mean of per-network ``values`` divided by ``target``: 1 within ``+-band``."""
-    estimate, ci = protocol.bootstrap(np.asarray(values) / target, np.mean, level=level, seed=seed)
-    return protocol.check(name, prediction=prediction, estimate=estimate, ci=ci,
-                          band=protocol.Band(1 - band, 1 + band, band / 2, why), level=level, note=note)
+    return stats.row_means(np.asarray(result["eta"]) / np.asarray(result["first_order"]), flipped)
 
 
 def judge_init(large: dict, by_d: dict, *, d_large: int, m: int, level: float, seed: int,
@@ -78,10 +71,11 @@ def judge_init(large: dict, by_d: dict, *, d_large: int, m: int, level: float, s
     checks = []
     balanced = large["balanced"]
     target = predicted["balanced"]
-    checks.append(_relative_check(
+    checks.append(stats.ratio_check(
         f"balanced signs, d = {d_large}, m = {m}: mean sqrt(d) |f| / ||grad f|| / prediction",
-        balanced["mean_first_order_sqrt_d"], target, band=RELATIVE_BAND,
-        why="+-3%: the finite-d law of ||grad f|| is in the prediction; finite m (CLT) is < 0.5%",
+        balanced["mean_first_order_sqrt_d"], target,
+        band=stats.relative_band(RELATIVE_BAND, "+-3%: the finite-d law of ||grad f|| is in the "
+                                 "prediction; finite m (CLT) is < 0.5%"),
         level=level, seed=protocol.derive_seed(seed, "balanced"),
         prediction=f"1 (prediction {target:.4f} = E sqrt(d)|f| / sqrt(f^2 + chi2_(d-1)/2); "
                    f"{theory.INIT_ETA_SQRT_D['balanced']:.4f} as d -> inf)"))
@@ -89,12 +83,13 @@ def judge_init(large: dict, by_d: dict, *, d_large: int, m: int, level: float, s
     for key, target, name in (
             ("mean_f_sq", theory.var_f_init("balanced"), "Var f = 1/2 - 1/(2 pi)"),
             ("mean_grad_norm_sq", theory.grad_norm_sq_init(d_large), "E||grad f||^2 = d/2 - 1/(2 pi)")):
-        checks.append(_relative_check(
+        checks.append(stats.ratio_check(
             f"balanced signs, d = {d_large}, m = {m}: {name.split(' =')[0]} / prediction",
-            balanced[key], target, band=MOMENT_BAND,
-            why="+-5%: exact at every d and m for balanced signs (THEORY.md 2), resolved over "
-                "networks whose own second moments spread by ~7%; a scale error moves it by a "
-                "factor m or d",
+            balanced[key], target,
+            band=stats.relative_band(MOMENT_BAND, "+-5%: exact at every d and m for balanced "
+                                     "signs (THEORY.md 2), resolved over networks whose own second "
+                                     "moments spread by ~7%; a scale error moves it by a factor m "
+                                     "or d"),
             level=level, seed=protocol.derive_seed(seed, key),
             prediction=f"1 ({name} = {target:.4f})"))
     if "random" in large:
@@ -104,35 +99,32 @@ def judge_init(large: dict, by_d: dict, *, d_large: int, m: int, level: float, s
         # networks; dividing by the prediction given c leaves only the within-network noise.
         ratio = measured / theory.conditional_first_order(result["sum_a"], d_large, m)
         scale = predicted["random"] / theory.averaged_random_first_order()
-        estimate, ci = protocol.bootstrap(ratio * scale, np.mean, level=level,
-                                          seed=protocol.derive_seed(seed, "random"))
-        checks.append(protocol.check(
+        checks.append(stats.bootstrap_check(
             f"random signs, d = {d_large}, m = {m}: mean sqrt(d) |f| / ||grad f|| / prediction "
-            "given the network's offset", prediction=f"1 (averages to {predicted['random']:.3f} over sign draws)",
-            estimate=estimate, ci=ci,
-            band=protocol.Band(1 - RELATIVE_BAND, 1 + RELATIVE_BAND, RELATIVE_BAND / 2,
-                               "+-3%, as for balanced signs"),
-            level=level, note=f"unconditional mean {np.mean(measured):.4f} over {len(measured)} networks"))
+            "given the network's offset", ratio * scale,
+            prediction=f"1 (averages to {predicted['random']:.3f} over sign draws)",
+            band=stats.relative_band(RELATIVE_BAND, "+-3%, as for balanced signs"), level=level,
+            seed=protocol.derive_seed(seed, "random"), predicted=1.0,
+            note=f"unconditional mean {np.mean(measured):.4f} over {len(measured)} networks"))
     ds = sorted(by_d)
     ratios = np.stack([per_network_ratio(by_d[d]) for d in ds], axis=1)
     lo, hi = excess_band
     for i, d in enumerate(ds):
-        estimate, ci = protocol.bootstrap(math.sqrt(d) * (ratios[:, i] - 1), np.mean, level=level,
-                                          seed=protocol.derive_seed(seed, "excess-level", d))
-        checks.append(protocol.check(
+        checks.append(stats.bootstrap_check(
             f"d = {d}: sqrt(d) (mean eta* / first-order - 1), flipped points",
+            math.sqrt(d) * (ratios[:, i] - 1),
             prediction=f"{theory.CURVATURE_COEFFICIENT:g} (curvature factor "
                        f"{1 + theory.curvature_excess(d):.4f}, THEORY.md 3)",
-            estimate=estimate, ci=ci,
             band=protocol.Band(lo, hi, (hi - lo) / 4, "THEORY.md 3's measured factors: coefficient "
                                "0.22-0.28 between d and groups of networks; 0.25 within a third"),
-            level=level, note=f"mean ratio {1 + estimate / math.sqrt(d):.4f}"))
+            level=level, seed=protocol.derive_seed(seed, "excess-level", d),
+            note=f"mean ratio {np.mean(ratios[:, i]):.4f}"))
     slope, band = excess_slope
-    checks.append(measure.slope_check("mean eta* / first-order - 1 over flipped points against d (log-log)",
-                              ds, ratios - 1, slope=slope, band=band, level=level,
-                              seed=protocol.derive_seed(seed, "excess"),
-                              note="mean ratio " + ", ".join(f"{1 + np.mean(ratios[:, i] - 1):.4f}"
-                                                             for i in range(len(ds)))))
+    checks.append(protocol.slope_check(
+        "mean eta* / first-order - 1 over flipped points against d (log-log)", ds, ratios - 1,
+        predicted=slope, band=band, level=level, seed=protocol.derive_seed(seed, "excess"),
+        ci_share=measure.SLOPE_CI_SHARE,
+        note="mean ratio " + ", ".join(f"{1 + np.mean(ratios[:, i] - 1):.4f}" for i in range(len(ds)))))
     return checks
 
 
@@ -196,7 +188,7 @@ def curvature_vs_d(data: dict):
         prediction_label=f"measured law {theory.CURVATURE_COEFFICIENT:g} / sqrt(d) (THEORY.md 3)",
         slope_guide=-0.5, xlabel="input dimension d",
         ylabel="mean eta* / first-order - 1",
-        ci_label=f"{data['level']:.2%} bootstrap CI over networks")
+        ci_label=f"{plotting.percent(data['level'])} bootstrap CI over networks")
 
 
 def figures(data: dict) -> dict:

@@ -20,11 +20,11 @@ import numpy as np
 
 from ntk_attack import attacks, bounds, data, labelled_attacks, models, theory, training
 from verification import protocol
-from verification.claims import per_network
+from verification.claims import per_network, stats
 
 CACHE_VERSION = 2
 SLOPE_CI_SHARE = 0.5  # a slope's CI half-width may be at most half its band width
-KAPPA_QUANTILE = 0.999
+D_SLOPE_TRAINED = (-0.5, (-0.6, -0.4))  # trained margins: d-dependence not predicted, +-0.1
 MNIST_LR = 4.0  # the prototype's full-batch rate
 MNIST_SIDE = 28
 SPHERE_LR = 4.0
@@ -72,11 +72,6 @@ SPHERE = {"quick": SphereSweep(m=1024, networks=12, train=400, steps=300),
 KAPPA = {"quick": KappaSweep(networks=40), "full": KappaSweep(networks=100)}
 
 
-def _flip_arrays(result: attacks.FlipResult) -> dict:
-    return {"eta": result.eta, "first_order": result.first_order, "f": result.f0,
-            "grad_norm": result.grad_norm, "status": result.status}
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class InitPoint:
     """``n_networks`` networks at init, each attacked at its own ``n_points`` sphere points."""
@@ -91,8 +86,9 @@ class InitPoint:
 def init_point(point: InitPoint) -> dict:
     """Per network and point `(n_networks, n_points)`: ``eta``, ``first_order``, ``f``,
     ``grad_norm``, ``status``; per network `(n_networks,)`: ``sum_a = sum_s a_s``."""
-    return per_network.stack_rows([{**_flip_arrays(attacks.min_flip(params, x)), "sum_a": jnp.sum(params.a)}
-                                   for params, x in _networks(point)])
+    return per_network.stack_rows([
+        {**per_network.flip_arrays(attacks.min_flip(params, x)), "sum_a": jnp.sum(params.a)}
+        for params, x in _networks(point)])
 
 
 def _networks(point: InitPoint):
@@ -153,23 +149,6 @@ def first_order_point(point: InitPoint) -> dict:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class KappaPoint:
-    """Calibration of ``kappa_d`` at init on seeds used nowhere else (THEORY.md 4)."""
-    d: int
-    m: int
-    n_networks: int
-    n_points: int
-    seed: int
-
-
-def kappa_point(point: KappaPoint) -> dict:
-    calibration = bounds.calibrate_kappa(jax.random.PRNGKey(point.seed), point.d, point.m,
-                                         n_networks=point.n_networks, n_points=point.n_points,
-                                         q=KAPPA_QUANTILE)
-    return dict(calibration._asdict())
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainedPoint:
     """``n_networks`` networks trained (logistic loss, full-batch GD, stop rule at ``C0``;
     ``C0 = 0``: untrained) on one data set; ``dataset`` is ``"sphere"`` (labels
@@ -190,23 +169,18 @@ class TrainedPoint:
     C0_group: tuple = ()  # radii trained along one shared trajectory with this one; (): alone
 
 
-def pooled_init(key, d: int, m: int) -> models.TwoLayer:
-    """A balanced network on ``size x size`` images (``d = size^2``, ``size`` dividing 28) whose
-    rows are the ``k x k`` block sums, divided by ``k = 28 / size``, of one ``28 x 28`` draw.
+def pool(full: models.TwoLayer, d: int) -> models.TwoLayer:
+    """Balanced networks on ``size x size`` images (``d = size^2``, ``size`` dividing 28) whose
+    rows are the ``k x k`` block sums, divided by ``k = 28 / size``, of ``28 x 28`` networks
+    ``W: (..., m, 784)``: ``W: (..., m, d)``.
 
     Each row is exactly ``N(0, I_d)`` at every size, so every size gets the model of THEORY.md
-    section 1. For one key the sizes share the draw: ``w'_s . x'`` is ``w_s . x~`` with ``x~`` the
+    section 1. For one draw the sizes share it: ``w'_s . x'`` is ``w_s . x~`` with ``x~`` the
     unit-norm block-constant upsampling of the small image, close to the full image. A network
     at ``d = 49`` then sees nearly the offset ``f(x; W0)`` of its twin at ``d = 784`` (common
     random numbers), so the slope against ``d`` compares each network with itself instead of
     with an independent offset, which MNIST's correlated test images share.
     """
-    return pool(models.init_two_layer(key, MNIST_SIDE ** 2, m), d)
-
-
-def pool(full: models.TwoLayer, d: int) -> models.TwoLayer:
-    """:func:`pooled_init`'s pooling of ``28 x 28`` networks ``W: (..., m, 784)`` to
-    ``W: (..., m, d)``: ``k x k`` block sums divided by ``k``."""
     size = math.isqrt(d)
     if size * size != d or MNIST_SIDE % size:
         raise ValueError(f"d must be size^2 with size dividing {MNIST_SIDE}. Got d = {d}.")
@@ -215,19 +189,19 @@ def pool(full: models.TwoLayer, d: int) -> models.TwoLayer:
     return models.TwoLayer(W.reshape(*batch, d), full.a)
 
 
-@functools.lru_cache(maxsize=None)
-def load(dataset: str, d: int, n_train: int, n_test: int, data_seed: int) -> data.Dataset:
-    """Sphere points with labels ``sign(x_1)``, or the bundled MNIST 0-vs-1 subset at
-    ``sqrt(d) x sqrt(d)`` (memoised: the subset takes seconds to load and resize)."""
-    if dataset == "sphere":
-        return data.sphere(jax.random.PRNGKey(data_seed), n_train + n_test, d,
-                           test_fraction=n_test / (n_train + n_test))
-    return data.mnist_subset(math.isqrt(d), seed=data_seed)
+def point_data(point: TrainedPoint) -> data.Dataset:
+    """The point's data: ``n_train + n_test`` sphere points with labels ``sign(x_1)``, or the
+    bundled MNIST 0-vs-1 subset at ``sqrt(d) x sqrt(d)`` (:func:`.per_network.load`)."""
+    if point.dataset == "sphere":
+        n = point.n_train + point.n_test
+        return per_network.load("sphere", point.d, seed=point.data_seed, n=n,
+                                test_fraction=point.n_test / n)
+    return per_network.load("mnist", point.d, seed=point.data_seed)
 
 
 def _initial_networks(point: TrainedPoint) -> models.TwoLayer:
     """The point's ``n_networks`` initial networks, stacked: ``TwoLayer(W: (n_networks, m, d),
-    a: (n_networks, m))``; on MNIST pooled from :func:`_full_size_draws`."""
+    a: (n_networks, m))``; on MNIST pooled (:func:`pool`) from :func:`_full_size_draws`."""
     if point.dataset == "mnist":
         return pool(_full_size_draws(point.seed, point.n_networks, point.m), point.d)
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.n_networks)
@@ -247,7 +221,7 @@ def _train_group(point: TrainedPoint) -> dict:
     """``{C0: TrainResult}`` for every radius of ``point.C0_group``, from one gradient-descent run
     (:func:`ntk_attack.training.train_radii`: bit for bit one run per radius). The points of a
     group come one after another, so the last group is kept for its remaining radii."""
-    ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
+    ds = point_data(point)
     params0 = _initial_networks(point)
     results = training.train_radii(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
                                    steps=point.steps, C0s=point.C0_group)
@@ -263,12 +237,12 @@ def trained_point(point: TrainedPoint) -> dict:
     ``C0_hat``, ``steps``, ``train_accuracy``, ``robust_accuracy`` `(n_networks, len(eps_grid))`;
     ``y`` `(n_test,)`.
     """
-    ds = load(point.dataset, point.d, point.n_train, point.n_test, point.data_seed)
+    ds = point_data(point)
     params0 = _initial_networks(point)
     if point.C0 > 0:
         result = (_train_group(dataclasses.replace(point, C0=0.0, eps_grid=()))[point.C0]
                   if point.C0_group else
-                  training.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
+                  training.train(None, params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
                                  steps=point.steps, C0=point.C0, rule="stop"))
         trained, history = result.params, result.history
         C0_hat, steps = history.C0_hat[:, -1], history.steps_taken
@@ -280,7 +254,7 @@ def trained_point(point: TrainedPoint) -> dict:
     rows = []
     for W, a in zip(trained.W, trained.a):
         flip = attacks.min_flip(models.TwoLayer(W, a), ds.x_test)
-        row = _flip_arrays(flip)
+        row = per_network.flip_arrays(flip)
         if point.eps_grid:
             row["robust_accuracy"] = labelled_attacks.line_robust_accuracy(flip, ds.y_test, point.eps_grid)
         rows.append(row)
@@ -297,10 +271,10 @@ def _outputs(params: models.TwoLayer, x):
     return models.apply(params, x), jnp.linalg.norm(models.input_grad(params, x), axis=-1)
 
 
-def init_points(seed: int, ds, *, m: int, n_networks: int, n_points: int,
-                signs: str = "balanced") -> list:
-    return [InitPoint(d=d, m=m, signs=signs, n_networks=n_networks, n_points=n_points,
-                      seed=protocol.derive_seed(seed, "init", d, m, signs)) for d in ds]
+def init_points(seed: int, ds, *, m: int, n_networks: int, n_points: int) -> list:
+    """Balanced networks at init, one :class:`InitPoint` per ``d`` of ``ds``."""
+    return [InitPoint(d=d, m=m, signs="balanced", n_networks=n_networks, n_points=n_points,
+                      seed=protocol.derive_seed(seed, "init", d, m, "balanced")) for d in ds]
 
 
 def sweep_init_points(sweep: InitSweep, seed: int) -> list:
@@ -317,17 +291,6 @@ def sphere_points(sweep: SphereSweep, seed: int, ds, C0s) -> list:
             for d in ds for C0 in C0s(d)]
 
 
-def kappa_points(sweep: KappaSweep, seed: int, ds, m: int) -> list:
-    return [KappaPoint(d=d, m=m, n_networks=sweep.networks, n_points=sweep.points,
-                       seed=protocol.derive_seed(seed, "kappa-calibration", d, m)) for d in ds]
-
-
-def kappas(ctx, points) -> dict:
-    """``{d: kappa_d}`` calibrated at ``points`` (:func:`kappa_point`)."""
-    return {p.d: float(r["kappa"]) for p, r in zip(points, ctx.runner.map(
-        kappa_point, points, desc="kappa calibration"))}
-
-
 def mean_eta(result: dict, mask=None) -> np.ndarray:
     """Per-network mean of ``eta*`` over flipped points, `(n_networks,)` (THEORY.md 3: no-flip
     points have no ``eta*``; their fraction is reported). ``mask`` `(n_networks, n_points)`
@@ -335,8 +298,7 @@ def mean_eta(result: dict, mask=None) -> np.ndarray:
     keep = np.asarray(result["status"]) == attacks.FlipStatus.FLIPPED
     if mask is not None:
         keep = keep & mask
-    eta = np.where(keep, np.asarray(result["eta"], dtype=float), 0.0)
-    return eta.sum(axis=1) / np.maximum(keep.sum(axis=1), 1)
+    return stats.row_means(result["eta"], keep)
 
 
 def median_eta(result: dict, mask=None) -> np.ndarray:
@@ -345,12 +307,6 @@ def median_eta(result: dict, mask=None) -> np.ndarray:
     if mask is None:
         return np.median(eta, axis=1)
     return np.array([np.median(row[keep]) if keep.any() else np.nan for row, keep in zip(eta, mask)])
-
-
-def slope_check(name: str, x, per_unit, *, slope, band, level: float, seed: int, note: str = ""):
-    """Log-log slope of per-unit positive summaries `(n_units, k)` against ``x`` `(k,)`."""
-    return protocol.slope_check(name, x, per_unit, predicted=slope, band=band, level=level,
-                                seed=seed, ci_share=SLOPE_CI_SHARE, note=note)
 
 
 LEVEL_HALF_WIDTH = 0.015  # CI half-width that resolves a 3% error in the level of eta* sqrt(d)
@@ -370,3 +326,32 @@ def level_band(d: int) -> protocol.Band:
 
 def no_flip_fraction(result: dict) -> float:
     return float(np.mean(np.asarray(result["status"]) != attacks.FlipStatus.FLIPPED))
+
+
+def ratios(result: dict, *, d: int, m: int, C0: float, kappa: float):
+    """Per network and point `(n_networks, n_points)`: ``eta* / B(x)``
+    (:func:`ntk_attack.bounds.lazy_envelope` with ``kappa_d = kappa``, at each network's
+    ``C0_hat``) and whether the point is eligible (inside the per-point denominator condition).
+    No flip gives ``inf`` (a violation)."""
+    out, eligible = [], []
+    for eta, f0, g0, C0_hat in zip(result["eta"], result["init_f"], result["init_grad_norm"],
+                                   result["C0_hat"]):
+        C0_net = float(C0_hat) if C0 > 0 else 0.0
+        eligible.append(np.asarray(bounds.envelope_conditions(g0, C0=C0_net, d=d, m=m).points))
+        with np.errstate(invalid="ignore"):
+            B = bounds.lazy_envelope(f0, g0, C0=C0_net, d=d, m=m, kappa_d=kappa)
+            out.append(np.asarray(eta) / np.asarray(B))
+    return np.array(out, dtype=float), np.array(eligible, dtype=bool)
+
+
+def violations(result: dict, *, d: int, m: int, C0: float, kappa: float) -> np.ndarray:
+    """Per network `(n_networks, 2)`: points with ``eta* > B(x)`` and eligible points
+    (:func:`ratios`; the rows of :func:`.stats.violation_check`)."""
+    ratio, eligible = ratios(result, d=d, m=m, C0=C0, kappa=kappa)
+    return counts(ratio, eligible)
+
+
+def counts(ratio, eligible) -> np.ndarray:
+    """`(n_networks, 2)` (eligible points with ``eta* / B > 1``, eligible points) per network."""
+    return np.stack([np.sum((ratio > 1) & eligible, axis=1), np.sum(eligible, axis=1)],
+                    axis=1).astype(float)

@@ -13,9 +13,8 @@ import numpy as np
 
 from ntk_attack import theory
 from verification import protocol, registry
+from verification.claims import per_network, stats
 from verification.claims.attacks import measure
-from verification.claims.attacks.bound import violation_check, violations
-from verification.claims.attacks.d_scaling import D_SLOPE_TRAINED
 from verification.claims.attacks.transition_figures import captions, figures
 
 CACHE_VERSION = 1
@@ -86,7 +85,7 @@ def prefactor(result: dict, d: int) -> np.ndarray:
     return math.sqrt(d) * measure.mean_eta(result, correct(result))
 
 
-def judge_transition(fixed: dict, *, fit_ds, level: float, seed: int, fixed_slope=D_SLOPE_TRAINED,
+def judge_transition(fixed: dict, *, fit_ds, level: float, seed: int, fixed_slope=measure.D_SLOPE_TRAINED,
                      envelope=None) -> list:
     """The judged checks: the fixed-``C0`` slopes against ``d`` and the envelope.
 
@@ -94,28 +93,28 @@ def judge_transition(fixed: dict, *, fit_ds, level: float, seed: int, fixed_slop
         fixed: ``{C0: {d: measure.trained_point result}}`` at fixed radii.
         fit_ds: dimensions of the fixed-``C0`` slope fits.
         envelope: `(n_networks, 2)` (violations, eligible) of ``eta* <= B(x)`` at the fixed-``C0``
-            grid points inside the conditions (:func:`.bound.violations`), or None.
+            grid points inside the conditions (:func:`.measure.violations`), or None.
     """
     checks = []
     slope, band = fixed_slope
     for C0, by_d in fixed.items():
         per_unit = np.stack([measure.mean_eta(by_d[d], correct(by_d[d])) for d in fit_ds], axis=1)
-        checks.append(measure.slope_check(f"MNIST, fixed C0 = {C0:g}: mean eta* (correct points) against d",
-                                          fit_ds, per_unit, slope=slope, band=band, level=level,
-                                          seed=protocol.derive_seed(seed, "fixed", C0)))
+        checks.append(protocol.slope_check(
+            f"MNIST, fixed C0 = {C0:g}: mean eta* (correct points) against d", fit_ds, per_unit,
+            predicted=slope, band=band, level=level, seed=protocol.derive_seed(seed, "fixed", C0),
+            ci_share=measure.SLOPE_CI_SHARE))
     gaps = np.concatenate([np.mean(correct(r), axis=1) - np.asarray(r["train_accuracy"])
                            for by_d in fixed.values() for r in by_d.values()])
-    estimate, ci = protocol.bootstrap(gaps, np.mean, level=level, seed=protocol.derive_seed(seed, "gap"))
-    checks.append(protocol.check(
-        "MNIST, fixed C0: test minus train accuracy, mean over networks and grid points",
-        prediction="0 (i.i.d. train/test split)", estimate=estimate, ci=ci,
+    checks.append(stats.bootstrap_check(
+        "MNIST, fixed C0: test minus train accuracy, mean over networks and grid points", gaps,
+        prediction="0 (i.i.d. train/test split)",
         band=protocol.Band(-GAP_BAND, GAP_BAND, GAP_BAND / 2, "+-0.1: binomial noise of ~200 test "
                            "points (sd ~0.03) and a small generalisation gap; flipped test labels "
                            "give 1 - 2 x accuracy"),
-        level=level))
+        level=level, seed=protocol.derive_seed(seed, "gap")))
     if envelope is not None:
-        checks.append(violation_check("MNIST, fixed C0 inside the conditions", envelope, level=level,
-                                      seed=protocol.derive_seed(seed, "envelope")))
+        checks.append(stats.violation_check("MNIST, fixed C0 inside the conditions", envelope,
+                                            level=level, seed=protocol.derive_seed(seed, "envelope")))
     return checks
 
 
@@ -185,14 +184,16 @@ def phase_transition_in_C0(ctx: registry.Context, *, grid: Grid | None = None) -
     sweep_points = mnist_points(grid, ctx.seed, grid.sizes,
                                 lambda d: [r * math.sqrt(d) for r in grid.ratios],
                                 m=grid.sweep_m, n_networks=grid.networks, steps=grid.sweep_steps)
-    calibration = measure.kappa_points(grid.kappa, ctx.seed, fit_ds, grid.m)
-    kappas = measure.kappas(ctx, calibration)
+    calibration = per_network.kappa_points(fit_ds, grid.m, n_networks=grid.kappa.networks,
+                                           n_points=grid.kappa.points, seed=ctx.seed,
+                                           role="kappa-calibration")
+    kappas = {d: c["kappa"] for d, c in per_network.calibrate(ctx, calibration).items()}
     points = fixed_points + sweep_points
     by = dict(zip(points, ctx.runner.map(measure.trained_point, points, desc="MNIST training")))
     fixed = {C0: {p.d: by[p] for p in fixed_points if p.C0 == C0} for C0 in grid.fixed_C0}
     sweep = {r: {p.d: by[p] for p in sweep_points if math.isclose(p.C0, r * math.sqrt(p.d))}
              for r in grid.ratios}
-    inside = [violations(by[p], d=p.d, m=p.m, C0=p.C0, kappa=kappas[p.d]) for p in fixed_points
+    inside = [measure.violations(by[p], d=p.d, m=p.m, C0=p.C0, kappa=kappas[p.d]) for p in fixed_points
               if theory.lazy_conditions(d=p.d, m=p.m, C0=p.C0)]
     envelope = np.concatenate(inside, axis=0) if inside else None
     level = ctx.level(len(fixed) + 1 + (envelope is not None))

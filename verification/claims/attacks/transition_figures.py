@@ -52,7 +52,7 @@ def robust_figure(data: dict):
                 np.array(rows[0]["eps_sqrt_d"]), np.array([r["robust_accuracy"] for r in rows]),
                 np.array([[c[0] for c in r["robust_accuracy_ci"]] for r in rows]).clip(0, 1),
                 np.array([[c[1] for c in r["robust_accuracy_ci"]] for r in rows]).clip(0, 1),
-                labels=[f"C0 = {r['C0']:.2g} ({r['C0_hat_over_sqrt_d']:.2g} sqrt(d))" for r in rows],
+                labels=[f"C0/sqrt(d) = {r['C0_over_sqrt_d']:.2g}" for r in rows],
                 clean_accuracy=[r["clean_accuracy"] for r in rows], title=f"d = {d}",
                 ci_label=f"{data['level']:.2%} CI over networks", ax=ax)
         return style.finish(fig)

@@ -8,6 +8,7 @@ import numpy as np
 from ntk_attack import theory
 from ntk_attack import plotting
 from verification import protocol, registry
+from verification.claims import stats
 from verification.claims.attacks import measure
 
 CACHE_VERSION = 1
@@ -46,29 +47,24 @@ def judge_width(by_m: dict, *, d: int, level: float, seed: int, width_slope=M_SL
     widths = sorted(by_m)
     per_unit = np.stack([measure.mean_eta(by_m[m]) for m in widths], axis=1)
     slope, band = width_slope
-    checks = [measure.slope_check("init: mean eta* against m", widths, per_unit, slope=slope, band=band,
-                                  level=level, seed=protocol.derive_seed(seed, "width"))]
+    checks = [protocol.slope_check("init: mean eta* against m", widths, per_unit, predicted=slope,
+                                   band=band, level=level, seed=protocol.derive_seed(seed, "width"),
+                                   ci_share=measure.SLOPE_CI_SHARE)]
     target = theory.init_eta_sqrt_d_finite(d) if predicted_level is None else predicted_level
-    estimate, ci = protocol.bootstrap(math.sqrt(d) * per_unit.ravel() / target, np.mean, level=level,
-                                      seed=protocol.derive_seed(seed, "width-level"))
-    checks.append(protocol.check(
+    checks.append(stats.ratio_check(
         f"m in {widths}, d = {d}: mean eta* sqrt(d) / finite-d prediction (networks of all widths)",
+        math.sqrt(d) * per_unit.ravel(), target,
         prediction=f"1 (prediction {target:.4f}: first-order mean at finite d x curvature factor; "
                    f"{theory.INIT_ETA_SQRT_D['balanced']:.4f} as d -> inf)",
-        estimate=estimate, ci=ci,
-        band=measure.level_band(d),
-        level=level))
-    grads = np.concatenate([grad_norm_sq(by_m[m]) for m in widths]) / theory.grad_norm_sq_init(d)
-    estimate, ci = protocol.bootstrap(grads, np.mean, level=level,
-                                      seed=protocol.derive_seed(seed, "width-grad"))
-    checks.append(protocol.check(
+        band=measure.level_band(d), level=level, seed=protocol.derive_seed(seed, "width-level")))
+    checks.append(stats.ratio_check(
         f"m in {widths}, d = {d}: E||grad f||^2 / (d/2 - 1/(2 pi))",
+        np.concatenate([grad_norm_sq(by_m[m]) for m in widths]), theory.grad_norm_sq_init(d),
         prediction=f"1 (exact at every m, THEORY.md 2: {theory.grad_norm_sq_init(d):.3f})",
-        estimate=estimate, ci=ci,
-        band=protocol.Band(1 - GRAD_BAND, 1 + GRAD_BAND, GRAD_BAND / 2,
-                           "+-5%: exact; networks' own E_x||grad f||^2 spread by ~10% at d = 64; "
-                           "an output scale 1/m instead of 1/sqrt(m) divides it by m"),
-        level=level, note="per width: " + ", ".join(
+        band=stats.relative_band(GRAD_BAND, "+-5%: exact; networks' own E_x||grad f||^2 spread by "
+                                 "~10% at d = 64; an output scale 1/m instead of 1/sqrt(m) "
+                                 "divides it by m"),
+        level=level, seed=protocol.derive_seed(seed, "width-grad"), note="per width: " + ", ".join(
             f"m = {m}: {np.mean(grad_norm_sq(by_m[m])) / theory.grad_norm_sq_init(d):.4f}" for m in widths)))
     return checks
 
@@ -93,8 +89,8 @@ def eta_vs_m(data: dict):
     ax = fig.axes[0]
     ax.axhline(data["predicted_mean_eta_sqrt_d"] / root_d, ls=":", color=plotting.style.GUIDE,
                label=f"first order, d -> inf: {data['predicted_mean_eta_sqrt_d'] / root_d:.4f}")
-    plotting.style.legend(ax)
-    return fig
+    with plotting.style.style():
+        return plotting.style.finish(fig)
 
 
 def figures(data: dict) -> dict:

@@ -11,6 +11,7 @@ import numpy as np
 from ntk_attack import plotting, theory
 from ntk_attack.plotting import style
 from verification import protocol, registry
+from verification.claims import stats
 from verification.claims.deep import measure
 
 CACHE_VERSION = 1
@@ -26,7 +27,7 @@ def exact_relvar(point) -> float:
     return float(theory.relu_finite_width_moments(point.d, point.widths)["grad_relvar"])
 
 
-def judge_fluctuations(results, *, predicted: dict, level: float, seed: int, band=BAND) -> list:
+def judge_fluctuations(results, *, predicted: dict, level: float, seed: int) -> list:
     """Per architecture ``relvar / predicted``; per equal-``beta`` pair the ratio of their
     relative variances over its predicted ratio.
 
@@ -37,26 +38,24 @@ def judge_fluctuations(results, *, predicted: dict, level: float, seed: int, ban
     checks = []
     for point, result in results:
         name = measure.label(point)
-        estimate, ci = protocol.bootstrap(
-            result["g2"], lambda g2: measure.relvar(g2) / predicted[name], level=level,
-            seed=protocol.derive_seed(seed, "fluctuation", name))
-        checks.append(protocol.check(
+        checks.append(stats.bootstrap_check(
             f"{name}, beta={theory.beta(point.widths):.4g}: relvar ||grad_x f||^2 / exact",
+            result["g2"], statistic=lambda g2: measure.relvar(g2) / predicted[name],
             prediction=f"1 (exact {predicted[name]:.4g}; beta-law "
                        f"{theory.grad_relvar_beta_law(point.d, point.widths):.4g})",
-            estimate=estimate, ci=ci, band=band, level=level))
+            band=BAND, level=level, seed=protocol.derive_seed(seed, "fluctuation", name),
+            predicted=1.0))
     for (pa, ra), (pb, rb) in equal_beta_pairs(results):
         a, b = measure.label(pa), measure.label(pb)
         ratio = predicted[a] / predicted[b]
         n = min(len(ra["g2"]), len(rb["g2"]))  # independent samples, resampled jointly
         units = np.concatenate([ra["g2"][:n], rb["g2"][:n]], axis=1)
         k = ra["g2"].shape[1]
-        estimate, ci = protocol.bootstrap(
-            units, lambda u: measure.relvar(u[:, :k]) / measure.relvar(u[:, k:]) / ratio,
-            level=level, seed=protocol.derive_seed(seed, "pair", a, b))
-        checks.append(protocol.check(f"equal beta: relvar({a}) / relvar({b}) / exact ratio",
-                                     prediction=f"1 (exact ratio {ratio:.4g})", estimate=estimate,
-                                     ci=ci, band=band, level=level))
+        checks.append(stats.bootstrap_check(
+            f"equal beta: relvar({a}) / relvar({b}) / exact ratio", units,
+            statistic=lambda u: measure.relvar(u[:, :k]) / measure.relvar(u[:, k:]) / ratio,
+            prediction=f"1 (exact ratio {ratio:.4g})", band=BAND, level=level,
+            seed=protocol.derive_seed(seed, "pair", a, b), predicted=1.0))
     return checks
 
 
@@ -75,7 +74,8 @@ def relvar_vs_beta(data: dict):
         data: ``{"series": {label: {"beta", "relvar", "ci_lo", "ci_hi", "exact"}}, "d", "level"}``.
     """
     series = data["series"]
-    fig, ax = style.new_figure()
+    with style.style():
+        fig, ax = style.new_figure()
     grid = np.geomspace(min(min(s["beta"]) for s in series.values()) / 1.3,
                         max(max(s["beta"]) for s in series.values()) * 1.3, 100)
     ax.plot(grid, (1 + 2 / data["d"]) * np.exp(5 * grid) - 1, "-", color="k", lw=0.8,

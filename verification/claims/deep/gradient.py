@@ -9,12 +9,10 @@ import numpy as np
 
 from ntk_attack import plotting, theory
 from verification import protocol, registry
+from verification.claims import stats
 from verification.claims.deep import measure
 
 CACHE_VERSION = 1
-BAND = protocol.Band(0.9, 1.1, 0.08, "exact identity at every width; equivalence margin 10%: a "
-                     "wrong weight scale moves it by a factor (W_std = 1: 0.5, fan-in n: 1/n), "
-                     "shared layers by ~1.4 at depth 8.")
 
 
 Grid, GRIDS = measure.InitGrid, measure.INIT_GRIDS  # the shared init sweep
@@ -26,7 +24,7 @@ def predicted_grad_norm_sq(d: int, depth: int) -> float:
     return float(theory.expected_grad_norm_sq(jnp.ones(d) / np.sqrt(d), depth=depth))
 
 
-def judge_gradient(results, *, predicted: dict, level: float, seed: int, band=BAND) -> list:
+def judge_gradient(results, *, predicted: dict, level: float, seed: int) -> list:
     """Per architecture: ``mean ||grad_x f||^2 / predicted`` (networks are the units).
 
     Args:
@@ -36,12 +34,11 @@ def judge_gradient(results, *, predicted: dict, level: float, seed: int, band=BA
     checks = []
     for point, result in results:
         name = measure.label(point)
-        estimate, ci = measure.mean_ratio(result["g2"], predicted=predicted[name], level=level,
-                                          seed=protocol.derive_seed(seed, "gradient", name))
-        checks.append(protocol.check(f"{name}, d={point.d}: E||grad_x f||^2 / sum_i d2K/dx_i dx'_i",
-                                     prediction=f"1 (= {predicted[name]:.4g} / {predicted[name]:.4g})",
-                                     estimate=estimate, ci=ci, band=band, level=level,
-                                     note=f"{point.n_networks} networks x {point.n_points} orthonormal points"))
+        checks.append(stats.ratio_check(
+            f"{name}, d={point.d}: E||grad_x f||^2 / sum_i d2K/dx_i dx'_i", result["g2"],
+            predicted[name], prediction=f"1 (= {predicted[name]:.4g} / {predicted[name]:.4g})",
+            band=measure.MEAN_BAND, level=level, seed=protocol.derive_seed(seed, "gradient", name),
+            note=f"{point.n_networks} networks x {point.n_points} orthonormal points"))
     return checks
 
 

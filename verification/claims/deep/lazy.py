@@ -11,6 +11,7 @@ import numpy as np
 from ntk_attack import plotting, theory
 from ntk_attack.plotting import style
 from verification import protocol, registry
+from verification.claims import stats
 from verification.claims.deep import measure
 
 CACHE_VERSION = 1
@@ -54,7 +55,7 @@ def median_ratio(eta, first_order, max_ratio: float = measure.LazyPoint.max_rati
     return np.median(np.minimum(np.asarray(eta) / np.asarray(first_order), max_ratio), axis=1)
 
 
-def judge_lazy(by_C0: dict, *, level: float, seed: int, band=FIRST_ORDER_BAND) -> list:
+def judge_lazy(by_C0: dict, *, level: float, seed: int) -> list:
     """Per ``C0``: ``max C0_hat <= C0`` (deterministic) and the first-order law after training.
 
     Args:
@@ -67,12 +68,11 @@ def judge_lazy(by_C0: dict, *, level: float, seed: int, band=FIRST_ORDER_BAND) -
             f"C0 = {C0:g}: max over networks and layers of C0_hat / C0", prediction="<= 1",
             value=C0_hat / C0, band=protocol.Band(-math.inf, 1 + RADIUS_TOL, 0,
                                                   "projection after every step; float64 rounding")))
-        estimate, ci = protocol.bootstrap(median_ratio(result["eta"], result["first_order"]),
-                                          np.mean, level=level,
-                                          seed=protocol.derive_seed(seed, "lazy ratio", C0))
-        checks.append(protocol.check(f"C0 = {C0:g}: mean per-network median eta* / (|f| / ||grad f||) after training",
-                                     prediction="1 (first order)", estimate=estimate, ci=ci,
-                                     band=band, level=level))
+        checks.append(stats.bootstrap_check(
+            f"C0 = {C0:g}: mean per-network median eta* / (|f| / ||grad f||) after training",
+            median_ratio(result["eta"], result["first_order"]), prediction="1 (first order)",
+            band=FIRST_ORDER_BAND, level=level, seed=protocol.derive_seed(seed, "lazy ratio", C0),
+            predicted=1.0))
     return checks
 
 
@@ -108,7 +108,8 @@ def eta_before_after(data: dict):
         est.append([r[0] for r in rows])
         lo.append([r[1][0] for r in rows])
         hi.append([r[1][1] for r in rows])
-    fig, ax = style.new_figure()
+    with style.style():
+        fig, ax = style.new_figure()
     ax.axhline(data["predicted_init"], ls="--", color="k", lw=0.8,
                label=f"first-order law at init, sqrt(2/pi) = {data['predicted_init']:.3f}")
     return plotting.scaling_plot(

@@ -23,6 +23,10 @@ from verification import protocol
 from verification.claims import per_network
 
 CACHE_VERSION = 1
+# E ||grad_x f||^2 and E Theta_hat(x, x) against their kernel predictions (exact at every width).
+MEAN_BAND = protocol.Band(0.9, 1.1, 0.08, "exact identity at every width; equivalence margin 10%: a "
+                          "wrong weight scale moves it by a factor (W_std = 1: 0.5, fan-in n: 1/n), "
+                          "shared layers by ~1.4 at depth 8.")
 BATCH = 100  # networks per vmapped batch, at most
 BATCH_FLOATS = 50_000_000  # and at most this many floats of weights and Jacobian rows per batch
 
@@ -103,12 +107,6 @@ def init_point(point: InitPoint) -> dict:
     return {"g2": np.asarray(g2), "f": np.asarray(f), "theta": np.asarray(theta)}
 
 
-def _flip_arrays(result) -> dict:
-    return {"eta": np.asarray(result.eta), "first_order": np.asarray(result.first_order),
-            "flipped": np.asarray(result.flipped), "f": np.asarray(result.f0),
-            "grad_norm": np.asarray(result.grad_norm)}
-
-
 def _output(params: deep.DeepNet, x):
     """``f(x)`` `(n,)` of the deep network (the forward pass alone)."""
     return deep.forward(params, x)[1]
@@ -126,7 +124,7 @@ def flip_point(point: FlipPoint) -> dict:
         x = per_network.unit_points(key_x, point.n_points, point.d)
         result = deep.min_flip_deep(params, x, max_ratio=point.max_ratio)
         below, above = per_network.values_beside(_output, params, x, jnp.where(result.flipped, result.eta, 0.0))
-        rows.append({**_flip_arrays(result), "h_below": below, "h_above": above})
+        rows.append({**per_network.flip_arrays(result), "h_below": below, "h_above": above})
     out = per_network.stack_rows(rows)
     out["eta"] = np.where(out["flipped"], out["eta"], np.inf)
     return out
@@ -147,7 +145,7 @@ def lazy_point(point: LazyPoint) -> dict:
         row = {}
         for suffix, params in (("_0", trained.params0), ("", trained.params)):
             one = jax.tree_util.tree_map(lambda leaf: leaf[i], params)
-            flips = _flip_arrays(deep.min_flip_deep(one, x_test, max_ratio=point.max_ratio))
+            flips = per_network.flip_arrays(deep.min_flip_deep(one, x_test, max_ratio=point.max_ratio))
             flips["eta"] = np.where(flips["flipped"], flips["eta"], np.inf)
             row.update({name + suffix: value for name, value in flips.items()})
             row["accuracy" + suffix] = np.mean(
@@ -156,12 +154,6 @@ def lazy_point(point: LazyPoint) -> dict:
     out = per_network.stack_rows(rows)
     out.update({"C0_hat": np.asarray(trained.C0_hat), "loss": np.asarray(trained.loss)})
     return out
-
-
-def mean_ratio(values, *, predicted: float, level: float, seed: int):
-    """``mean(values) / predicted`` with its bootstrap CI over networks; ``values`` `(N, P)`."""
-    return protocol.bootstrap(np.asarray(values), lambda v: np.mean(v) / predicted, level=level,
-                              seed=seed)
 
 
 def relvar(values) -> float:

@@ -12,10 +12,10 @@ import numpy as np
 
 from ntk_attack import plotting, theory
 from verification import protocol, registry
-from verification.claims.deep import gradient, measure
+from verification.claims import stats
+from verification.claims.deep import measure
 
 CACHE_VERSION = 1
-MEAN_BAND = gradient.BAND  # the same exact first-moment identity, the same margin
 RELVAR_BAND = protocol.Band(0.75, 1.33, 0.25, "exact prediction; relative variance from ~2,000 "
                             "networks resolves it to ~10-20%: margin 25% (symmetric in log).")
 
@@ -36,24 +36,22 @@ def off_diagonal(theta) -> np.ndarray:
     return theta[:, mask]
 
 
-def judge_ntk(results, *, mean: dict, relvar: dict, level: float, seed: int,
-              mean_band=MEAN_BAND, relvar_band=RELVAR_BAND) -> list:
+def judge_ntk(results, *, mean: dict, relvar: dict, level: float, seed: int) -> list:
     """Per architecture: ``mean Theta_hat(x, x) / mean[label]`` and
     ``relvar Theta_hat(x, x) / relvar[label]``."""
     checks = []
     for point, result in results:
         name, diag = measure.label(point), diagonal(result["theta"])
-        estimate, ci = measure.mean_ratio(diag, predicted=mean[name], level=level,
-                                          seed=protocol.derive_seed(seed, "ntk mean", name))
-        checks.append(protocol.check(f"{name}, d={point.d}: E Theta_hat(x, x) / ((L + 1) / d)",
-                                     prediction=f"1 ({mean[name]:.4g})", estimate=estimate, ci=ci,
-                                     band=mean_band, level=level))
-        estimate, ci = protocol.bootstrap(diag, lambda v: measure.relvar(v) / relvar[name],
-                                          level=level, seed=protocol.derive_seed(seed, "ntk var", name))
-        checks.append(protocol.check(
-            f"{name}: relvar Theta_hat(x, x) / exact", estimate=estimate, ci=ci, band=relvar_band,
+        checks.append(stats.ratio_check(
+            f"{name}, d={point.d}: E Theta_hat(x, x) / ((L + 1) / d)", diag, mean[name],
+            prediction=f"1 ({mean[name]:.4g})", band=measure.MEAN_BAND, level=level,
+            seed=protocol.derive_seed(seed, "ntk mean", name)))
+        checks.append(stats.bootstrap_check(
+            f"{name}: relvar Theta_hat(x, x) / exact", diag,
+            statistic=lambda v: measure.relvar(v) / relvar[name], band=RELVAR_BAND,
             prediction=f"1 (exact {relvar[name]:.4g}; first order "
-                       f"{theory.ntk_relvar_first_order(point.widths):.4g})", level=level))
+                       f"{theory.ntk_relvar_first_order(point.widths):.4g})", level=level,
+            seed=protocol.derive_seed(seed, "ntk var", name), predicted=1.0))
     return checks
 
 

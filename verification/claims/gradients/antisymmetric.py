@@ -10,15 +10,16 @@ CACHE_VERSION = 1
 GRIDS = dict(measure.SWEEPS)
 
 
-def judge_antisymmetric(widths, summaries, *, level, seed, slope=measure.SLOPES["antisymmetric"]) -> list:
+def judge_antisymmetric(widths, summaries, *, level, seed) -> list:
     """Slope of ``|grad f_t - grad h_t| / |grad h_t|`` in ``m`` (``f_0 == 0``, ``h_t`` fit to
     ``Y``) and its level at the largest width (:func:`measure.level_checks`)."""
-    checks = []
+    checks, slope = [], measure.SLOPES["antisymmetric"]
     for name, s in summaries.items():
-        checks.append(measure.slope_check(
-            name, widths, s["trained"], slope, level=level,
+        checks.append(protocol.slope_check(
+            f"{name}: log-log slope of |grad f_t - grad h_t| / |grad h_t| against m (antisymmetric "
+            "init)", widths, s["trained"], predicted=slope[0], band=slope[1], level=level,
             seed=protocol.derive_seed(seed, "antisymmetric", name),
-            what="|grad f_t - grad h_t| / |grad h_t| against m (antisymmetric init)"))
+            ci_share=measure.SLOPE_CI_SHARE, why=measure.SLOPE_WHY.format(slope[0])))
         checks += measure.level_checks(name, widths, s, level=level,
                                        seed=protocol.derive_seed(seed, "antisymmetric"),
                                        what="grad f_t - grad h_t")

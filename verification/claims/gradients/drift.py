@@ -9,6 +9,7 @@ import numpy as np
 
 from ntk_attack import models, training
 from verification import protocol, registry
+from verification.claims import per_network
 from verification.claims.gradients import measure
 
 CACHE_VERSION = 1
@@ -47,9 +48,9 @@ class BallPoint:
 def ball_training(point: BallPoint) -> dict:
     """``drift = |f_t - f_0|`` and ``x_norm`` at the test points; ``C0_hat``, ``steps_taken``
     and the test accuracy."""
-    ds = measure.load(point.dataset, point.data_seed)
+    ds = per_network.load(point.dataset, measure.D, seed=point.data_seed)
     params0 = models.init_two_layer(jax.random.PRNGKey(point.seed), ds.d, point.m)
-    result = training.train(params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
+    result = training.train(None, params0, ds.x_train, ds.y_train, loss="logistic", lr=point.lr,
                             steps=point.steps, C0=point.C0, rule=point.rule)
     f_t = np.asarray(models.apply(result.params, ds.x_test))
     drift = np.abs(f_t - np.asarray(models.apply(params0, ds.x_test)))

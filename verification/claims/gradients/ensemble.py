@@ -8,6 +8,7 @@ import numpy as np
 
 from ntk_attack import kernels, models, predictors, theory, training
 from verification import protocol, registry
+from verification.claims import per_network, stats
 from verification.claims.gradients import measure
 
 CACHE_VERSION = 3
@@ -49,10 +50,11 @@ def ensemble_gradients(point: EnsemblePoint) -> dict:
     networks' own ``|e_i|^2``, computed from each network's gradient, not the ensemble's);
     ``identity``, the largest relative difference between
     :func:`ntk_attack.predictors.ensemble_input_grad` and the mean of the networks' own gradients."""
-    ds = measure.load(point.dataset, point.data_seed, point.test_fraction)
+    ds = per_network.load(point.dataset, measure.D, seed=point.data_seed,
+                          test_fraction=point.test_fraction)
     keys = jax.random.split(jax.random.PRNGKey(point.seed), point.k)
     params0 = jax.vmap(lambda key: models.init_two_layer(key, ds.d, point.m))(keys)
-    result = training.train(params0, ds.x_train, ds.y_train, loss="squared", lr=point.lr,
+    result = training.train(None, params0, ds.x_train, ds.y_train, loss="squared", lr=point.lr,
                             steps=point.steps)
     h = predictors.ntk_regression(ds.x_train, ds.y_train, kernel=kernels.ntk_first_layer, ridge=0.0,
                                   steps=point.steps, lr=point.lr)
@@ -77,17 +79,19 @@ def judge_ensemble(ks, per_replicate, error_sq, predicted_sq, *, level, seed,
     numerator only); and ``identity``, the exact check that the ensemble gradient is the mean of
     the networks' own gradients over the networks only (per test point)."""
     pairs = np.stack([np.asarray(error_sq)[:, -1], np.asarray(predicted_sq)[:, -1]], axis=1)
-    return [measure.slope_check("ensemble", ks, per_replicate, slope, level=level,
-                                seed=protocol.derive_seed(seed, "ensemble"),
-                                what="|mean_k grad f_t - grad h_t(Y)| / |grad h_t(Y)| against k"),
-            measure.mean_check(
+    return [protocol.slope_check(
+                "ensemble: log-log slope of |mean_k grad f_t - grad h_t(Y)| / |grad h_t(Y)| against k",
+                ks, per_replicate, predicted=slope[0], band=slope[1], level=level,
+                seed=protocol.derive_seed(seed, "ensemble"), ci_share=measure.SLOPE_CI_SHARE,
+                why=measure.SLOPE_WHY.format(slope[0])),
+            stats.bootstrap_check(
                 f"ensemble: RMS |mean_k e_i| / RMS sqrt(sum_i |e_i|^2 / k^2) at k = {ks[-1]}", pairs,
-                prediction="1 (theory.ensemble_error_sq)", level=level,
-                seed=protocol.derive_seed(seed, "ensemble", "level"), band=(0.8, 1.2),
-                half_width=0.1, why="equivalence margin 20%: a bias up to 0.66 |e| / sqrt(k) is "
-                "agreement; the ratio of one k = 16 ensemble varies by ~8% between replicates "
-                "(test points share their gradients), so 12 replicates resolve 20%, not 5%",
-                statistic=lambda rows: math.sqrt(np.mean(rows[:, 0]) / np.mean(rows[:, 1]))),
+                statistic=stats.rms_ratio, prediction="1 (theory.ensemble_error_sq)", level=level,
+                seed=protocol.derive_seed(seed, "ensemble", "level"),
+                band=protocol.Band(0.8, 1.2, 0.1, "equivalence margin 20%: a bias up to 0.66 |e| / "
+                                   "sqrt(k) is agreement; the ratio of one k = 16 ensemble varies by "
+                                   "~8% between replicates (test points share their gradients), so "
+                                   "12 replicates resolve 20%, not 5%")),
             protocol.exact_check(
                 "ensemble_input_grad vs the mean of the networks' own input gradients, every k",
                 prediction="equal", value=identity,

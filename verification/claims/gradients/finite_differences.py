@@ -8,6 +8,7 @@ import numpy as np
 
 from ntk_attack import kernels, models, predictors, theory, training
 from verification import protocol, registry
+from verification.claims import per_network
 from verification.claims.gradients import measure
 
 CACHE_VERSION = 2
@@ -46,11 +47,12 @@ def _kink_free(W, x, v, h):
 def finite_difference_errors(grid: Grid, seed: int) -> dict:
     """Largest relative error ``|FD_v - grad . v| / |grad|`` of each closed-form gradient, on
     ``fd_points`` test points times ``fd_directions`` random unit directions ``v``."""
-    ds = measure.load("digits", measure.DATA_SEED, grid.sweep.test_fraction)
+    ds = per_network.load("digits", measure.D, seed=measure.DATA_SEED,
+                          test_fraction=grid.sweep.test_fraction)
     lr = grid.sweep.lr["digits"]
     key_net, key_v = jax.random.split(jax.random.PRNGKey(protocol.derive_seed(seed, "fd")))
     params0 = models.init_two_layer(key_net, ds.d, grid.m)
-    trained = training.train(params0, ds.x_train, ds.y_train, loss="squared", lr=lr,
+    trained = training.train(None, params0, ds.x_train, ds.y_train, loss="squared", lr=lr,
                              steps=grid.sweep.steps).params
     h = predictors.ntk_regression(ds.x_train, ds.y_train - np.asarray(models.apply(params0, ds.x_train)),
                                   kernel=kernels.ntk_first_layer, ridge=0.0, steps=grid.sweep.steps,

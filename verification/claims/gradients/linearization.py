@@ -4,26 +4,29 @@ gradient converges to ``L`` like ``m^(-1/2)`` and so stays at the angle term's d
 import numpy as np
 
 from verification import protocol, registry
+from verification.claims import stats
 from verification.claims.gradients import measure
 
 CACHE_VERSION = 1
 GRIDS = dict(measure.SWEEPS)
 
 
-def judge_linearization(widths, summaries, *, level, seed, slope=measure.SLOPES["linearization"]) -> list:
+def judge_linearization(widths, summaries, *, level, seed) -> list:
     """The linearisation's gradient converges to ``L`` (slope) and, at the largest width, sits
     at the angle term's distance from ``grad h_t`` (ratio 1)."""
-    checks = []
+    checks, slope = [], measure.SLOPES["linearization"]
     for name, s in summaries.items():
-        checks.append(measure.slope_check(name, widths, s["lin_to_limit"], slope, level=level,
-                                   seed=protocol.derive_seed(seed, "lin", name),
-                                   what="|g_lin - L| / |L| against m"))
+        checks.append(protocol.slope_check(
+            f"{name}: log-log slope of |g_lin - L| / |L| against m", widths, s["lin_to_limit"],
+            predicted=slope[0], band=slope[1], level=level,
+            seed=protocol.derive_seed(seed, "lin", name), ci_share=measure.SLOPE_CI_SHARE,
+            why=measure.SLOPE_WHY.format(slope[0])))
         last = np.stack([s["lin_to_kernel"][:, -1], s["angle"][:, -1]], axis=1)
-        checks.append(measure.mean_check(
+        checks.append(stats.bootstrap_check(
             f"{name}: |g_lin - grad h_t| / |grad h_t - L| at m = {widths[-1]}", last,
+            statistic=stats.ratio_of_means, band=measure.CLOSE,
             prediction="1 (the gap is the angle term)", level=level,
-            seed=protocol.derive_seed(seed, "gap", name),
-            statistic=lambda rows: float(np.mean(rows[:, 0]) / np.mean(rows[:, 1]))))
+            seed=protocol.derive_seed(seed, "gap", name)))
     return checks
 
 

@@ -13,19 +13,18 @@ functions are module-level (they pickle into workers) and shared between claims 
 cache.
 """
 import dataclasses
-import functools
-import math
 
 import jax
 import numpy as np
 
-from ntk_attack import data, kernels, models, predictors, theory, training
+from ntk_attack import kernels, models, predictors, theory, training
 from verification import protocol
+from verification.claims import per_network, stats
 
 CACHE_VERSION = 2
-DATA_SEED = 0  # train/test split of the bundled sets and draw of the sphere points
-IMAGE_SIZE = 8  # digits and MNIST resized to 8 x 8: d = 64, as in THEORY.md 6
-SPHERE_N, SPHERE_D = 400, 64
+DATA_SEED = 0  # train/test split of the bundled sets
+IMAGE_SIZE = 8  # digits and MNIST (0 vs 1, labels +-1) resized to 8 x 8: d = 64, as in THEORY.md 6
+D = IMAGE_SIZE ** 2
 # Predicted log-log slopes and their bands: the band ends halfway to the competing rates
 # (0: no convergence, -1/4: activation-flip noise, -1/2: Monte-Carlo kernel error, -1: bias^2).
 SLOPES = {
@@ -35,17 +34,17 @@ SLOPES = {
     "antisymmetric": (-0.25, (-0.375, -0.125)),
 }
 SLOPE_CI_SHARE = 0.8  # a slope CI may be at most 80% as wide as its band, or it cannot decide
-CLOSE = (0.9, 1.1)  # "stays close": equal within 10%
-CLOSE_HALF_WIDTH = 0.05
+SLOPE_WHY = ("predicted slope {:g}; band ends halfway to the competing rates (THEORY.md 6, SLOPES); "
+             "CI at most 80% of the band")
+CLOSE = protocol.Band(0.9, 1.1, 0.05, "equivalence margin 10% (THEORY.md 8)")  # "stays close"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Sweep:
     """The width sweep: ``n_seeds[dataset]`` balanced (``n_seeds_antisymmetric`` antisymmetric)
     networks per width on each data set, holding out ``test_fraction`` of it; ``lr`` maps each data set
-    to its rate, below ``2 n / lambda_max(Theta_W(X, X))`` = 7.0 (digits), 7.9 (MNIST), 229
-    (sphere) so that gradient descent on the linear model is stable (``ntk_regression``
-    refuses unstable rates)."""
+    to its rate, below ``2 n / lambda_max(Theta_W(X, X))`` = 7.0 (digits), 7.9 (MNIST) so that
+    gradient descent on the linear model is stable (``ntk_regression`` refuses unstable rates)."""
     datasets: tuple
     test_fraction: float
     widths: tuple
@@ -70,20 +69,6 @@ SWEEPS = {
                   n_seeds={"digits": 40, "mnist": 12}, n_seeds_antisymmetric=12, steps=100,
                   lr={"digits": 3.0, "mnist": 3.0}),
 }
-
-
-@functools.lru_cache(maxsize=None)
-def load(name: str, data_seed: int, test_fraction: float = 0.2) -> data.Dataset:
-    """The data sets of the claims: ``"digits"``, ``"mnist"`` (bundled subset), 0 vs 1 at 8 x 8
-    with labels ±1; ``"sphere"``, uniform points in ``d = 64`` with target ``tanh(3 x_1)``."""
-    if name == "digits":
-        return data.digits(IMAGE_SIZE, seed=data_seed, test_fraction=test_fraction)
-    if name == "mnist":
-        return data.mnist_subset(IMAGE_SIZE, seed=data_seed, test_fraction=test_fraction)
-    if name == "sphere":
-        return data.sphere(jax.random.PRNGKey(data_seed), SPHERE_N, SPHERE_D, target="tanh",
-                           test_fraction=test_fraction)
-    raise ValueError(f"dataset must be 'digits', 'mnist' or 'sphere'. Got {name!r}.")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -122,10 +107,10 @@ def network_gradients(point: NetworkPoint) -> dict:
     coefficient along ``grad f_0`` (``persist_along``) and the squared rest (``persist_perp_sq``);
     scalars ``C0_hat`` and ``train_loss``.
     """
-    ds = load(point.dataset, point.data_seed, point.test_fraction)
+    ds = per_network.load(point.dataset, D, seed=point.data_seed, test_fraction=point.test_fraction)
     x, y, xt = ds.x_train, ds.y_train, ds.x_test
     params0 = models.init_two_layer(jax.random.PRNGKey(point.seed), ds.d, point.m, signs=point.signs)
-    result = training.train(params0, x, y, loss="squared", lr=point.lr, steps=point.steps)
+    result = training.train(None, params0, x, y, loss="squared", lr=point.lr, steps=point.steps)
     h = predictors.ntk_regression(x, y - np.asarray(models.apply(params0, x)),
                                   kernel=kernels.ntk_first_layer, ridge=0.0, steps=point.steps,
                                   lr=point.lr)
@@ -159,7 +144,7 @@ def network_grid(grid: Sweep, seed: int, signs: str) -> list:
             for i in range(grid.n_seeds_antisymmetric if signs == "antisymmetric" else grid.n_seeds[name])]
 
 
-def per_network(points, results) -> dict:
+def summaries(points, results) -> dict:
     """``{dataset: {summary: (n_seeds, n_widths)}}``: per-network means over test points."""
     out = {}
     widths = sorted({p.m for p in points})
@@ -194,7 +179,7 @@ def sweep(ctx, grid: Sweep, signs: str):
     """``(points, results, per_network summaries)`` of the width sweep with ``signs``."""
     points = network_grid(grid, ctx.seed, signs)
     results = ctx.runner.map(network_gradients, points, desc=f"{signs} networks")
-    return points, results, per_network(points, results)
+    return points, results, summaries(points, results)
 
 
 def config(grid, points) -> dict:
@@ -206,29 +191,13 @@ def series(summaries: dict, keys) -> dict:
     return {name: {k: s[k] for k in keys} for name, s in summaries.items()}
 
 
-def slope_check(name, widths, per_unit, slope, *, level, seed, what):
-    """Log-log slope of per-unit summaries against ``widths``: ``slope = (predicted, (lo, hi))``."""
-    predicted, band = slope
-    return protocol.slope_check(
-        f"{name}: log-log slope of {what}", widths, per_unit, predicted=predicted, band=band,
-        level=level, seed=seed, ci_share=SLOPE_CI_SHARE,
-        why=f"predicted slope {predicted:g}; band ends halfway to the competing rates "
-            "(THEORY.md 6, SLOPES); CI at most 80% of the band")
-
-
-def mean_check(name, per_unit, *, prediction, level, seed, band=CLOSE, half_width=CLOSE_HALF_WIDTH,
-                why="equivalence margin 10% (THEORY.md 8)", statistic=None):
-    statistic = statistic or (lambda rows: float(np.mean(rows)))
-    estimate, ci = protocol.bootstrap(per_unit, statistic, level=level, seed=seed)
-    return protocol.check(name, prediction=prediction, estimate=estimate, ci=ci,
-                          band=protocol.Band(band[0], band[1], half_width, why), level=level)
-
-
 # Level of the residual at the largest width: an equivalence margin of 5% on the RMS ratio (10%
 # on the squared norm, the size of the learned directions' O(m^(-1/2)) error left at m = 4096),
 # and of 0.01 on the cosine (about a quarter of 1 - cos at m = 4096 on digits).
-LEVEL_RATIO = (0.95, 1.05)
-LEVEL_COSINE = (-0.01, 0.01)
+LEVEL_RATIO = protocol.Band(0.95, 1.05, 0.025, "equivalence margin 5% (THEORY.md 6.1: the learned "
+                            "directions' error, O(m^(-1/2)), is left over)")
+LEVEL_COSINE = protocol.Band(-0.01, 0.01, 0.005, "equivalence margin 0.01 of cosine (a quarter of "
+                             "1 - cos at m = 4096)")
 
 
 def level_checks(name, widths, s, *, level, seed, what="grad f_t - grad f_0 - grad h_t") -> list:
@@ -239,18 +208,15 @@ def level_checks(name, widths, s, *, level, seed, what="grad f_t - grad f_0 - gr
     pairs = np.stack([s["trained_sq"][:, -1], s["noise_sq"][:, -1]], axis=1)
     cosines = np.stack([s["cos_delta"][:, -1], s["cos_pred"][:, -1]], axis=1)
     return [
-        mean_check(f"{name}: RMS |{what}| / RMS flip noise at m = {m}", pairs,
-                   prediction="1 (theory.activation_flip_noise_sq)", level=level,
-                   seed=protocol.derive_seed(seed, "level", name), band=LEVEL_RATIO,
-                   half_width=0.025, why="equivalence margin 5% (THEORY.md 6.1: the learned "
-                   "directions' error, O(m^(-1/2)), is left over)",
-                   statistic=lambda rows: math.sqrt(np.mean(rows[:, 0]) / np.mean(rows[:, 1]))),
-        mean_check(f"{name}: mean cos(grad f_t - grad f_0, grad h_t) - predicted at m = {m}", cosines,
-                   prediction="0 (theory.noisy_cosine)", level=level,
-                   seed=protocol.derive_seed(seed, "cosine", name), band=LEVEL_COSINE,
-                   half_width=0.005, why="equivalence margin 0.01 of cosine (a quarter of 1 - cos "
-                   "at m = 4096)",
-                   statistic=lambda rows: float(np.mean(rows[:, 0]) - np.mean(rows[:, 1]))),
+        stats.bootstrap_check(f"{name}: RMS |{what}| / RMS flip noise at m = {m}", pairs,
+                              statistic=stats.rms_ratio, band=LEVEL_RATIO,
+                              prediction="1 (theory.activation_flip_noise_sq)", level=level,
+                              seed=protocol.derive_seed(seed, "level", name)),
+        stats.bootstrap_check(
+            f"{name}: mean cos(grad f_t - grad f_0, grad h_t) - predicted at m = {m}", cosines,
+            statistic=lambda rows: float(np.mean(rows[:, 0]) - np.mean(rows[:, 1])),
+            band=LEVEL_COSINE, prediction="0 (theory.noisy_cosine)", level=level,
+            seed=protocol.derive_seed(seed, "cosine", name)),
     ]
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from ntk_attack import theory
 from verification import protocol, registry
+from verification.claims import stats
 from verification.claims.gradients import measure
 
 CACHE_VERSION = 1
@@ -18,16 +19,18 @@ def judge_persistence(widths, summaries, d: dict, *, level, seed) -> list:
     checks = []
     for name, s in summaries.items():
         for j, m in enumerate(widths):
-            checks.append(measure.mean_check(
+            checks.append(stats.bootstrap_check(
                 f"{name}: |grad f_t - grad h_t| / |grad f_0| at m = {m}", s["persist_paired"][:, j],
-                prediction="1", level=level, seed=protocol.derive_seed(seed, "paired", name, m)))
+                band=measure.CLOSE, prediction="1", level=level,
+                seed=protocol.derive_seed(seed, "paired", name, m)))
         scale = theory.grad_norm_sq_init(d[name])
-        checks.append(measure.mean_check(
+        checks.append(stats.bootstrap_check(
             f"{name}: RMS |grad f_t - grad h_t| / sqrt(d/2 - 1/(2 pi)), all networks",
             s["persist_sq"].reshape(-1), prediction="1", level=level,
-            seed=protocol.derive_seed(seed, "rms", name), half_width=0.1,
-            why="equivalence margin 10%; per-network spread ~sqrt(2/d) (|grad f_0|^2 is nearly "
-                "chi-square in d dimensions), so the CI may be as wide as 0.1",
+            seed=protocol.derive_seed(seed, "rms", name),
+            band=protocol.Band(0.9, 1.1, 0.1, "equivalence margin 10%; per-network spread "
+                               "~sqrt(2/d) (|grad f_0|^2 is nearly chi-square in d dimensions), so "
+                               "the CI may be as wide as 0.1"),
             statistic=lambda rows: math.sqrt(float(np.mean(rows)) / scale)))
         checks += persistence_level_checks(name, widths, s, level=level, seed=seed)
     return checks
@@ -43,18 +46,18 @@ def persistence_level_checks(name, widths, s, *, level, seed) -> list:
     m = widths[-1]
     perp = np.stack([s["persist_perp_sq"][:, -1], s["noise_sq"][:, -1]], axis=1)
     return [
-        measure.mean_check(
+        stats.bootstrap_check(
             f"{name}: <grad f_t - grad h_t, grad f_0> / |grad f_0|^2 at m = {m}",
             s["persist_along"][:, -1], prediction="1", level=level,
-            seed=protocol.derive_seed(seed, "along", name), band=(0.95, 1.05), half_width=0.025,
-            why="equivalence margin 5%: r's component along grad f_0 is the flipped-off "
-                "neurons' own term, -(1/m) sum ||w_s,0||^2 / |grad f_0|^2 ~ -1.6% at m = 4096"),
-        measure.mean_check(
+            seed=protocol.derive_seed(seed, "along", name),
+            band=protocol.Band(0.95, 1.05, 0.025, "equivalence margin 5%: r's component along "
+                               "grad f_0 is the flipped-off neurons' own term, -(1/m) sum "
+                               "||w_s,0||^2 / |grad f_0|^2 ~ -1.6% at m = 4096")),
+        stats.bootstrap_check(
             f"{name}: RMS of the rest of grad f_t - grad h_t / RMS flip noise at m = {m}", perp,
+            statistic=stats.rms_ratio, band=measure.LEVEL_RATIO,
             prediction="1 (theory.activation_flip_noise_sq)", level=level,
-            seed=protocol.derive_seed(seed, "perp", name), band=measure.LEVEL_RATIO,
-            half_width=0.025, why="equivalence margin 5% (THEORY.md 6.1, as the trained claim)",
-            statistic=lambda rows: math.sqrt(np.mean(rows[:, 0]) / np.mean(rows[:, 1]))),
+            seed=protocol.derive_seed(seed, "perp", name)),
     ]
 
 
@@ -65,7 +68,7 @@ def init_gradient_term_persists(ctx: registry.Context, *, grid=None) -> registry
     the kernel predictor is smooth, the network keeps its init's ``sqrt(d)`` gradient (THEORY.md 6.3)."""
     grid = grid or GRIDS[ctx.profile]
     points, _, summaries = measure.sweep(ctx, grid, "balanced")
-    d = {name: measure.load(name, measure.DATA_SEED, grid.test_fraction).d for name in summaries}
+    d = {name: measure.D for name in summaries}
     n_checks = len(summaries) * (len(grid.widths) + 3)
     checks = judge_persistence(grid.widths, summaries, d, level=ctx.level(n_checks), seed=ctx.seed)
     data = {"widths": grid.widths, "d": d,

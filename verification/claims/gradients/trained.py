@@ -24,9 +24,11 @@ def judge_trained(widths, summaries, *, level, seed, slope=measure.SLOPES["train
     ``m``, and its level at the largest width (:func:`measure.level_checks`)."""
     checks = []
     for name, s in summaries.items():
-        checks.append(measure.slope_check(name, widths, s["trained"], slope, level=level,
-                                          seed=protocol.derive_seed(seed, "trained", name),
-                                          what="|grad f_t - grad f_0 - grad h_t| / |grad h_t| against m"))
+        checks.append(protocol.slope_check(
+            f"{name}: log-log slope of |grad f_t - grad f_0 - grad h_t| / |grad h_t| against m",
+            widths, s["trained"], predicted=slope[0], band=slope[1], level=level,
+            seed=protocol.derive_seed(seed, "trained", name), ci_share=measure.SLOPE_CI_SHARE,
+            why=measure.SLOPE_WHY.format(slope[0])))
         checks += measure.level_checks(name, widths, s, level=level, seed=seed)
     return checks
 
@@ -99,7 +101,7 @@ def trained_gradient_converges_to_kernel_gradient(ctx: registry.Context, *, grid
                                                  "trained_sq", "noise_sq")),
             "level": ctx.level(3 * len(summaries)), "seed": ctx.seed}
     notes = "C0_hat after training per width (mean over networks), and C0_hat / sqrt(d): " + "; ".join(
-        f"{name} " + ", ".join(f"{v:.2f} ({v / math.sqrt(measure.load(name, measure.DATA_SEED, grid.test_fraction).d):.2f})"
+        f"{name} " + ", ".join(f"{v:.2f} ({v / math.sqrt(measure.D):.2f})"
                                for v in s["C0_hat"].mean(axis=0))
         for name, s in summaries.items()) + ". Squared loss, full-batch gradient descent."
     return registry.Outcome(checks, data, measure.config(grid, points), notes)

@@ -40,9 +40,9 @@ def analytic_inputs(point: AnalyticPoint) -> np.ndarray:
     """`(N, d)` unit-norm inputs. Sphere points get duplicates, antipodes and copies moved by
     ``1e-3, 1e-5, 1e-7`` (and their antipodes), so both tolerance regions are populated."""
     if point.source == "digits":
-        split = data.digits()
+        split = data.digits(seed=0)
     elif point.source == "mnist_subset":
-        split = data.mnist_subset()
+        split = data.mnist_subset(seed=0)
     else:
         rng = np.random.default_rng(point.seed)
         x = rng.normal(size=(point.n, point.d))
@@ -97,6 +97,8 @@ def kernel_analytic_matches_neural_tangents(ctx: registry.Context, *, grid: Grid
     """The closed forms of THEORY.md 5 (``K``, ``Theta_W = ntk - nngp``, ``Theta``) equal
     neural-tangents' ``kernel_fn`` of the stax net to 1e-12 where ``|cos| < 1 - 1e-6`` and to
     1e-7 nearer the diagonal (float64)."""
+    if not kernels.neural_tangents_available():
+        raise registry.Skip(kernels.NT_MISSING)
     grid = grid or GRIDS[ctx.profile]
     points = [AnalyticPoint(source="sphere", n=grid.sphere_n, d=grid.sphere_d,
                             seed=protocol.derive_seed(ctx.seed, "analytic", "sphere"))]

@@ -10,6 +10,7 @@ import numpy as np
 
 from ntk_attack import kernels, models, plotting, theory
 from verification import protocol, registry
+from verification.claims import stats
 
 CACHE_VERSION = 2
 SD_FACTORS = {signs: theory.ntk_sd_factor(signs) for signs in ("balanced", "antisymmetric")}
@@ -103,19 +104,16 @@ def judge_convergence(widths, mse: dict, predicted: dict, bias: dict, *, level: 
     checks = []
     for signs, per_network in mse.items():
         per_network = np.asarray(per_network) / np.asarray(predicted[signs])
-        estimate, ci = protocol.bootstrap(
-            per_network, lambda rows: math.sqrt(np.mean(rows)) / sd_factors[signs], level=level,
-            seed=protocol.derive_seed(seed, "ratio", signs))
-        checks.append(protocol.check(
-            f"{signs}: entrywise sd / ({sd_factors[signs]:.4g} |x.x'| sqrt(p(1-p)/m))",
-            prediction="1", estimate=estimate, ci=ci, band=ratio_band, level=level,
+        checks.append(stats.bootstrap_check(
+            f"{signs}: entrywise sd / ({sd_factors[signs]:.4g} |x.x'| sqrt(p(1-p)/m))", per_network,
+            statistic=lambda rows: math.sqrt(np.mean(rows)) / sd_factors[signs], prediction="1",
+            band=ratio_band, level=level, seed=protocol.derive_seed(seed, "ratio", signs),
             note="pooled over widths: sqrt(sum of squared errors / sum of predicted variances)"))
-        estimate, ci = protocol.bootstrap(np.asarray(bias[signs]), np.mean, level=level,
-                                          seed=protocol.derive_seed(seed, "bias", signs))
-        checks.append(protocol.check(
+        checks.append(stats.bootstrap_check(
             f"{signs}: bias <Theta_hat - Theta_W, Theta_W> / <Theta_W, Theta_W> at m = {widths[-1]}",
-            prediction="0 (E Theta_hat = Theta_W)", estimate=estimate, ci=ci, band=bias_band,
-            level=level, note="mean over networks of theory.empirical_ntk_bias"))
+            np.asarray(bias[signs]), prediction="0 (E Theta_hat = Theta_W)", band=bias_band,
+            level=level, seed=protocol.derive_seed(seed, "bias", signs),
+            note="mean over networks of theory.empirical_ntk_bias"))
     first = next(iter(mse))
     estimate, ci = protocol.slope_over_units(
         widths, np.asarray(mse[first]), level=level, seed=protocol.derive_seed(seed, "slope"),
@@ -172,9 +170,10 @@ def error_vs_width(data: dict):
 
 
 def kernel_vs_angle(data: dict):
-    """Empirical first-layer NTK entries of one network per width against the angle ``theta``,
-    on the analytic ``Theta_W = cos(theta) kappa0(cos theta)`` (unit inputs) with the band
-    ``+- 2`` predicted sd (:func:`ntk_attack.theory.empirical_ntk_sd`).
+    """Empirical first-layer NTK entries of one network at the smallest, middle and largest
+    width against the angle ``theta``, on the analytic ``Theta_W = cos(theta) kappa0(cos
+    theta)`` (unit inputs) with the band ``+- 2`` predicted sd
+    (:func:`ntk_attack.theory.empirical_ntk_sd`).
 
     Args:
         data: ``{"angle": (k,), "theta_hat": {str(m): (k,)}, "theta_hat_signs": str}``, the
@@ -186,8 +185,10 @@ def kernel_vs_angle(data: dict):
     signs = data["theta_hat_signs"]
     angle = np.asarray(data["angle"], dtype=float)
     entries = {int(m): np.asarray(v) for m, v in data["theta_hat"].items()}
+    widths = sorted(entries)
+    shown = sorted({widths[round(i)] for i in np.linspace(0, len(widths) - 1, min(3, len(widths)))})
     fig = plotting.kernel_vs_angle(
-        angle, entries, lambda t: np.cos(t) * theory.kappa0(np.cos(t)),
+        angle, {m: entries[m] for m in shown}, lambda t: np.cos(t) * theory.kappa0(np.cos(t)),
         analytic_label="analytic Theta_W = cos(theta) kappa0(cos theta)",
         predicted_sd=lambda t, m: theory.empirical_ntk_sd(np.cos(t), np.cos(t), m, signs=signs),
         ylabel="first-layer NTK entry (dimensionless)")
@@ -195,9 +196,10 @@ def kernel_vs_angle(data: dict):
                          <= 2 * theory.empirical_ntk_sd(np.cos(angle), np.cos(angle), m, signs=signs))
               for m, v in entries.items()}
     text = plotting.caption("Entries of one network's empirical NTK per width ({signs} signs, "
-                            "m = {m}; one network per width, so no CI) against the angle "
-                            "between inputs; shaded: analytic +- 2 predicted sd. Share of entries "
-                            "inside the band per width: {share}.", signs=signs,
+                            "m = {shown} shown of {m}; one network per width, so no CI) against "
+                            "the angle between inputs; shaded: analytic +- 2 predicted sd. Share "
+                            "of entries inside the band per width (all widths): {share}.",
+                            signs=signs, shown=", ".join(map(str, shown)),
                             m=f"{min(entries)}..{max(entries)}", share=list(inside.values()))
     return fig, text
 

@@ -80,6 +80,8 @@ def empirical_matches_neural_tangents(ctx: registry.Context, *, grid: Grid | Non
     """The empirical first-layer NTK ``(X X^T) * (A A^T) / m`` (and with the second-layer term)
     equals neural-tangents' ``empirical_ntk_fn`` of the stax net with the model's signs, to
     1e-13 relative in float64."""
+    if not kernels.neural_tangents_available():
+        raise registry.Skip(kernels.NT_MISSING)
     grid = grid or GRIDS[ctx.profile]
     points = [EmpiricalPoint(n=grid.n, d=grid.d, m=grid.m, signs=signs,
                              seed=protocol.derive_seed(ctx.seed, "empirical", signs))
