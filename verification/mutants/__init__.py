@@ -19,7 +19,7 @@ import importlib
 import importlib.metadata
 
 from verification.mutants.catalogue import FAMILIES, MUTANTS, Mutant, known_families, mutant, register
-from verification.mutants.patching import Attribute, edit, wrap
+from verification.mutants.patching import Attribute, edit, holding, wrap
 
 # Family modules register on import, one line each.
 from verification.mutants import adversarial, deep  # noqa: E402,F401
@@ -43,5 +43,5 @@ def load_entry_points() -> None:
 
 load_entry_points()
 
-__all__ = ["Attribute", "ENTRY_POINT_GROUP", "FAMILIES", "MUTANTS", "Mutant", "edit", "known_families",
+__all__ = ["Attribute", "ENTRY_POINT_GROUP", "FAMILIES", "MUTANTS", "Mutant", "edit", "holding", "known_families",
            "load_entry_points", "mutant", "register", "wrap"]
