@@ -34,8 +34,7 @@ def regimes(data: dict) -> dict:
     left.set(xscale="log", xlabel=f"m / d  (d = {d})", ylabel="mean eta* sqrt(d), A- nonempty")
     strict, strict_half = mean_and_half(data["regimes_strict"])
     even = np.unique(np.concatenate([np.arange(2, 66, 2), np.geomspace(64, m.max(), 40).round()]))
-    p0 = np.array([limit_law.no_gradient(v) for v in even])
-    p2 = np.array([limit_law.no_strict_flip(int(v)) for v in even])
+    p0, p2 = 2.0 ** -even, limit_law.no_strict_flip(even, even // 2)
     right.errorbar(m, strict, yerr=strict_half, fmt="o", color=common.MEASURED, capsize=3,
                    label="measured strict-flip fraction")
     right.plot(even, 1 - p0, ":", color="C2", label="1 - p0 = 1 - 2^-m (a gradient)")

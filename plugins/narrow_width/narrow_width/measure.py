@@ -1,10 +1,9 @@
-"""Point functions of the narrow-width claims: networks at init attacked one at a time (a
-network and its points are one bootstrap unit), summarised per network; and the limit laws.
+"""Networks at init attacked by :func:`ntk_attack.min_flip`, one at a time, and summarised per
+network (the bootstrap unit) beside the limit law at each point's own ``z = W x``.
 
-Notation (docs/THEORY.md 10): ``z = W x``, ``A`` the active neurons, ``k = |A|``,
-``sigma = sign f(x)``, ``A-`` the active neurons with ``a_s = -sigma``, ``T = eta* sqrt(d)``,
-``T1 = sqrt(d) |f| / ||grad f||``. ``eta*`` is :func:`ntk_attack.min_flip`; ``A-`` and ``k`` are
-read from ``z`` directly, never from the attack.
+Notation (docs/THEORY.md 10): ``A`` the active neurons, ``k = |A|``, ``sigma = sign f(x)``,
+``A-`` the active neurons with ``a_s = -sigma``, ``T = eta* sqrt(d)``,
+``T1 = sqrt(d) |f| / ||grad f||``; ``k`` and ``A-`` are read from ``z``, never from the attack.
 """
 import dataclasses
 import functools
@@ -16,15 +15,14 @@ import numpy as np
 import ntk_attack as na
 from narrow_width import limit_law
 
-CACHE_VERSION = 1
-EXACT_STEP = 1e-9  # relative step either side of the exact eta* at which sign f is evaluated
-BISECTION_RTOL = 1e-7  # bisection's bracket: the sign changes within 2 rtol below its eta
+STEP = 1e-9  # exact eta*: sign f is read at eta* (1 -+ STEP)
+RTOL = 1e-7  # bisection (erf): the sign changes within 2 RTOL eta below the returned eta
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Point:
-    """``networks`` networks at init (``activation`` ``"relu"``: :func:`ntk_attack.apply`,
-    ``"erf"``: :func:`erf_apply`), each attacked at its own ``points`` unit inputs."""
+    """``networks`` networks at init, each attacked at its own ``points`` unit inputs;
+    ``activation`` ``"relu"`` (the exact attack) or ``"erf"`` (bisection on :func:`erf_apply`)."""
     d: int
     m: int
     networks: int
@@ -34,111 +32,66 @@ class Point:
     seed: int = 0
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Law:
-    """``samples`` draws of the limit law at width ``m`` (``activation``, ``signs`` as in :class:`Point`)."""
-    m: int
-    samples: int
-    activation: str = "relu"
-    signs: str = "balanced"
-    seed: int = 0
-
-
 def erf_apply(params, x):
     """``f(x) = (1/sqrt m) sum_s a_s erf(w_s . x)``: `(n, d) -> (n,)`."""
     return jax.scipy.special.erf(x @ params.W.T) @ params.a / jnp.sqrt(params.W.shape[0])
 
 
-@functools.partial(jax.jit, static_argnames=("d", "m", "signs", "points"))
-def _draw(key, *, d: int, m: int, signs: str, points: int):
-    key_w, key_x = jax.random.split(key)
-    x = jax.random.normal(key_x, (points, d), jnp.float32).astype(jnp.result_type(float))
-    return na.init_two_layer(key_w, d, m, signs=signs), x / jnp.linalg.norm(x, axis=-1, keepdims=True)
-
-
-@functools.partial(jax.jit, static_argnames=("forward", "before", "after"))
-def _beside(forward, params, x, eta, *, before: float, after: float):
-    """``sign(f) f(x + t u)`` at ``t = eta (1 - before)`` and ``t = eta (1 + after)``, from the
-    forward pass and its autodiff gradient alone: positive, then not positive, at a flip."""
+@functools.partial(jax.jit, static_argnames="forward")
+def beside(forward, params, x, t_below, t_past):
+    """``sign(f) f(x + t u)`` `(n,)` at ``t_below`` and ``t_past``, from the forward pass and its
+    autodiff gradient alone: positive, then not positive, across a sign change."""
     f, vjp = jax.vjp(lambda y: forward(params, y), x)
     grad = vjp(jnp.ones_like(f))[0]
-    u = -jnp.sign(f)[:, None] * grad / jnp.linalg.norm(grad, axis=-1, keepdims=True)
-    return [jnp.sign(f) * forward(params, x + (eta * scale)[:, None] * u)
-            for scale in (1 - before, 1 + after)]
+    u = -jnp.sign(f)[:, None] * grad / jnp.linalg.norm(grad, axis=1, keepdims=True)
+    return [jnp.sign(f) * forward(params, x + t[:, None] * u) for t in (t_below, t_past)]
 
 
-def _summary(params, x, result, forward, *, before: float, after: float) -> dict:
-    """Counts and sums of one network's points (see :func:`attack_point`)."""
-    d = x.shape[1]
-    status = np.asarray(result.status)
+def network(point: Point, key) -> dict:
+    """One network's counts and sums (see :func:`attack_point`)."""
+    key_w, key_x = jax.random.split(key)
+    params = na.init_two_layer(key_w, point.d, point.m, signs=point.signs)
+    x = jax.random.normal(key_x, (point.points, point.d), jnp.float32).astype(params.W.dtype)
+    x = x / jnp.linalg.norm(x, axis=1, keepdims=True)
+    relu = point.activation == "relu"
+    forward = na.apply if relu else erf_apply
+    result = (na.min_flip(params, x) if relu else
+              na.min_flip(params, x, method="bisection", apply_fn=erf_apply, rtol=RTOL))
+    status, eta = np.asarray(result.status), np.asarray(result.eta)
     flipped = status == na.FlipStatus.FLIPPED
-    eta = np.where(flipped, np.asarray(result.eta), 0.0)
-    below, at = (np.asarray(v) for v in _beside(forward, params, x, eta, before=before, after=after))
-    z, a = np.asarray(x @ params.W.T), np.asarray(params.a)
-    active = z > 0
-    sigma = np.sign(np.sum(a * np.maximum(z, 0), axis=1))[:, None]
-    opposed = (active & (a == -sigma)).any(axis=1)
-    gradient = active.any(axis=1) if forward is na.apply else np.ones(len(z), bool)
-    strict = flipped & (at < 0)
-    T, T1 = np.sqrt(d) * eta, np.sqrt(d) * np.asarray(result.first_order)
-    use = flipped & (opposed if forward is na.apply else True)
-    # The limit law at the same z and signs (common random numbers): the prediction per point.
-    law = limit_law.relu_law(z, a) if forward is na.apply else limit_law.erf_law(z, a)
-    counts = {"points": len(z), "plus": a > 0, "no_active": ~gradient,
-              "zero_gradient_status": status == na.FlipStatus.ZERO_GRADIENT,
-              "status_mismatch": ~gradient != (status == na.FlipStatus.ZERO_GRADIENT),
-              "gradient": gradient, "opposed_empty": gradient & ~opposed, "flipped": flipped,
-              "strict": strict, "reach_zero": flipped & (at == 0),
-              "no_flip": status == na.FlipStatus.NO_FLIP,
-              "not_a_change": flipped & ((below <= 0) | (at > 0)),
-              "opposed_not_strict": opposed & ~strict, "used": use}
-    return {**{name: np.sum(v) for name, v in counts.items()},
-            "sum_ratio": np.sum(np.where(use, T / np.where(use, T1, 1.0), 0.0)),
-            "sum_T": np.sum(np.where(use, T, 0.0)),
-            "sum_ratio_law": np.sum(np.where(use, law["T"] / np.where(use, law["T1"], 1.0), 0.0)),
-            "sum_T_law": np.sum(np.where(use, law["T"], 0.0))}
+    eta = np.where(flipped, eta, 0.0)
+    below, past = (np.asarray(v) for v in beside(forward, params, x, eta * (1 - (STEP if relu else 2 * RTOL)),
+                                                 eta * (1 + (STEP if relu else 0.0))))
+    z, a = np.asarray(x @ params.W.T), np.broadcast_to(np.asarray(params.a), (point.points, point.m))
+    T, T1 = (np.sqrt(point.d) * v for v in (eta, np.asarray(result.first_order)))
+    law_T, law_T1 = limit_law.law(z, a, point.activation)
+    active = (z > 0) | (not relu)
+    opposing = limit_law.opposing(z, a)
+    gradient, opposed = active.any(axis=1), (active & opposing).any(axis=1) | (not relu)
+    strict, used = flipped & (past < 0), flipped & opposed
+    lag = np.where(gradient & ~opposed, law_T / (np.pi * np.sqrt(point.d)), 0.0)
+    zero_gradient = status == na.FlipStatus.ZERO_GRADIENT
+    return {"points": point.points, "plus": np.sum(params.a > 0), "gradient": gradient,
+            "zero_gradient": zero_gradient, "status_mismatch": zero_gradient != ~gradient,
+            "flipped": flipped, "strict": strict, "reach_zero": flipped & (past == 0),
+            "opposed_not_strict": opposed & ~strict, "used": used,
+            "not_a_change": flipped & ((below <= 0) | (past > 0)),
+            "lag_strict": lag * np.sum(~active & opposing, axis=1), "lag_zero": lag * np.sum(~active, axis=1),
+            "ratio": np.where(used, T / np.where(used, T1, 1.0), 0.0), "T": np.where(used, T, 0.0),
+            "ratio_law": np.where(used, law_T / np.where(used, law_T1, 1.0), 0.0),
+            "T_law": np.where(used, law_T, 0.0)}
 
 
 def attack_point(point: Point) -> dict:
-    """Per network `(networks,)`: ``plus``, its number of ``+1`` signs; point counts (``no_active``: ``k = 0``; ``gradient``: ``k > 0``;
-    ``opposed_empty``: ``k > 0`` and ``A-`` empty; ``strict`` / ``reach_zero``: flipped and
-    ``sign(f) f`` just past ``eta*`` negative / exactly zero; ``not_a_change``: flipped but the
-    sign does not change at ``eta*``; ``used``: flipped points with ``A-`` nonempty (erf: all
-    flipped points)); ``sum_ratio``, ``sum_T``: sums of ``T / T1`` and ``T`` over ``used``, and
-    ``sum_ratio_law``, ``sum_T_law`` the same sums of the limit law at each point's own ``z``."""
-    keys = jax.random.split(jax.random.PRNGKey(point.seed), point.networks)
-    rows = []
-    for key in keys:
-        params, x = _draw(key, d=point.d, m=point.m, signs=point.signs, points=point.points)
-        if point.activation == "erf":
-            result = na.min_flip(params, x, method="bisection", apply_fn=erf_apply,
-                                 rtol=BISECTION_RTOL)
-            # bisection returns the flipped end of a bracket of relative width rtol
-            rows.append(_summary(params, x, result, erf_apply, before=2 * BISECTION_RTOL, after=0.0))
-        else:  # the exact eta* is the zero itself: f is evaluated either side of it
-            rows.append(_summary(params, x, na.min_flip(params, x), na.apply,
-                                 before=EXACT_STEP, after=EXACT_STEP))
-    return {name: np.array([row[name] for row in rows]) for name in rows[0]}
-
-
-def law_point(law: Law) -> dict:
-    """Moments of the limit law at width ``m``, each ``[mean, standard error]``: ``R`` and ``T``
-    given ``A-`` nonempty (every draw for erf); ReLU also ``lag_strict`` and ``lag_zero``, the
-    means over draws with a gradient of ``1(A- empty) n T / pi`` with ``n`` the inactive neurons of
-    sign ``-sigma``, then all inactive neurons: ``/ sqrt(d)``, the first-order fractions of
-    ``A-``-empty points where a neuron switching on before ``T`` makes a strict flip, or stops
-    ``f`` from reaching 0 (each of ``n`` inactive neurons does so with probability
-    ``2 phi(0)^2 T / sqrt(d) = T / (pi sqrt(d))``, docs/THEORY.md 10)."""
-    rng = np.random.default_rng(law.seed)
-    z, a = limit_law.draw(law.m, law.samples, signs=law.signs, rng=rng)
-    if law.activation == "erf":
-        sample = limit_law.erf_law(z, a)
-        moments = {"R": sample["T"] / sample["T1"], "T": sample["T"]}
-    else:
-        sample = limit_law.relu_law(z, a)
-        use, gradient = sample["opposed"] > 0, sample["k"] > 0
-        empty_T = np.where(sample["opposed"] == 0, sample["T"], 0.0)[gradient] / np.pi
-        moments = {"R": sample["T"][use] / sample["T1"][use], "T": sample["T"][use],
-                   "lag_strict": sample["idle_opposing"][gradient] * empty_T,
-                   "lag_zero": (law.m - sample["k"][gradient]) * empty_T}
-    return {name: np.array([np.mean(v), np.std(v, ddof=1) / np.sqrt(v.size)]) for name, v in moments.items()}
+    """`(networks,)` arrays, sums over each network's points: ``gradient`` (``k > 0``),
+    ``zero_gradient`` (reported ``ZERO_GRADIENT``), ``status_mismatch`` (``ZERO_GRADIENT``
+    where ``k > 0`` or not where ``k = 0``), ``strict`` / ``reach_zero`` (flipped and
+    ``sign(f) f`` just past ``eta*`` negative / exactly 0), ``opposed_not_strict`` (``A-``
+    nonempty, no strict flip), ``not_a_change`` (flipped, no sign change at ``eta*``),
+    ``used`` (flipped with ``A-`` nonempty; erf: flipped) and over them ``ratio`` (``T / T1``),
+    ``T`` and the law's ``ratio_law``, ``T_law`` at the same ``z``; ``lag_strict``,
+    ``lag_zero``: over points with ``k > 0`` and ``A-`` empty, ``T_law / (pi sqrt(d))`` times the
+    inactive neurons of sign ``-sigma``, then all inactive neurons (P2's first-order finite-d
+    terms, docs/THEORY.md 10); ``plus``: the network's ``+1`` signs; ``points``."""
+    rows = [network(point, key) for key in jax.random.split(jax.random.PRNGKey(point.seed), point.networks)]
+    return {name: np.array([np.sum(row[name]) for row in rows]) for name in rows[0]}
