@@ -1,9 +1,9 @@
 """The five narrow-width claims (docs/THEORY.md 10): networks of width ``m`` far below ``d``.
 
-Networks are the bootstrap units; grid points are shared between the claims through the cache.
-Predictions come from :mod:`narrow_width.limit_law` (``z`` and signs only): P1 and P2 in closed
-form (P2 less its first-order finite-d term), P3-P5 as the law at each attacked point's own
-``z = W x`` (the law's own spread cancels), with the law's network-free means reported beside.
+Networks are the bootstrap units; claims share grid points through the cache. Predictions come
+from :mod:`narrow_width.limit_law` (``z`` and signs only): P1 and P2 in closed form (P2 less its
+first-order finite-d term), P3-P5 as the law at each attacked point's own ``z = W x`` (the law's
+own spread cancels); the law's network-free means are reported beside.
 """
 import dataclasses
 import functools
@@ -16,14 +16,13 @@ from verification import protocol, registry
 CI_SHARE = 0.75  # the widest CI half-width that may decide a check, as a share of its band's
 FLAT = 0.15  # |slope of log(R - 1) in log d|; the wide regime's law has slope -1/2
 LAW_SAMPLES = 100_000  # draws of the network-free law, for the means reported beside
-SAME_Z = "the limit law at each point's own z"
+HERE = "the law at the measured z: the denominator of each level check"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Grid:
-    """Networks of 250 points: ``relu``, ``erf`` ``{m: networks}`` at every d of ``ds``; P2's
-    ``extra`` ``(m, signs, networks)`` at every d; P1's ``(m, networks, points)`` at ``p1_ds``;
-    the regimes sweep at d = 1024."""
+    """Networks of 250 points: ``relu``, ``erf`` ``{m: networks}`` at every d of ``ds``; P2's ``extra``
+    ``(m, signs, networks)`` at every d; P1's ``(m, networks, points)`` at ``p1_ds``; the regimes at d = 1024."""
     ds: tuple
     relu: dict
     erf: dict
@@ -56,9 +55,9 @@ def attacks(ctx, specs: dict) -> dict:
 
 
 def main(ctx, grid, activation="relu") -> dict:
-    """The main grid ``{(m, d): attack_point result}``."""
-    widths = getattr(grid, activation)
-    return attacks(ctx, {(m, d): (d, m, k, 250, "balanced", activation) for m, k in widths.items() for d in grid.ds})
+    """The main grid ``{(m, d): attack_point result}``, balanced signs."""
+    return attacks(ctx, {(m, d): (d, m, k, 250, "balanced", activation)
+                         for m, k in getattr(grid, activation).items() for d in grid.ds})
 
 
 @functools.cache
@@ -70,12 +69,12 @@ def law_means(activation: str, m: int) -> tuple:
     return float(np.mean(T[use] / T1[use])), float(np.mean(T[use]))
 
 
-def ratio(name, num, den, *, used=0.0, offset=0.0, band, why, level, seed, prediction=SAME_Z):
-    """``(sum num - offset sum used) / (sum den - offset sum used)`` over networks (`(networks,)`
-    arrays), 1 within ``+-band``."""
+def ratio(name, num, den, *, used=0.0, offset=0.0, band, why, level, seed, prediction="the law at each point's own z"):
+    """``(sum num - offset sum used) / (sum den - offset sum used)`` over networks (`(networks,)` arrays):
+    1 within ``+-band``."""
     units = np.stack(np.broadcast_arrays(*(np.asarray(v, float) for v in (num, den, used))), 1)
-    estimate, ci = protocol.bootstrap(units, lambda u: (u[:, 0].sum() - offset * u[:, 2].sum())
-                                      / (u[:, 1].sum() - offset * u[:, 2].sum()), level=level, seed=seed)
+    excess = lambda u, i: u[:, i].sum() - offset * u[:, 2].sum()  # noqa: E731
+    estimate, ci = protocol.bootstrap(units, lambda u: excess(u, 0) / excess(u, 1), level=level, seed=seed)
     return protocol.check(name, prediction=f"1 ({prediction})", estimate=estimate, ci=ci, predicted=1.0,
                           level=level, band=protocol.Band(1 - band, 1 + band, CI_SHARE * band, why))
 
@@ -134,18 +133,18 @@ def narrow_no_strict_flip_fraction(ctx, *, grid=None):
         data["predicted"].append(float(np.sum(expected - r["lag_strict"]) / np.sum(r["gradient"])))
         for kind, num, lag in (("without a strict flip", r["gradient"] - r["strict"], r["lag_strict"]),
                                ("flipped by reaching f = 0", r["reach_zero"], r["lag_zero"]))[:2 if s == "balanced" else 1]:
-            checks.append(ratio(f"{s} signs, d = {d}, m = {m}: fraction {kind} / (P2 less its finite-d term)", num,
-                                expected - lag, band=0.10, level=level, seed=protocol.derive_seed(ctx.seed, "p2", m, d, s, kind),
-                                prediction="P2" + (" given each network's signs" if s == "random" else ""),
-                                why="+-10% (fixed) of P2 less its first-order finite-d term (inactive neurons switching "
-                                    "on, O(m T / sqrt(d)): 3-9% at d = 1024), which covers the next order"))
+            checks.append(ratio(
+                f"{s} signs, d = {d}, m = {m}: fraction {kind} / (P2 less its finite-d term)", num, expected - lag,
+                band=0.10, level=level, seed=protocol.derive_seed(ctx.seed, "p2", m, d, s, kind),
+                prediction="P2" + (" given each network's signs" if s == "random" else ""),
+                why="+-10% (fixed) of P2 less its first-order finite-d term (inactive neurons switching on, "
+                    "O(m T / sqrt(d)): 3-9% at d = 1024), which covers the next order"))
     data.update({key: [share(r, key, "gradient") for r in rows.values()] for key in ("strict", "reach_zero")})
     data["opposed_not_strict"] = total(rows, "opposed_not_strict") + total(wide, "opposed_not_strict")
     checks.append(zero("points with an active neuron opposing sign f (A- nonempty) and no strict flip at eta*",
                        data["opposed_not_strict"], "f then crosses 0 with slope < 0"))
-    for key, over in (("strict", "gradient"), ("p0", "points")):
-        data[f"main_{key}"] = {f"m = {m}, d = {d}": 1 - share(r, "gradient", over) if key == "p0" else share(r, key, over)
-                               for (m, d), r in wide.items()}
+    data["main_strict"] = {f"m = {m}, d = {d}": share(r, "strict", "gradient") for (m, d), r in wide.items()}
+    data["main_p0"] = {f"m = {m}, d = {d}": 1 - share(r, "gradient", "points") for (m, d), r in wide.items()}
     return outcome(checks, data, grid, judged={"strict": "without a strict flip", "reach_zero": "by reaching f = 0",
                                                "opposed_not_strict": "no strict flip at eta*"},
                    unjudged={"main_strict": "P2 = 0.0078 at m = 16 and < 1e-4 beyond: a +-10% band needs ~1.5M points; "
@@ -177,7 +176,7 @@ def narrow_curvature_is_width_limited(ctx, *, grid=None):
             "R_law_here": [share(r, "ratio_law", "used") for r in wide.values()],
             "R_law": [law_means("relu", m)[0] for m, _ in wide], "slope": [c.estimate for c in checks[len(wide):]]}
     return outcome(checks, data, grid, judged={"R": "(R - 1) / (R_law - 1)", "slope": "slope of log"},
-                   unjudged={"R_law_here": "the law at the measured z: the denominator of each level check"})
+                   unjudged={"R_law_here": HERE})
 
 
 @registry.claim("narrow_attack_size_limit_law", title="m << d: eta* sqrt(d) follows a fixed-width limit law",
@@ -193,9 +192,8 @@ def narrow_attack_size_limit_law(ctx, *, grid=None):
                     level=level, seed=protocol.derive_seed(ctx.seed, "p4", m, d),
                     why="+-3% (fixed); finite-d corrections are O(m / d): < 1.5% measured at m = 64, d = 1024")
               for (m, d), r in wide.items()]
-    every = [*wide.values(), *regimes.values()]
     checks.append(zero(f"flipped points where sign(f) f(x + t u) at t = eta* (1 -+ {measure.STEP:g}) is not positive, "
-                       "then not non-positive", total(dict(enumerate(every)), "not_a_change"),
+                       "then not non-positive", total(wide, "not_a_change") + total(regimes, "not_a_change"),
                        "f is evaluated by its forward pass, apart from the breakpoint walk"))
     sweep = [wide.get((m, 1024), r) for m, r in regimes.items()]  # the main grid's many networks where it has them
     data = {"grid": [list(k) for k in wide], "T": [share(r, "T", "used") for r in wide.values()],
@@ -204,7 +202,7 @@ def narrow_attack_size_limit_law(ctx, *, grid=None):
             "regimes_T": [list(r["T"] / np.maximum(r["used"], 1)) for r in sweep],
             "regimes_strict": [list(r["strict"] / r["points"]) for r in sweep], "not_a_change": checks[-1].estimate}
     return outcome(checks, data, grid, judged={"T": "mean eta* sqrt(d) / law", "not_a_change": "not positive"},
-                   unjudged={"T_law_here": "the law at the measured z: the denominator of each level check",
+                   unjudged={"T_law_here": HERE,
                              "regimes_T": "the figure's sweep, per network: its narrow end is judged here, its wide end "
                                           "by init_attack_matches_prediction",
                              "regimes_strict": "the figure's strict-flip fractions per network; judged at m = 4, 8 by "
@@ -239,5 +237,4 @@ def narrow_smooth_activation_flips(ctx, *, grid=None):
         data[f"{key}_law"] = [law_means("erf", m)[key == "T"] for m, _ in erf]
     return outcome(checks, data, grid, judged={"ratio_erf": "(R_erf - 1)", "T_erf": "erf law", "not_flipped": "do not flip",
                                                "not_a_change": "has not changed"},
-                   unjudged={f"{k}_law_here": "the law at the measured z: the denominator of each level check"
-                             for k in ("ratio", "T")})
+                   unjudged={"ratio_law_here": HERE, "T_law_here": HERE})

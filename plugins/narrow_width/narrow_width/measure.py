@@ -83,15 +83,13 @@ def network(point: Point, key) -> dict:
 
 
 def attack_point(point: Point) -> dict:
-    """`(networks,)` arrays, sums over each network's points: ``gradient`` (``k > 0``),
-    ``zero_gradient`` (reported ``ZERO_GRADIENT``), ``status_mismatch`` (``ZERO_GRADIENT``
-    where ``k > 0`` or not where ``k = 0``), ``strict`` / ``reach_zero`` (flipped and
-    ``sign(f) f`` just past ``eta*`` negative / exactly 0), ``opposed_not_strict`` (``A-``
-    nonempty, no strict flip), ``not_a_change`` (flipped, no sign change at ``eta*``),
-    ``used`` (flipped with ``A-`` nonempty; erf: flipped) and over them ``ratio`` (``T / T1``),
-    ``T`` and the law's ``ratio_law``, ``T_law`` at the same ``z``; ``lag_strict``,
-    ``lag_zero``: over points with ``k > 0`` and ``A-`` empty, ``T_law / (pi sqrt(d))`` times the
-    inactive neurons of sign ``-sigma``, then all inactive neurons (P2's first-order finite-d
-    terms, docs/THEORY.md 10); ``plus``: the network's ``+1`` signs; ``points``."""
+    """Sums over each network's points, `(networks,)`: counts ``gradient`` (``k > 0``), ``zero_gradient``
+    (status ``ZERO_GRADIENT``), ``status_mismatch`` (that status iff ``k = 0``, violated), ``strict`` /
+    ``reach_zero`` (flipped, ``sign(f) f`` just past ``eta*`` < 0 / = 0), ``opposed_not_strict`` (``A-``
+    nonempty, no strict flip), ``not_a_change`` (flipped, no sign change at ``eta*``), ``used`` (flipped,
+    ``A-`` nonempty; erf: flipped); over ``used``, ``ratio`` (``T / T1``), ``T`` and the law's ``ratio_law``,
+    ``T_law`` at the same ``z``; over ``A-``-empty points with ``k > 0``, ``T_law / (pi sqrt(d))`` times the
+    inactive neurons of sign ``-sigma`` (``lag_strict``), then all inactive ones (``lag_zero``): P2's
+    first-order finite-d terms (docs/THEORY.md 10); ``plus``, the network's ``+1`` signs; ``points``."""
     rows = [network(point, key) for key in jax.random.split(jax.random.PRNGKey(point.seed), point.networks)]
     return {name: np.array([np.sum(row[name]) for row in rows]) for name in rows[0]}
