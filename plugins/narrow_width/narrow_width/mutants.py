@@ -25,7 +25,7 @@ def status_probe():
     return attacks.min_flip(models.TwoLayer(W=jnp.ones((8, 4)), a=jnp.ones(8)), -jnp.full((1, 4), 0.5)).status
 
 
-@mutant("narrow_width", catchers=CLAIMS[2:4], probe=probes.flip)
+@mutant("narrow_width", catchers=CLAIMS[3:4], probe=probes.flip)  # R - 1 moves ~6%: inside P3's band
 def narrow_breakpoint_slope_sign():
     """Exact walk: the slope change at each breakpoint with the wrong sign (-sign(f) a_s |v_s|)."""
     return line("ds = jnp.where(switches, sign * a", "ds = jnp.where(switches, -sign * a")
