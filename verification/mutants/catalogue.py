@@ -22,6 +22,14 @@ FAMILIES = ("kernels", "gradients", "attacks", "deep", "adversarial")  # verific
 MUTANTS: dict = {}
 
 
+def known_families(mutant_) -> tuple:
+    """Families ``mutant_`` may name: the project's :data:`FAMILIES`, and for a mutant defined
+    outside the project, the top-level package of its module (the family of that package's
+    claims in a power run, :func:`verification.power.claim_family`)."""
+    root = (mutant_.patches or mutant_.context).__module__.split(".")[0]
+    return FAMILIES if root in ("verification", "ntk_attack", "tests") else (*FAMILIES, root)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Mutant:
     """A planted bug: ``with mutant(): ...`` runs the library with it.
@@ -67,9 +75,10 @@ class Mutant:
 
 def register(mutant_: Mutant) -> Mutant:
     """Add ``mutant_`` to :data:`MUTANTS` (a family module's mutants join the catalogue here)."""
-    bad = [f for f in mutant_.families if f not in FAMILIES]
+    allowed = known_families(mutant_)
+    bad = [f for f in mutant_.families if f not in allowed]
     if not mutant_.families or bad:
-        raise ValueError(f"families must be among {FAMILIES}; got {mutant_.families!r}.")
+        raise ValueError(f"families must be among {allowed}; got {mutant_.families!r}.")
     if mutant_.name in MUTANTS:
         raise ValueError(f"mutant {mutant_.name!r} is registered twice.")
     MUTANTS[mutant_.name] = mutant_

@@ -1,8 +1,10 @@
 """How a planted bug is put into the library at run time, and taken out again.
 
 A patch names its *target* by the object itself (``edit(models.readout, (old, new))``), or for a
-module-level constant by its module and name (``Attribute(deep, "W_STD_HIDDEN")``), and gives a
-factory ``original -> replacement``. Entering a mutant
+module-level constant by its module and name (``Attribute(deep, "W_STD_HIDDEN")``), or, for a
+package outside the project that should not name private functions, by a line of its source
+(``holding(attacks, "crossed = finite & (value <= slack)")``), and gives a factory
+``original -> replacement``. Entering a mutant
 
 1. locates the target where it is defined (the object's ``__module__`` and ``__qualname__``)
    and checks that the definition there is still that object: code that moved or was renamed
@@ -53,6 +55,24 @@ class Patch:
     while a mutant is active."""
     target: object
     factory: Callable
+
+
+def holding(module, text: str):
+    """The one function or class defined in ``module`` whose own source contains ``text``
+    (typically the line a mutant edits), so a mutant outside the project names its target
+    without naming a private function.
+
+    Raises:
+        LookupError: ``text`` is in no function of ``module``, or in several.
+    """
+    found = [value for value in vars(module).values()
+             if (inspect.isfunction(inspect.unwrap(value)) or inspect.isclass(value))
+             and getattr(value, "__module__", None) == module.__name__
+             and text in inspect.getsource(inspect.unwrap(value))]
+    if len(found) != 1:
+        raise LookupError(f"mutant target: {module.__name__} must define exactly one function holding "
+                          f"{text!r}; got {len(found)}: the code changed, update the mutant.")
+    return found[0]
 
 
 def name(target) -> str:

@@ -1,0 +1,1 @@
+"""ntk-attack plugin: narrow networks (m << d), checked through the toolkit's public API."""
