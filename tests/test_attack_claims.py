@@ -133,15 +133,21 @@ def test_scaling_claims_fail_wrong_slopes(init_sample):
     assert verdicts(grown)[-1] == "fail", describe(grown)
     by_m = {m: measure.init_point(measure.InitPoint(d=16, m=m, signs="balanced", n_networks=24,
                                                      n_points=measure.N_POINTS, seed=m)) for m in (64, 1024)}
-    grad_sq = {m: np.mean(np.asarray(r["grad_norm"]) ** 2, axis=1) for m, r in by_m.items()}
+    moments = {m: {"mean_f_sq": np.mean(np.asarray(r["f"]) ** 2, axis=1),
+                   "mean_grad_norm_sq": np.mean(np.asarray(r["grad_norm"]) ** 2, axis=1)}
+               for m, r in by_m.items()}
     judge = functools.partial(width.judge_width, d=16, level=LEVEL, seed=0)
-    assert "fail" not in verdicts(judge(by_m, grad_sq))
+    assert "fail" not in verdicts(judge(by_m, moments))
     # A width-dependent prediction, e.g. eta* ~ m^(-1/4) as for the activation-flip drift.
-    assert verdicts(judge(by_m, grad_sq, width_slope=(-0.25, (-0.3, -0.2))))[0] == "fail"
+    assert verdicts(judge(by_m, moments, width_slope=(-0.25, (-0.3, -0.2))))[0] == "fail"
     # The d -> inf level 0.659 instead of the finite-d one at d = 16 (0.725 x curvature).
-    assert verdicts(judge(by_m, grad_sq, predicted_level=0.62))[1] == "fail"
-    # Output scaled by 1/m: E||grad f||^2 divided by m.
-    assert verdicts(judge(by_m, {m: g / m for m, g in grad_sq.items()}))[2] == "fail"
+    assert verdicts(judge(by_m, moments, predicted_level=0.62))[1] == "fail"
+    # Output scaled by 1/m in the gradient only: E||grad f||^2 divided by m, the control off 0.
+    shrunk = {m: {**v, "mean_grad_norm_sq": v["mean_grad_norm_sq"] / m} for m, v in moments.items()}
+    assert verdicts(judge(by_m, shrunk))[2:4] == ["fail"] * 2
+    # Inputs of norm 1.1: f^2 grows by 21%, the control by 0.21, which the level would cancel.
+    wide = {m: {**v, "mean_f_sq": v["mean_f_sq"] * 1.21} for m, v in moments.items()}
+    assert verdicts(judge(by_m, wide))[2] == "fail"
 
 
 @pytest.fixture(scope="module")

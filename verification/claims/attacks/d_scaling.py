@@ -68,7 +68,9 @@ def judge_d_scaling(init_by_d: dict, trained_by_C0: dict, *, level: float, seed:
     """Slopes of the per-network mean ``eta*`` against ``d`` at init (against the finite-``d``
     prediction) and per fixed ``C0``; the level of mean ``eta* sqrt(d)`` at init per ``d``; every
     trained network on its ball (``C0_hat >= 0.99 C0``). Per-network means are controlled
-    (:func:`measure.controlled_eta_sqrt_d`).
+    (:func:`measure.controlled_eta_sqrt_d`), the control's mean judged at init. The trained
+    series' control is not judged (12 networks cannot resolve it); a shift of it common to all
+    ``d`` leaves the slope unchanged.
 
     Args:
         init_by_d: ``{d: init_point result}``.
@@ -84,6 +86,10 @@ def judge_d_scaling(init_by_d: dict, trained_by_C0: dict, *, level: float, seed:
                                    band=band, level=level, seed=protocol.derive_seed(seed, "init"),
                                    ci_share=measure.SLOPE_CI_SHARE,
                                    note="finite-d slope from theory.init_eta_d_slope (d -> inf: -0.5)")]
+    checks.append(measure.control_check(
+        f"init, d = {ds}: mean scale control e_f - e_g (f^2, ||grad f||^2 over their expectations)",
+        np.concatenate([measure.initial_control(init_by_d[d]["f"], init_by_d[d]["grad_norm"], d) for d in ds]),
+        level=level, seed=protocol.derive_seed(seed, "control")))
     predicted_level = predicted_level or theory.init_eta_sqrt_d_finite
     for d in ds:
         target = predicted_level(d)
@@ -92,7 +98,7 @@ def judge_d_scaling(init_by_d: dict, trained_by_C0: dict, *, level: float, seed:
             prediction=f"1 (prediction {target:.4f})", band=measure.LEVEL_BAND, level=level,
             seed=protocol.derive_seed(seed, "level", d),
             note=f"mean eta* sqrt(d) {np.mean(units[d]):.4f} (controlled; plain "
-                 f"{np.mean(math.sqrt(d) * measure.mean_eta(init_by_d[d])):.4f})"))
+                 f"{np.mean(math.sqrt(d) * measure.mean_eta(init_by_d[d])):.4f}). " + measure.LEVEL_MDE_NOTE))
     slope, band = measure.D_SLOPE_TRAINED
     for C0, by_d in trained_by_C0.items():
         ds = sorted(by_d)
@@ -169,7 +175,7 @@ def attack_scales_as_inverse_sqrt_d(ctx: registry.Context, *, grid: Grid | None 
     trained_results = ctx.runner.map(measure.trained_point, trained, desc="sphere training")
     init_by_d = dict(zip(grid.init.ds, results))
     trained_by_C0 = {C0: {p.d: r for p, r in zip(trained, trained_results) if p.C0 == C0} for C0 in fixed}
-    level = ctx.level(1 + len(grid.init.ds) + len(fixed))
+    level = ctx.level(2 + len(grid.init.ds) + len(fixed))
     checks = judge_d_scaling(init_by_d, trained_by_C0, level=level, seed=ctx.seed)
     init_mean, init_ci = _per_d(init_units(init_by_d), level, ctx.seed, "fig-init")
     data = {"d": list(grid.init.ds), "level": level, "init_mean_eta": init_mean, "init_ci": init_ci,
@@ -202,7 +208,8 @@ def attack_scales_as_inverse_sqrt_d(ctx: registry.Context, *, grid: Grid | None 
               "||grad f|| times the curvature factor, THEORY.md 3). d = 16 is not swept: its "
               "per-network means are heavy-tailed.",
         inputs=("d", "level", "predicted_mean_eta_sqrt_d", "finite_d_eta_sqrt_d", "predicted_init_slope"),
-        judged={"init_mean_eta": ("init: mean eta* against d", "mean eta* sqrt(d) / finite-d prediction"),
+        judged={"init_mean_eta": ("init: mean eta* against d", "mean eta* sqrt(d) / finite-d prediction",
+                                  "mean scale control"),
                 "init_ci": ("init: mean eta* against d", "mean eta* sqrt(d) / finite-d prediction"),
                 "trained": trained_fragment},
         unjudged={"init_median_eta": "the median of eta* has no finite-d prediction; the mean is judged",

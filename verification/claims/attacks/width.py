@@ -39,7 +39,7 @@ def units(by_m: dict, d: int) -> dict:
             for m, r in by_m.items()}
 
 
-def judge_width(by_m: dict, grad_sq: dict, *, d: int, level: float, seed: int, width_slope=M_SLOPE,
+def judge_width(by_m: dict, moments: dict, *, d: int, level: float, seed: int, width_slope=M_SLOPE,
                 predicted_level=None) -> list:
     """Slope 0 of mean ``eta*`` against ``m``; the level of mean ``eta* sqrt(d)`` over the networks
     of all widths (independent units; the slope check covers the trend) against
@@ -49,7 +49,9 @@ def judge_width(by_m: dict, grad_sq: dict, *, d: int, level: float, seed: int, w
 
     Args:
         by_m: ``{m: init_point result}`` at dimension ``d``.
-        grad_sq: ``{m: (n,) per-network mean ||grad f||^2}`` at dimension ``d``.
+        moments: ``{m: {"mean_f_sq", "mean_grad_norm_sq"}}``: `(n,)` per-network means at
+            dimension ``d`` (:func:`measure.first_order_point`), for ``E||grad f||^2`` and the
+            mean of the control (:func:`measure.control_check`).
         predicted_level: predicted mean ``eta* sqrt(d)``; None for the finite-``d`` prediction.
     """
     widths = sorted(by_m)
@@ -65,8 +67,15 @@ def judge_width(by_m: dict, grad_sq: dict, *, d: int, level: float, seed: int, w
         math.sqrt(d) * per_unit.ravel(), target,
         prediction=f"1 (prediction {target:.4f}: first-order mean at finite d x curvature factor; "
                    f"{theory.INIT_ETA_SQRT_D['balanced']:.4f} as d -> inf)",
-        band=measure.LEVEL_BAND, level=level, seed=protocol.derive_seed(seed, "width-level")))
-    grad_widths = sorted(grad_sq)
+        band=measure.LEVEL_BAND, level=level, seed=protocol.derive_seed(seed, "width-level"),
+        note=measure.LEVEL_MDE_NOTE))
+    grad_widths = sorted(moments)
+    grad_sq = {m: moments[m]["mean_grad_norm_sq"] for m in grad_widths}
+    checks.append(measure.control_check(
+        f"m in {grad_widths}, d = {d}: mean scale control e_f - e_g (f^2, ||grad f||^2 over their "
+        "expectations)", np.concatenate([measure.scale_control(moments[m]["mean_f_sq"], grad_sq[m], d)
+                                         for m in grad_widths]),
+        level=level, seed=protocol.derive_seed(seed, "width-control")))
     checks.append(stats.ratio_check(
         f"m in {grad_widths}, d = {d}: E||grad f||^2 / (d/2 - 1/(2 pi))",
         np.concatenate([grad_sq[m] for m in grad_widths]), theory.grad_norm_sq_init(d),
@@ -136,9 +145,9 @@ def attack_independent_of_width(ctx: registry.Context, *, grid: Grid | None = No
                    for m in grid.widths]
     by_m = dict(zip(grid.widths, ctx.runner.map(measure.init_point, points, desc="width attacks")))
     grads = ctx.runner.map(measure.first_order_point, grad_points, desc="width gradients")
-    grad_sq = {m: r["mean_grad_norm_sq"] for m, r in zip(grid.widths, grads)}
-    level = ctx.level(3)
-    checks = judge_width(by_m, grad_sq, d=grid.d, level=level, seed=ctx.seed)
+    moments = dict(zip(grid.widths, grads))
+    level = ctx.level(4)
+    checks = judge_width(by_m, moments, d=grid.d, level=level, seed=ctx.seed)
     controlled = units(by_m, grid.d)
     per_network = [controlled[m] / math.sqrt(grid.d) for m in grid.widths]
     cis = [protocol.bootstrap(v, np.mean, level=level, seed=protocol.derive_seed(ctx.seed, "fig", m))[1]
@@ -149,7 +158,7 @@ def attack_independent_of_width(ctx: registry.Context, *, grid: Grid | None = No
             "mean_eta": [float(np.mean(v)) for v in per_network],
             "mean_eta_ci": [list(ci) for ci in cis],
             "mean_eta_per_network": per_network,
-            "mean_grad_norm_sq": [float(np.mean(grad_sq[m])) for m in grid.widths],
+            "mean_grad_norm_sq": [float(np.mean(moments[m]["mean_grad_norm_sq"])) for m in grid.widths],
             "no_flip_fraction": [measure.no_flip_fraction(by_m[m]) for m in grid.widths]}
     data["captions"] = {"eta_vs_m": caption(data)}
     both = ("init: mean eta* against m", "mean eta* sqrt(d) / finite-d prediction")
@@ -160,7 +169,8 @@ def attack_independent_of_width(ctx: registry.Context, *, grid: Grid | None = No
               "(measure.controlled_eta_sqrt_d: the network's mean f^2 and ||grad f||^2 against "
               "their exact expectations, THEORY.md 2).",
         inputs=("m", "d", "level", "predicted_mean_eta_sqrt_d", "finite_d_eta_sqrt_d"),
-        judged={"mean_eta": both, "mean_eta_ci": both, "mean_eta_per_network": both,
+        judged={"mean_eta": both + ("mean scale control",), "mean_eta_ci": both,
+                "mean_eta_per_network": both,
                 "mean_grad_norm_sq": ("E||grad f||^2 / (d/2 - 1/(2 pi))",)},
         unjudged={"no_flip_fraction": "THEORY.md 3 measures it (~0.1% at d = 16) but predicts no "
                                       "value; eta* is summarised over flipped points"})
