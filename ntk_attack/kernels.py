@@ -113,11 +113,14 @@ def _check_pair(x1, x2, *, batch: bool = False, arrays: int = ANALYTIC_ARRAYS):
     if d == 0:
         raise ValueError(f"x1 must have d >= 1 columns; got shape {np.shape(x1)}.")
     check_points(x1, d, "x1")
+    if np.ndim(x2) in (1, 2) and np.shape(x2)[-1] != d:
+        raise ValueError(f"x1 and x2 must have the same number of columns d; got shapes "
+                         f"{np.shape(x1)} and {np.shape(x2)}.")
     check_points(x2, d, "x2")
     if batch and np.ndim(x2) != 2:
         raise ValueError(f"x2 must have shape (n2, d) with d = {d}; got shape {np.shape(x2)}.")
     n1, n2 = (np.shape(x)[0] if np.ndim(x) == 2 else 1 for x in (x1, x2))
-    check_memory(arrays * n1 * n2 * itemsize(np.result_type(x1, x2, np.float32)),
+    check_memory(arrays * n1 * n2 * itemsize(jnp.result_type(x1, x2, np.float32)),
                  name="n1 * n2", got=f"n1 = {n1}, n2 = {n2}",
                  what=f"{arrays} (n1, n2) arrays (products, norms, angles, the kernel)")
 

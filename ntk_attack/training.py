@@ -209,7 +209,7 @@ def check_training_memory(W0, x, *, copies: int = 6) -> None:
     k = int(np.prod(np.shape(W0)[:-2], dtype=np.int64)) if np.ndim(W0) == 3 else 1
     m, d = np.shape(W0)[-2:]
     n = np.shape(x)[0]
-    size = itemsize(np.result_type(W0, x))
+    size = itemsize(jnp.result_type(W0, x))
     check_memory(k * (copies * m * d + 4 * n * m + 2 * n * d) * size, name="n, m, d",
                  got=f"n = {n}, m = {m}, d = {d}{f', {k} networks' if k > 1 else ''}",
                  what=f"the weights ({copies} x (m, d)) and activations (4 x (n, m)) of training")
