@@ -87,7 +87,7 @@ def judge_ensemble(ks, per_replicate, error_sq, predicted_sq, *, level, seed,
             stats.bootstrap_check(
                 f"ensemble: RMS |mean_k e_i| / RMS sqrt(sum_i |e_i|^2 / k^2) at k = {ks[-1]}", pairs,
                 statistic=stats.rms_ratio, prediction="1 (theory.ensemble_error_sq)", level=level,
-                seed=protocol.derive_seed(seed, "ensemble", "level"),
+                seed=protocol.derive_seed(seed, "ensemble", "level"), predicted=1.0,
                 band=protocol.Band(0.8, 1.2, 0.1, "equivalence margin 20%: a bias up to 0.66 |e| / "
                                    "sqrt(k) is agreement; the ratio of one k = 16 ensemble varies by "
                                    "~8% between replicates (test points share their gradients), so "
@@ -123,4 +123,8 @@ def ensemble_gradient_converges(ctx: registry.Context, *, grid: Grid | None = No
             "m": grid.m, "dataset": name}
     notes = (f"{name}, m = {grid.m}; replicates (disjoint groups of {grid.k} "
              "networks) are the bootstrap units; the ensemble of size k is the first k of a group.")
-    return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in points]}, notes)
+    return registry.Outcome(checks, data, {"points": [dataclasses.asdict(p) for p in points]}, notes,
+                            inputs=("k", "m", "dataset"),
+                            judged={"distance": ("log-log slope of |mean_k grad f_t",),
+                                    "error_sq": ("RMS |mean_k e_i|",),
+                                    "predicted_sq": ("RMS |mean_k e_i|",)})
