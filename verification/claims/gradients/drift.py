@@ -108,7 +108,7 @@ def judge_ball(ball, ball_results) -> list:
     """Exact sanity checks of the lazy-ball runs: each reaches its radius (``C0_hat >= REACH
     C0``: 40 steps at rate 4 reach it in 1 to 5 steps on digits) and lowers its training loss."""
     reach = min(float(r["C0_hat"]) / p.C0 for p, r in zip(ball, ball_results))
-    loss = max(float(r["loss_ratio"]) for r in ball_results)
+    loss = measure.worst_loss_ratio([r["loss_ratio"] for r in ball_results])
     return [
         protocol.exact_check("lazy-ball runs reach their radius: min C0_hat / C0", prediction=">= 0.99",
                              value=reach, band=protocol.Band(REACH, math.inf, 0, "training that "

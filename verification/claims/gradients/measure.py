@@ -223,11 +223,18 @@ def level_checks(name, widths, s, *, level, seed, what="grad f_t - grad f_0 - gr
     ]
 
 
+def worst_loss_ratio(ratios) -> float:
+    """Largest final / initial loss over ``ratios`` (arrays); a non-finite one (diverged
+    training) as the largest float, so that its check fails rather than turn inconclusive."""
+    worst = np.max(np.concatenate([np.ravel(np.asarray(r, dtype=float)) for r in ratios]))
+    return float(np.nan_to_num(worst, nan=np.finfo(float).max, posinf=np.finfo(float).max))
+
+
 def loss_check(summaries: dict) -> protocol.Check:
     """Exact check that training lowered the squared training loss in every network of the
     sweep (full-batch gradient descent below the stable rate; a network whose training does
-    not move stays at ratio 1)."""
-    worst = max(float(np.max(s["loss_ratio"])) for s in summaries.values())
+    not move stays at ratio 1, a diverged one is counted as the largest float)."""
+    worst = worst_loss_ratio([s["loss_ratio"] for s in summaries.values()])
     return protocol.exact_check(
         "training lowers the training loss: max over networks of final / initial loss",
         prediction="< 1", value=worst,
