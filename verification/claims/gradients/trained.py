@@ -45,7 +45,8 @@ def distance_vs_width(data: dict):
     Args:
         data: ``{"widths": (k,), "series": {dataset: {key: (n, k)}}, "context": {dataset: {key:
             (n, k)}}, "level": float, "seed": int}``: the keys of :data:`DISTANCES`, ``"angle"``
-            and ``"noise_rel"`` between the two.
+            and ``"noise_rel"`` between the two (a report without ``"context"`` carries them
+            all in ``"series"``).
 
     Returns:
         ``(Figure, caption)``.
@@ -58,7 +59,7 @@ def distance_vs_width(data: dict):
     axes = np.atleast_1d(axes)
     texts = []
     for ax, name in zip(axes, data["series"]):
-        s = {**data["series"][name], **data["context"][name]}
+        s = {**data["series"][name], **data.get("context", {}).get(name, {})}
         cis = measure.figure_series({**s, "level": data["level"], "seed": data["seed"]},
                                     keys + ["angle", "noise_rel"], seed_label=name)
         predicted = [cis["noise_rel"][0], None, cis["angle"][0], np.ones_like(widths)]
