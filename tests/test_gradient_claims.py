@@ -47,6 +47,21 @@ def test_quick_profile_passes(outcomes, claim_id):
     outcome = outcomes[claim_id]
     assert protocol.overall_verdict(outcome.checks) == "pass", describe(outcome)
     json.loads(io.dumps(outcome.data))  # JSON-able, for report.json and the figures
+    assert registry.unaccounted(outcome) == []  # every reported number judged or listed
+
+
+@pytest.mark.profile
+def test_training_that_does_not_move_fails_the_sanity_checks(outcomes, context):
+    """Training that leaves the loss where it started (a ratio of 1) fails the loss check of the
+    sweep and of the lazy-ball runs; a run short of its radius fails the reach check."""
+    _, summaries = balanced_summaries(context)
+    still = {name: dict(s, loss_ratio=np.ones_like(s["loss_ratio"])) for name, s in summaries.items()}
+    assert measure.loss_check(summaries).verdict == "pass"
+    assert measure.loss_check(still).verdict == "fail"
+    ball = [drift.BallPoint(dataset="digits", data_seed=0, m=8, C0=1.0, rule="stop", seed=0, lr=1.0,
+                            steps=1)]
+    assert [c.verdict for c in drift.judge_ball(ball, [{"C0_hat": 1.0, "loss_ratio": 0.9}])] == ["pass"] * 2
+    assert [c.verdict for c in drift.judge_ball(ball, [{"C0_hat": 0.98, "loss_ratio": 1.0}])] == ["fail"] * 2
 
 
 def balanced_summaries(context):

@@ -50,6 +50,21 @@ def test_convergence_claim_passes(tiny_convergence):
     runner, points = tiny_convergence
     outcome = convergence.run_convergence(runner, points, level=LEVEL, seed=0)
     assert verdicts(outcome.checks) == ["pass"] * 5, [(c.name, c.estimate, c.ci) for c in outcome.checks]
+    assert registry.unaccounted(outcome) == []  # every reported number judged or listed
+    assert all(c.predicted is not None for c in outcome.checks)  # so the report gives each MDE
+
+
+@pytest.mark.usefixtures("neural_tangents")
+@pytest.mark.parametrize("claim, grid", [
+    (analytic.kernel_analytic_matches_neural_tangents, analytic.Grid(sphere_n=16, sphere_d=5, images=())),
+    (empirical.empirical_matches_neural_tangents, empirical.Grid(n=8, d=4, m=32)),
+], ids=("analytic", "empirical"))
+def test_cross_checks_account_for_every_number(claim, grid, tmp_path):
+    ctx = registry.Context(profile="quick", seed=0, runner=sweep.SweepRunner(tmp_path, quiet=True),
+                           family_size=1)
+    outcome = claim(ctx, grid=grid)
+    assert verdicts(outcome.checks) == ["pass"] * len(outcome.checks)
+    assert registry.unaccounted(outcome) == []
 
 
 # Check order: per signs (balanced, antisymmetric) the pooled sd ratio and the bias; then the slope.

@@ -108,4 +108,12 @@ def antisymmetric_init_gradient_converges(ctx: registry.Context, *, grid=None) -
         f"{name} " + ", ".join(f"{a:.3f}/{b:.3f}" for a, b in zip(s["cos_full"].mean(axis=0),
                                                                 balanced[name]["cos_full"].mean(axis=0)))
         for name, s in summaries.items())
-    return registry.Outcome(checks, data, measure.config(grid, points), notes)
+    return registry.Outcome(
+        checks, data, measure.config(grid, points), notes, inputs=("widths", "slopes", "level", "seed"),
+        judged={"series": ("log-log slope of |grad f_t - grad h_t| / |grad h_t| against m "
+                           "(antisymmetric", "RMS |grad f_t - grad h_t| / RMS flip noise",
+                           "mean cos(grad f_t - grad f_0, grad h_t)")},
+        unjudged={"balanced": "drawn for contrast: the balanced networks' cos(grad f_t - grad f_0, "
+                              "grad h_t) is judged by trained_gradient_converges_to_kernel_gradient on "
+                              "the same networks; their cos(grad f_t, grad h_t) has no prediction "
+                              "(the init's gradient term, judged by init_gradient_term_persists)"})

@@ -145,4 +145,6 @@ def gradient_closed_forms_match_finite_differences(ctx: registry.Context, *, gri
     errors = finite_difference_errors(grid, ctx.seed)
     return registry.Outcome(judge_finite_differences(errors), {"errors": errors},
                             {"m": grid.m, "points": grid.points, "directions": grid.directions,
-                             "steps": grid.sweep.steps, "lr": grid.sweep.lr["digits"]})
+                             "steps": grid.sweep.steps, "lr": grid.sweep.lr["digits"]},
+                            judged={"errors": ("vs central differences", "at exact kinks",
+                                               "grad h_t = L + angle term")})

@@ -26,7 +26,7 @@ def judge_linearization(widths, summaries, *, level, seed) -> list:
             f"{name}: |g_lin - grad h_t| / |grad h_t - L| at m = {widths[-1]}", last,
             statistic=stats.ratio_of_means, band=measure.CLOSE,
             prediction="1 (the gap is the angle term)", level=level,
-            seed=protocol.derive_seed(seed, "gap", name)))
+            seed=protocol.derive_seed(seed, "gap", name), predicted=1.0))
     return checks
 
 
@@ -41,8 +41,10 @@ def linearization_gradient_misses_activation_flips(ctx: registry.Context, *, gri
     checks = judge_linearization(grid.widths, summaries, level=ctx.level(2 * len(summaries)),
                                  seed=ctx.seed)
     data = {"widths": grid.widths,
-            "series": measure.series(summaries, ("lin_to_limit", "lin_to_kernel", "angle", "trained"))}
+            "series": measure.series(summaries, ("lin_to_limit", "lin_to_kernel", "angle"))}
     notes = "Angle term |grad h_t - L| / |grad h_t| (mean over networks, per width): " + "; ".join(
         f"{name} " + ", ".join(f"{v:.3f}" for v in s["angle"].mean(axis=0))
         for name, s in summaries.items())
-    return registry.Outcome(checks, data, measure.config(grid, points), notes)
+    return registry.Outcome(checks, data, measure.config(grid, points), notes, inputs=("widths",),
+                            judged={"series": ("log-log slope of |g_lin - L|", "|g_lin - grad h_t| / "
+                                               "|grad h_t - L|")})

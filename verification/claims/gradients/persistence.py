@@ -22,7 +22,7 @@ def judge_persistence(widths, summaries, d: dict, *, level, seed) -> list:
             checks.append(stats.bootstrap_check(
                 f"{name}: |grad f_t - grad h_t| / |grad f_0| at m = {m}", s["persist_paired"][:, j],
                 band=measure.CLOSE, prediction="1", level=level,
-                seed=protocol.derive_seed(seed, "paired", name, m)))
+                seed=protocol.derive_seed(seed, "paired", name, m), predicted=1.0))
         scale = theory.grad_norm_sq_init(d[name])
         checks.append(stats.bootstrap_check(
             f"{name}: RMS |grad f_t - grad h_t| / sqrt(d/2 - 1/(2 pi)), all networks",
@@ -31,7 +31,7 @@ def judge_persistence(widths, summaries, d: dict, *, level, seed) -> list:
             band=protocol.Band(0.9, 1.1, 0.1, "equivalence margin 10%; per-network spread "
                                "~sqrt(2/d) (|grad f_0|^2 is nearly chi-square in d dimensions), so "
                                "the CI may be as wide as 0.1"),
-            statistic=lambda rows: math.sqrt(float(np.mean(rows)) / scale)))
+            statistic=lambda rows: math.sqrt(float(np.mean(rows)) / scale), predicted=1.0))
         checks += persistence_level_checks(name, widths, s, level=level, seed=seed)
     return checks
 
@@ -49,7 +49,7 @@ def persistence_level_checks(name, widths, s, *, level, seed) -> list:
         stats.bootstrap_check(
             f"{name}: <grad f_t - grad h_t, grad f_0> / |grad f_0|^2 at m = {m}",
             s["persist_along"][:, -1], prediction="1", level=level,
-            seed=protocol.derive_seed(seed, "along", name),
+            seed=protocol.derive_seed(seed, "along", name), predicted=1.0,
             band=protocol.Band(0.95, 1.05, 0.025, "equivalence margin 5%: r's component along "
                                "grad f_0 is the flipped-off neurons' own term, -(1/m) sum "
                                "||w_s,0||^2 / |grad f_0|^2 ~ -1.6% at m = 4096")),
@@ -57,7 +57,7 @@ def persistence_level_checks(name, widths, s, *, level, seed) -> list:
             f"{name}: RMS of the rest of grad f_t - grad h_t / RMS flip noise at m = {m}", perp,
             statistic=stats.rms_ratio, band=measure.LEVEL_RATIO,
             prediction="1 (theory.activation_flip_noise_sq)", level=level,
-            seed=protocol.derive_seed(seed, "perp", name)),
+            seed=protocol.derive_seed(seed, "perp", name), predicted=1.0),
     ]
 
 
@@ -72,7 +72,13 @@ def init_gradient_term_persists(ctx: registry.Context, *, grid=None) -> registry
     n_checks = len(summaries) * (len(grid.widths) + 3)
     checks = judge_persistence(grid.widths, summaries, d, level=ctx.level(n_checks), seed=ctx.seed)
     data = {"widths": grid.widths, "d": d,
-            "series": measure.series(summaries, ("persist_paired", "persist_sq", "gh"))}
+            "series": measure.series(summaries, ("persist_paired", "persist_sq")),
+            "gh": measure.series(summaries, ("gh",))}
     notes = "Mean |grad h_t| per width: " + "; ".join(
         f"{name} " + ", ".join(f"{v:.2f}" for v in s["gh"].mean(axis=0)) for name, s in summaries.items())
-    return registry.Outcome(checks, data, measure.config(grid, points), notes)
+    return registry.Outcome(
+        checks, data, measure.config(grid, points), notes, inputs=("widths", "d"),
+        judged={"series": ("|grad f_t - grad h_t| / |grad f_0| at m", "RMS |grad f_t - grad h_t| / "
+                           "sqrt(d/2 - 1/(2 pi))")},
+        unjudged={"gh": "|grad h_t|, for scale (the notes); it is the denominator judged by "
+                        "trained_gradient_converges_to_kernel_gradient's level checks"})

@@ -43,8 +43,10 @@ def distance_vs_width(data: dict):
     the linearisation's convergence to ``L`` has a slope-only guide (``-1/2``).
 
     Args:
-        data: ``{"widths": (k,), "series": {dataset: {key: (n, k)}}, "level": float, "seed":
-            int}`` with the keys of :data:`DISTANCES`, ``"angle"`` and ``"noise_rel"``.
+        data: ``{"widths": (k,), "series": {dataset: {key: (n, k)}}, "context": {dataset: {key:
+            (n, k)}}, "level": float, "seed": int}``: the keys of :data:`DISTANCES`, ``"angle"``
+            and ``"noise_rel"`` between the two (a report without ``"context"`` carries them
+            all in ``"series"``).
 
     Returns:
         ``(Figure, caption)``.
@@ -56,7 +58,8 @@ def distance_vs_width(data: dict):
         fig, axes = plotting.style.new_figure(1, len(data["series"]))
     axes = np.atleast_1d(axes)
     texts = []
-    for ax, (name, s) in zip(axes, data["series"].items()):
+    for ax, name in zip(axes, data["series"]):
+        s = {**data["series"][name], **data.get("context", {}).get(name, {})}
         cis = measure.figure_series({**s, "level": data["level"], "seed": data["seed"]},
                                     keys + ["angle", "noise_rel"], seed_label=name)
         predicted = [cis["noise_rel"][0], None, cis["angle"][0], np.ones_like(widths)]
@@ -95,13 +98,27 @@ def trained_gradient_converges_to_kernel_gradient(ctx: registry.Context, *, grid
     grid = grid or GRIDS[ctx.profile]
     points, _, summaries = measure.sweep(ctx, grid, "balanced")
     checks = judge_trained(grid.widths, summaries, level=ctx.level(3 * len(summaries)), seed=ctx.seed)
+    checks.append(measure.loss_check(summaries))
     data = {"widths": grid.widths, "slopes": {k: v[0] for k, v in measure.SLOPES.items()},
-            "series": measure.series(summaries, ("trained", "lin_to_limit", "lin_to_kernel", "angle",
-                                                 "persist_paired", "C0_hat", "cos_delta", "noise_rel",
-                                                 "trained_sq", "noise_sq")),
+            "series": measure.series(summaries, ("trained", "cos_delta", "noise_rel", "trained_sq",
+                                                 "noise_sq")),
+            "context": measure.series(summaries, ("lin_to_limit", "lin_to_kernel", "angle",
+                                                  "persist_paired")),
+            "C0_hat": measure.series(summaries, ("C0_hat",)),
+            "loss_ratio": measure.series(summaries, ("loss_ratio",)),
             "level": ctx.level(3 * len(summaries)), "seed": ctx.seed}
     notes = "C0_hat after training per width (mean over networks), and C0_hat / sqrt(d): " + "; ".join(
         f"{name} " + ", ".join(f"{v:.2f} ({v / math.sqrt(measure.D):.2f})"
                                for v in s["C0_hat"].mean(axis=0))
         for name, s in summaries.items()) + ". Squared loss, full-batch gradient descent."
-    return registry.Outcome(checks, data, measure.config(grid, points), notes)
+    return registry.Outcome(
+        checks, data, measure.config(grid, points), notes, inputs=("widths", "slopes", "level", "seed"),
+        judged={"series": ("log-log slope of |grad f_t - grad f_0 - grad h_t|", "RMS flip noise",
+                           "mean cos(grad f_t - grad f_0, grad h_t)"),
+                "loss_ratio": ("training lowers the training loss",)},
+        unjudged={"context": "drawn for comparison; judged on these same networks (one sweep "
+                             "cache) by linearization_gradient_misses_activation_flips (lin_to_limit, "
+                             "lin_to_kernel, angle) and init_gradient_term_persists (persist_paired)",
+                  "C0_hat": "the radius reached by unconstrained training has no prediction; "
+                            "lazy_value_drift_bound judges the lemma |f_t - f_0| <= C0_hat ||x|| on "
+                            "these same networks"})

@@ -93,4 +93,5 @@ def empirical_matches_neural_tangents(ctx: registry.Context, *, grid: Grid | Non
                             {"points": [dataclasses.asdict(p) for p in points],
                              "rel_diff_axes": [list(kernels.NTK_IMPLEMENTATIONS), ["W", "W and a"]]},
                             notes="neural-tangents draws the readout from N(0, 1); it is set to the "
-                                  "model's +-1 signs, otherwise the kernels differ by a_s^2.")
+                                  "model's +-1 signs, otherwise the kernels differ by a_s^2.",
+                            judged={s: (f"{s} signs: max relative",) for s in results})
