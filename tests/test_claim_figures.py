@@ -76,3 +76,14 @@ def test_every_estimate_figure_shows_its_uncertainty(drawn):
         if bars + bands + vlines == 0:
             bare.append(name)
     assert not bare, f"figures without error bars or bands: {bare}"
+
+
+def test_committed_quick_report_judges_or_lists_every_number():
+    """THEORY.md 8 on the committed quick report: every reported number of every claim that ran
+    is an input, judged by a named check or listed as unjudged with a reason (the entry's
+    ``bookkeeping``, :func:`registry.unaccounted`, is empty). The full report is older than
+    this bookkeeping and is not checked."""
+    entries = [e for e in load_report(REPORTS["quick"])["claims"]
+               if e["verdict"] not in ("skipped", "error")]
+    gaps = {e["id"]: e.get("bookkeeping", ["no bookkeeping recorded"]) for e in entries}
+    assert entries and {claim: g for claim, g in gaps.items() if g} == {}

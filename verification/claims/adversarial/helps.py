@@ -145,7 +145,9 @@ def figures(data: dict) -> dict:
                 est.append(e[0])
                 lo.append(l[0])
                 hi.append(h[0])
-                clean.append(data["clean"][b["label"]][arm])
+                # reports older than the bookkeeping (figures/full) keep it per ball
+                clean.append(data["clean"][b["label"]][arm] if "clean" in data
+                             else b[arm]["clean"])
         out[stem] = plotting.robust_accuracy_plot(
             data["eval_eps_sqrt_d"], np.array(est), np.array(lo), np.array(hi), labels=labels,
             clean_accuracy=clean, ci_label=ci_label, ylabel=f"robust test accuracy ({title})",
