@@ -29,7 +29,6 @@ Exit 0 when no compared check differs (with one seed they are undecided), 1 when
 when a run left no report.
 """
 import argparse
-import json
 import math
 import os
 import re
@@ -41,6 +40,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+from ntk_attack.io import dumps
+from verification.report import load_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,8 +66,9 @@ def run_stack(python: str, folder: Path, *, seed: int, only=None, log=print) -> 
 
 
 def load(folder: Path) -> dict | None:
+    """The run's report (infinite band edges as floats), or None when it left none."""
     path = folder / "report.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return load_report(path) if path.exists() else None
 
 
 def _key(claim_id: str, position: int, name: str) -> tuple:
@@ -212,7 +215,7 @@ def main(argv=None) -> int:
         return 2
     (ra, rb), names = reports.values(), tuple(stacks)
     result = compare(ra, rb, alpha=args.alpha)
-    (args.out / "comparison.json").write_text(json.dumps(result, indent=1))
+    (args.out / "comparison.json").write_text(dumps(result))
     markdown = to_markdown(result, names, ra, rb)
     (args.out / "comparison.md").write_text(markdown)
     print(markdown)
