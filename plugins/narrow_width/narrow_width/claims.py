@@ -192,7 +192,7 @@ def narrow_attack_size_limit_law(ctx, *, grid=None):
                     level=level, seed=protocol.derive_seed(ctx.seed, "p4", m, d),
                     why="+-3% (fixed); finite-d corrections are O(m / d): < 1.5% measured at m = 64, d = 1024")
               for (m, d), r in wide.items()]
-    checks.append(zero(f"flipped points where sign(f) f(x + t u) at t = eta* (1 -+ {measure.STEP:g}) is not positive, "
+    checks.append(zero(f"flipped points where sign(f) f(x + t u) at t = eta* -+ {measure.STEP:g} max(eta*, 1/sqrt d) is not positive, "
                        "then not non-positive", total(wide, "not_a_change") + total(regimes, "not_a_change"),
                        "f is evaluated by its forward pass, apart from the breakpoint walk"))
     sweep = [wide.get((m, 1024), r) for m, r in regimes.items()]  # the main grid's many networks where it has them

@@ -15,7 +15,10 @@ import numpy as np
 import ntk_attack as na
 from narrow_width import limit_law
 
-STEP = 1e-9  # exact eta*: sign f is read at eta* (1 -+ STEP)
+STEP = 1e-9  # exact eta*: sign f is read at eta* -+ STEP max(eta*, 1 / sqrt(d))
+# The floor 1 / sqrt(d), the scale of eta* at ||x|| = 1, keeps the step resolvable where |f| is
+# tiny: at |f| = 1.8e-6 (d = 1024, m = 8), eta* = 7.2e-8, and a step of 1e-9 eta* moved f by less
+# than its float64 rounding (one point in the full profile read as no sign change).
 RTOL = 1e-7  # bisection (erf): the sign changes within 2 RTOL eta below the returned eta
 
 
@@ -60,8 +63,9 @@ def network(point: Point, key) -> dict:
     status, eta = np.asarray(result.status), np.asarray(result.eta)
     flipped = status == na.FlipStatus.FLIPPED
     eta = np.where(flipped, eta, 0.0)
-    below, past = (np.asarray(v) for v in beside(forward, params, x, eta * (1 - (STEP if relu else 2 * RTOL)),
-                                                 eta * (1 + (STEP if relu else 0.0))))
+    step = STEP * np.maximum(eta, 1 / np.sqrt(point.d)) if relu else 2 * RTOL * eta
+    below, past = (np.asarray(v) for v in beside(forward, params, x, eta - step,
+                                                 eta + (step if relu else 0.0)))
     z, a = np.asarray(x @ params.W.T), np.broadcast_to(np.asarray(params.a), (point.points, point.m))
     T, T1 = (np.sqrt(point.d) * v for v in (eta, np.asarray(result.first_order)))
     law_T, law_T1 = limit_law.law(z, a, point.activation)

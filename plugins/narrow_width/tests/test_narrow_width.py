@@ -110,6 +110,15 @@ def test_erf_point_flips_every_point():
     assert result["flipped"].sum() == 100 and result["not_a_change"].sum() == 0
 
 
+def test_sign_change_is_resolved_where_f_is_tiny():
+    # Network 59 of this full-profile point has a point with |f| = 1.8e-6 and eta* = 7.2e-8, where
+    # f(x + t u) crosses 0 linearly: a step of 1e-9 eta* past it moved f by less than its rounding.
+    point = measure.Point(d=1024, m=8, networks=400, signs="random", seed=1651431252)
+    row = measure.network(point, jax.random.split(jax.random.PRNGKey(point.seed), point.networks)[59])
+    assert row["strict"].sum() + row["reach_zero"].sum() == row["flipped"].sum()  # each flip is one or the other
+    assert row["opposed_not_strict"].sum() == 0 and row["not_a_change"].sum() == 0
+
+
 def test_planted_bugs_are_registered_and_apply():
     from verification.mutants import MUTANTS
     names = [n for n in MUTANTS if n.startswith("narrow_")]
