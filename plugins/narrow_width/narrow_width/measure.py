@@ -63,9 +63,9 @@ def network(point: Point, key) -> dict:
     status, eta = np.asarray(result.status), np.asarray(result.eta)
     flipped = status == na.FlipStatus.FLIPPED
     eta = np.where(flipped, eta, 0.0)
-    step = STEP * np.maximum(eta, 1 / np.sqrt(point.d)) if relu else 2 * RTOL * eta
-    below, past = (np.asarray(v) for v in beside(forward, params, x, eta - step,
-                                                 eta + (step if relu else 0.0)))
+    step = STEP * np.maximum(eta, 1 / np.sqrt(point.d))
+    t_below, t_past = (eta - step, eta + step) if relu else (eta * (1 - 2 * RTOL), eta)
+    below, past = (np.asarray(v) for v in beside(forward, params, x, t_below, t_past))
     z, a = np.asarray(x @ params.W.T), np.broadcast_to(np.asarray(params.a), (point.points, point.m))
     T, T1 = (np.sqrt(point.d) * v for v in (eta, np.asarray(result.first_order)))
     law_T, law_T1 = limit_law.law(z, a, point.activation)
