@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from ntk_attack import bounds
 from verification import protocol, registry
 
 
@@ -105,9 +106,8 @@ def misses(design: Design, *, reps: int, method: str, level: float | None = None
     for r in range(reps):
         data = _draw(design, rng)
         if design.kind == "quantile":
-            # bounds.pooled_quantile, the claim's statistic: an order statistic of all points
-            quantile = lambda rows: np.quantile(rows, 0.95, method="inverted_cdf")  # noqa: E731
-            _, (lo, hi) = protocol.bootstrap(data, quantile, level=level, seed=r, method=method)
+            _, (lo, hi) = protocol.bootstrap(data, lambda rows: bounds.pooled_quantile(rows, 0.95),
+                                             level=level, seed=r, method=method)
             truth = QUANTILE_TRUTH
         elif design.x is None:
             _, (lo, hi) = protocol.bootstrap(data, np.mean, level=level, seed=r, method=method)
